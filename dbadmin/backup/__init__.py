@@ -1,0 +1,1 @@
+"""pg_dump/pg_restore backups: binary selection, runner, manifests, verify, retention."""

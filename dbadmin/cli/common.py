@@ -1,0 +1,215 @@
+"""Shared CLI plumbing: options defined once, settings per invocation, errors -> exit codes.
+
+stdout carries results only (tables, or one JSON document with ``--json``); notices, progress and
+errors go to stderr. Nothing here is imported by core code.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from dbadmin.errors import DbadminError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dbadmin.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --- options, defined once ---------------------------------------------------------------------
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        "-d",
+        help="PostgreSQL URL (default: $DATABASE_URL, .env, else the embedded local server).",
+        show_default=False,
+        rich_help_panel="Connection",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+YesOpt = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a terminal)."),
+]
+
+
+@dataclass
+class AppState:
+    database_url: str | None = None
+    direct_url: str | None = None
+    debug: bool = False
+    settings: Settings | None = None
+
+
+def state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState(debug=_env_debug())
+    return root.obj
+
+
+def _env_debug() -> bool:
+    return os.environ.get("DBADMIN_DEBUG", "").lower() in {"1", "true", "yes"}
+
+
+# --- consoles ----------------------------------------------------------------------------------
+def out_console() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stdout, soft_wrap=False)
+
+
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr, soft_wrap=False)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def print_json(document: Any) -> None:
+    from dbadmin.render import to_json
+
+    sys.stdout.write(to_json(document) + "\n")
+
+
+def notice(message: str) -> None:
+    """A one-line notice on stderr."""
+    sys.stderr.write(f"dbadmin: {message}\n")
+    sys.stderr.flush()
+
+
+class _StderrHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            notice(record.getMessage())
+        except Exception:  # a closed stderr must not break the command
+            pass
+
+
+def configure_logging(debug: bool) -> None:
+    logger = logging.getLogger("dbadmin")
+    for handler in list(logger.handlers):
+        if isinstance(handler, _StderrHandler):
+            logger.removeHandler(handler)
+    logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    logger.propagate = False
+
+
+# --- settings ----------------------------------------------------------------------------------
+def get_settings(
+    ctx: typer.Context, database_url: str | None = None, *, need_server: bool = True
+) -> Settings:
+    """Resolve settings once per invocation; start the embedded server when it is the target."""
+    from dbadmin import settings as settings_mod
+
+    app_state = state(ctx)
+    url = database_url or app_state.database_url
+    if app_state.settings is not None and url == app_state.database_url:
+        resolved = app_state.settings
+    else:
+        resolved = settings_mod.resolve(
+            database_url=url, direct_url=app_state.direct_url, debug=app_state.debug
+        )
+        app_state.settings = resolved
+    if resolved.embedded and need_server:
+        from dbadmin.local import embedded_cluster
+
+        started = embedded_cluster(resolved.home).ensure_running()
+        how = "started" if started else "using"
+        notice(
+            f"{how} the embedded PostgreSQL in {resolved.home} (no DATABASE_URL set; "
+            "`dbadmin local --help`)"
+        )
+    return resolved
+
+
+# --- confirmation ------------------------------------------------------------------------------
+def confirm(action: str, *, yes: bool, typed: str | None = None) -> None:
+    """Ask before a destructive action: on a terminal ask; otherwise require --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {action} without confirmation", "pass --yes to confirm")
+    if typed is not None:
+        answer = typer.prompt(f"This will {action}. Type {typed!r} to confirm", default="")
+        if answer.strip() != typed:
+            raise UsageError("confirmation did not match; nothing was changed")
+    elif not typer.confirm(f"This will {action}. Continue?", default=False):
+        raise UsageError("cancelled; nothing was changed")
+
+
+# --- errors ------------------------------------------------------------------------------------
+def fail(message: str, code: int) -> typer.Exit:
+    sys.stderr.write(f"dbadmin: error: {message}\n")
+    sys.stderr.flush()
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Run a command: DbadminError -> one stderr line + its exit code; Ctrl-C -> 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = _current_debug(args, kwargs)
+        configure_logging(debug)
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except DbadminError as exc:
+            if debug:
+                traceback.print_exc(file=sys.stderr)
+            raise fail(exc.one_line(), int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            if debug:
+                traceback.print_exc(file=sys.stderr)
+            raise fail(
+                "interrupted; nothing half-written was left behind", ExitCode.INTERRUPTED
+            ) from None
+        except Exception as exc:
+            from dbadmin.urls import scrub
+
+            translated = _translate(exc)
+            if isinstance(translated, DbadminError):
+                if debug:
+                    traceback.print_exc(file=sys.stderr)
+                raise fail(translated.one_line(), int(translated.exit_code)) from None
+            if debug:
+                traceback.print_exc(file=sys.stderr)
+            text = scrub(" ".join(str(exc).split()))[:300]
+            raise fail(
+                f"unexpected {type(exc).__name__}: {text} — rerun with --debug and report it",
+                ExitCode.PROBLEM,
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _translate(exc: BaseException) -> BaseException:
+    if "psycopg2" in sys.modules or "sqlalchemy" in sys.modules:
+        from dbadmin.db import translate_db_error
+
+        return translate_db_error(exc)
+    return exc
+
+
+def _current_debug(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, typer.Context):
+            return state(value).debug
+    return _env_debug()

@@ -1,0 +1,104 @@
+"""`dbadmin local`: manage the embedded PostgreSQL server used when no URL is configured."""
+
+from __future__ import annotations
+
+import typer
+
+from dbadmin.cli.common import (
+    JsonOpt,
+    YesOpt,
+    confirm,
+    handle_errors,
+    notice,
+    out_console,
+    print_json,
+)
+
+app = typer.Typer(
+    help="Manage the embedded PostgreSQL (data in $DBADMIN_HOME, default ./.dbadmin).\n\n"
+    "Example: dbadmin local status",
+    no_args_is_help=True,
+)
+
+
+def _cluster():  # type: ignore[no-untyped-def]
+    import os
+    from pathlib import Path
+
+    from dbadmin.local import embedded_cluster
+    from dbadmin.settings import default_home
+
+    return embedded_cluster(default_home(os.environ, Path.cwd()))
+
+
+@app.command()
+@handle_errors
+def start(ctx: typer.Context) -> None:
+    """Start the embedded server (initialising it on first use).
+
+    Example: dbadmin local start
+    """
+    cluster = _cluster()
+    started = cluster.ensure_running()
+    notice(("started" if started else "already running") + f": {cluster.pgdata}")
+
+
+@app.command()
+@handle_errors
+def stop(ctx: typer.Context) -> None:
+    """Stop the embedded server (data is kept).
+
+    Example: dbadmin local stop
+    """
+    cluster = _cluster()
+    notice("stopped" if cluster.stop() else "not running")
+
+
+@app.command()
+@handle_errors
+def status(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """Show whether the embedded server runs, its data directory and URL.
+
+    Example: dbadmin local status --json
+    """
+    info = _cluster().status()
+    doc = {
+        "running": info.running,
+        "initialized": info.initialized,
+        "pid": info.pid,
+        "pgdata": str(info.pgdata),
+        "url": info.url.masked(),
+        "version": info.version,
+        "log_file": str(info.log_file),
+    }
+    if json_output:
+        print_json(doc)
+        return
+    console = out_console()
+    for key, value in doc.items():
+        console.print(f"[bold]{key:12}[/bold] {value}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def url(ctx: typer.Context) -> None:
+    """Print the embedded server's connection URL (starts it if needed).
+
+    Example: export DATABASE_URL=$(dbadmin local url)
+    """
+    cluster = _cluster()
+    cluster.ensure_running()
+    typer.echo(cluster.url().render())
+
+
+@app.command()
+@handle_errors
+def destroy(ctx: typer.Context, yes: YesOpt = False) -> None:
+    """Stop the embedded server and delete its data (backups are kept).
+
+    Example: dbadmin local destroy --yes
+    """
+    cluster = _cluster()
+    confirm(f"delete the embedded database in {cluster.pgdata}", yes=yes, typed="destroy")
+    cluster.destroy()
+    notice(f"deleted {cluster.pgdata}")

@@ -1,0 +1,1 @@
+"""Alembic wrapper: locating the configuration, advisory lock, timeouts, checksums, lint."""

@@ -1,0 +1,173 @@
+"""Settings: built once per invocation, frozen, passed down explicitly.
+
+Resolution order (highest wins): command-line flags, environment variables, a ``.env`` file
+found from the working directory upward, and finally the embedded local server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dbadmin.errors import ConfigError
+from dbadmin.urls import DbUrl
+
+NEON_POOL_RECYCLE = 300  # Neon suspends idle computes after 5 minutes
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The application's SQLAlchemy pool, mirrored so `health pool` tests the real thing."""
+
+    pool_size: int = 10
+    max_overflow: int = 20
+    pool_timeout: float = 30.0
+    pool_recycle: int = -1
+    pool_pre_ping: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: DbUrl
+    direct_url: DbUrl
+    url_source: (
+        str  # "--database-url", "DATABASE_URL", ".env (path)", "PG* environment", "embedded"
+    )
+    home: Path
+    backup_dir: Path
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    connect_timeout: int = 10
+    connect_retry_seconds: float = 30.0
+    debug: bool = False
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def embedded(self) -> bool:
+        return self.url_source == "embedded"
+
+    @property
+    def session_url(self) -> DbUrl:
+        """The URL for anything needing a session (migrations, locks, SET, pg_dump)."""
+        return self.direct_url
+
+    def with_url(self, url: DbUrl, source: str | None = None) -> Settings:
+        return replace(self, url=url, direct_url=url.direct(), url_source=source or self.url_source)
+
+
+def find_dotenv(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / ".env"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = int) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number", f"set {name} to a number") from None
+    if value < 0 and name != "DATABASE_POOL_RECYCLE":
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _url_from_pg_env(env: Mapping[str, str]) -> DbUrl | None:
+    if not (env.get("PGHOST") or env.get("PGDATABASE") or env.get("PGSERVICE")):
+        return None
+    query = tuple(
+        (key, env[var])
+        for key, var in (("sslmode", "PGSSLMODE"), ("sslrootcert", "PGSSLROOTCERT"))
+        if env.get(var)
+    )
+    port = env.get("PGPORT")
+    return DbUrl(
+        user=env.get("PGUSER"),
+        password=env.get("PGPASSWORD"),
+        host=env.get("PGHOST"),
+        port=int(port) if port and port.isdigit() else None,
+        database=env.get("PGDATABASE"),
+        query=query,
+    )
+
+
+def default_home(env: Mapping[str, str], cwd: Path) -> Path:
+    raw = env.get("DBADMIN_HOME")
+    return Path(raw).expanduser().resolve() if raw else (cwd / ".dbadmin").resolve()
+
+
+def resolve(
+    *,
+    database_url: str | None = None,
+    direct_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    debug: bool = False,
+) -> Settings:
+    """Build the settings for one invocation. Does not connect or start anything."""
+    cwd = cwd or Path.cwd()
+    process_env = dict(os.environ if environ is None else environ)
+    dotenv_path = find_dotenv(cwd)
+    dotenv = _read_dotenv(dotenv_path) if dotenv_path else {}
+    env: dict[str, str] = {**dotenv, **process_env}  # the environment beats .env
+
+    def source_of(name: str) -> str:
+        return name if name in process_env else f".env ({dotenv_path})"
+
+    home = default_home(env, cwd)
+    url: DbUrl
+    if database_url:
+        url, source = DbUrl.parse(database_url), "--database-url"
+    elif env.get("DATABASE_URL"):
+        url, source = DbUrl.parse(env["DATABASE_URL"]), source_of("DATABASE_URL")
+    elif (pg_url := _url_from_pg_env(env)) is not None:
+        url, source = pg_url, "PG* environment"
+    else:
+        from dbadmin.local import embedded_url
+
+        url, source = embedded_url(home), "embedded"
+
+    url = url.secure()
+    if direct_url:
+        direct = DbUrl.parse(direct_url).secure()
+    elif env.get("DATABASE_DIRECT_URL") and source != "embedded" and not database_url:
+        direct = DbUrl.parse(env["DATABASE_DIRECT_URL"]).secure()
+    else:
+        direct = url.direct()
+
+    recycle_default = NEON_POOL_RECYCLE if url.is_neon else -1
+    pool = PoolSettings(
+        pool_size=int(_number(env, "DATABASE_POOL_SIZE", 10)),
+        max_overflow=int(_number(env, "DATABASE_MAX_OVERFLOW", 20)),
+        pool_timeout=float(_number(env, "DATABASE_POOL_TIMEOUT", 30.0, float)),
+        pool_recycle=int(_number(env, "DATABASE_POOL_RECYCLE", recycle_default)),
+        pool_pre_ping=env.get("DATABASE_POOL_PRE_PING", "1").lower() not in {"0", "false", "no"},
+    )
+    if url.is_neon and (pool.pool_recycle < 0 or pool.pool_recycle > NEON_POOL_RECYCLE):
+        # a longer recycle meets "SSL SYSCALL error: EOF detected" after a compute suspend
+        pool = replace(pool, pool_recycle=NEON_POOL_RECYCLE)
+    backup_raw = env.get("DBADMIN_BACKUP_DIR")
+    backup_dir = Path(backup_raw).expanduser().resolve() if backup_raw else home / "backups"
+    return Settings(
+        url=url,
+        direct_url=direct,
+        url_source=source,
+        home=home,
+        backup_dir=backup_dir,
+        pool=pool,
+        connect_timeout=int(_number(env, "DBADMIN_CONNECT_TIMEOUT", 10)),
+        connect_retry_seconds=float(_number(env, "DBADMIN_CONNECT_RETRY", 30.0, float)),
+        debug=debug,
+        env=env,
+    )

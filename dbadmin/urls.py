@@ -1,0 +1,265 @@
+"""Database URLs: parsing, Neon awareness, TLS defaults and masking.
+
+Kept free of SQLAlchemy so that resolving settings (done by every command) stays cheap.
+One masking function (:func:`scrub`) is used for everything that leaves the process.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+from dbadmin.errors import ConfigError
+
+ACCEPTED_SCHEMES = {
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "postgresql+psycopg2": "postgresql",
+    "postgresql+psycopg": "postgresql",
+    "postgresql+asyncpg": "postgresql",
+}
+NEON_HOST_RE = re.compile(
+    r"^(?P<endpoint>ep-[a-z0-9-]+?)(?P<pooler>-pooler)?\.(?P<rest>.+\.neon\.tech)$"
+)
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
+MASK = "***"
+# asyncpg spells TLS "ssl=require"; libpq/psycopg2 spells it "sslmode=require".
+ASYNCPG_ONLY_PARAMS = {"ssl", "prepared_statement_cache_size", "statement_cache_size"}
+
+
+@dataclass(frozen=True)
+class DbUrl:
+    """A parsed PostgreSQL URL. ``str()`` of it is always masked; use ``render()`` for libpq."""
+
+    user: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+
+    # --- parsing -----------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, raw: str) -> DbUrl:
+        text = raw.strip()
+        if "://" not in text:
+            raise ConfigError(
+                f"malformed database URL {scrub(text)!r}: no scheme",
+                "use postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
+            )
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in ACCEPTED_SCHEMES:
+            raise ConfigError(
+                f"unsupported URL scheme {scheme!r}",
+                "use postgresql://, postgres://, postgresql+psycopg2:// or postgresql+asyncpg://",
+            )
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(
+                f"malformed database URL {scrub(text)!r}: {exc}",
+                "check the host and port (postgresql://USER:PASSWORD@HOST:5432/DBNAME)",
+            ) from None
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        # asyncpg's ssl=<mode> becomes libpq's sslmode=<mode>
+        converted: list[tuple[str, str]] = []
+        for key, value in query:
+            if key == "ssl" and scheme == "postgresql+asyncpg":
+                if not any(k == "sslmode" for k, _ in query):
+                    converted.append(("sslmode", "require" if value in {"true", "1"} else value))
+                continue
+            if key in ASYNCPG_ONLY_PARAMS:
+                continue
+            converted.append((key, value))
+        host = unquote(parts.hostname) if parts.hostname else None
+        if host is None:
+            # libpq allows the socket directory in ?host=
+            host = dict(converted).get("host") or None
+            converted = [(k, v) for k, v in converted if k != "host"]
+        if parts.netloc and "@" not in parts.netloc and ":" in parts.netloc and port is None:
+            raise ConfigError(f"malformed database URL {scrub(text)!r}: bad port")
+        database = unquote(parts.path.lstrip("/")) or None
+        if database and "/" in database:
+            raise ConfigError(f"malformed database URL {scrub(text)!r}: bad database name")
+        return cls(
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            host=host,
+            port=port,
+            database=database,
+            query=tuple(converted),
+        )
+
+    # --- properties ----------------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self.query)
+
+    @property
+    def sslmode(self) -> str | None:
+        return self.params.get("sslmode")
+
+    @property
+    def is_socket(self) -> bool:
+        return bool(self.host) and self.host.startswith("/")  # type: ignore[union-attr]
+
+    @property
+    def is_local(self) -> bool:
+        return (
+            self.host is None
+            or self.is_socket
+            or self.host in LOCAL_HOSTS
+            or (self.host.startswith("127."))
+        )
+
+    @property
+    def neon_endpoint(self) -> str | None:
+        match = NEON_HOST_RE.match(self.host or "")
+        return match.group("endpoint") if match else None
+
+    @property
+    def is_neon(self) -> bool:
+        return self.neon_endpoint is not None
+
+    @property
+    def is_pooler(self) -> bool:
+        """A Neon ``-pooler`` endpoint: PgBouncer in transaction mode (no session state)."""
+        match = NEON_HOST_RE.match(self.host or "")
+        return bool(match and match.group("pooler"))
+
+    @property
+    def needs_tls(self) -> bool:
+        return (self.sslmode or "prefer") in {"require", "verify-ca", "verify-full"}
+
+    # --- transformations -----------------------------------------------------------------------
+    def with_query(self, **updates: str | None) -> DbUrl:
+        items = [(k, v) for k, v in self.query if k not in updates]
+        items += [(k, v) for k, v in updates.items() if v is not None]
+        return replace(self, query=tuple(items))
+
+    def with_database(self, database: str) -> DbUrl:
+        return replace(self, database=database)
+
+    def without_password(self) -> DbUrl:
+        return replace(self, password=None)
+
+    def direct(self) -> DbUrl:
+        """The direct (non-pooled) endpoint of a Neon ``-pooler`` URL; other URLs unchanged."""
+        match = NEON_HOST_RE.match(self.host or "")
+        if not match or not match.group("pooler"):
+            return self
+        return replace(self, host=f"{match.group('endpoint')}.{match.group('rest')}")
+
+    def secure(self) -> DbUrl:
+        """Apply dbadmin's TLS rules: remote hosts get sslmode=require; Neon refuses disable."""
+        mode = self.sslmode
+        if self.is_neon and mode in {"disable", "allow"}:
+            raise ConfigError(
+                f"sslmode={mode} is not allowed for Neon host {self.host}",
+                "Neon requires TLS: use sslmode=require (or verify-full), or drop sslmode",
+            )
+        if mode is None and not self.is_local:
+            return self.with_query(sslmode="require")
+        return self
+
+    # --- rendering -----------------------------------------------------------------------------
+    def render(self, *, driver: str | None = None, hide_password: bool = False) -> str:
+        scheme = "postgresql" + (f"+{driver}" if driver else "")
+        netloc = ""
+        if self.user:
+            netloc = quote(self.user, safe="")
+            if self.password is not None:
+                netloc += ":" + (MASK if hide_password else quote(self.password, safe=""))
+            netloc += "@"
+        query = list(self.query)
+        if self.host and self.is_socket:
+            query = [("host", self.host), *query]
+        elif self.host:
+            netloc += f"[{self.host}]" if ":" in self.host else self.host
+        if self.port:
+            netloc += f":{self.port}"
+        text = f"{scheme}://{netloc}/{quote(self.database or '', safe='')}"
+        if query:
+            text += "?" + urlencode(query, safe="/%=")
+        return text
+
+    def sqlalchemy_url(self) -> str:
+        return self.render(driver="psycopg2")
+
+    def masked(self) -> str:
+        return self.render(hide_password=True)
+
+    def connect_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for ``psycopg2.connect`` (libpq keywords)."""
+        kwargs: dict[str, str] = {}
+        if self.host:
+            kwargs["host"] = self.host
+        if self.port:
+            kwargs["port"] = str(self.port)
+        if self.user:
+            kwargs["user"] = self.user
+        if self.password is not None:
+            kwargs["password"] = self.password
+        if self.database:
+            kwargs["dbname"] = self.database
+        kwargs.update(self.params)
+        return kwargs
+
+    def libpq_env(self) -> dict[str, str]:
+        """PG* environment for a subprocess (pg_dump, psql): the password never goes in argv."""
+        names = {
+            "host": "PGHOST",
+            "port": "PGPORT",
+            "user": "PGUSER",
+            "password": "PGPASSWORD",
+            "dbname": "PGDATABASE",
+            "sslmode": "PGSSLMODE",
+            "sslrootcert": "PGSSLROOTCERT",
+            "sslcert": "PGSSLCERT",
+            "sslkey": "PGSSLKEY",
+            "channel_binding": "PGCHANNELBINDING",
+            "options": "PGOPTIONS",
+            "application_name": "PGAPPNAME",
+            "connect_timeout": "PGCONNECT_TIMEOUT",
+            "target_session_attrs": "PGTARGETSESSIONATTRS",
+            "sslsni": "PGSSLSNI",
+        }
+        env: dict[str, str] = {}
+        for key, value in self.connect_kwargs().items():
+            if key in names:
+                env[names[key]] = value
+        return env
+
+    def describe(self) -> str:
+        """Host/database in words, for confirmations and notices."""
+        where = self.host or "local socket"
+        if self.port:
+            where += f":{self.port}"
+        return f"database {self.database or '(default)'} on {where}"
+
+    def __str__(self) -> str:  # never leak by accident
+        return self.masked()
+
+    def __repr__(self) -> str:
+        return f"DbUrl({self.masked()!r})"
+
+
+_URL_PASSWORD_RE = re.compile(
+    r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I
+)
+_KV_PASSWORD_RE = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """Mask passwords in ``text``: in URLs, in ``password=...`` pairs, and the given secrets."""
+    out = _URL_PASSWORD_RE.sub(lambda m: m.group("pre") + MASK + m.group("post"), text)
+    out = _KV_PASSWORD_RE.sub(lambda m: m.group("pre") + MASK, out)
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            out = out.replace(secret, MASK)
+            quoted = quote(secret, safe="")
+            if quoted != secret:
+                out = out.replace(quoted, MASK)
+    return out
