@@ -1,0 +1,46 @@
+"""Every command documents itself: `--help` has an example, and the README mentions it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+
+from dbadmin.cli import app
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def _commands() -> list[tuple[str, object]]:
+    root = typer.main.get_command(app)
+    found: list[tuple[str, object]] = []
+
+    def walk(prefix: str, command: object) -> None:
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
+                walk(f"{prefix} {name}".strip(), sub)
+            if prefix:
+                found.append((prefix, command))
+        else:
+            found.append((prefix, command))
+
+    walk("", root)
+    return found
+
+
+COMMANDS = _commands()
+
+
+def test_every_group_is_listed() -> None:
+    names = {name.split()[0] for name, _ in COMMANDS}
+    assert {"local", "doctor"} <= names
+
+
+@pytest.mark.parametrize("name", [name for name, _ in COMMANDS])
+def test_help_has_an_example_and_readme_mentions_it(name: str, cli) -> None:  # type: ignore[no-untyped-def]
+    res = cli(*name.split(), "--help")
+    assert res.exit_code == 0, res.stderr
+    assert "Example" in res.stdout, f"`dbadmin {name} --help` has no example"
+    assert f"dbadmin {name}" in README, f"README does not mention `dbadmin {name}`"
