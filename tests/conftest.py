@@ -294,3 +294,34 @@ def run_dbadmin(
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
+
+
+# --- the application schema at head (issue 3) ---------------------------------------------------
+def migrate_database(url: DbUrl, cwd: Path) -> None:
+    """Migrate one database to head with dbadmin's own runner (lock, timeouts, checksums)."""
+    from dbadmin import migrate
+    from dbadmin.settings import resolve
+
+    settings = resolve(database_url=url.render(), environ={}, cwd=cwd)
+    migrate.upgrade(settings, "head")
+
+
+@pytest.fixture(scope="session")
+def app_template(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Name of a database migrated to head once per session; copy it, never write to it."""
+    name = pg_server.create_database()
+    migrate_database(pg_server.url(name), tmp_path_factory.mktemp("app-template"))
+    try:
+        yield name
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture
+def app_db(pg_server: PgServer, app_template: str) -> Iterator[DbUrl]:
+    """A new database with the application schema at head (a copy of ``app_template``)."""
+    name = pg_server.create_database(template=app_template)
+    try:
+        yield pg_server.url(name)
+    finally:
+        pg_server.drop_database(name)

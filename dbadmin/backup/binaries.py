@@ -106,7 +106,8 @@ def _probe(path: str) -> tuple[str, int, bool] | None:
         tls = "not compiled in" not in probe.stderr
     except (OSError, subprocess.TimeoutExpired):
         tls = False
-    version = out.stdout.strip().split(")")[-1].strip()
+    # "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)": keep the number only
+    version = match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
     return version, int(match.group(1)), tls
 
 

@@ -12,6 +12,13 @@ import typer
 
 from dbadmin import __version__
 from dbadmin.cli import doctor, local
+from dbadmin.cli import backup as backup_cli
+from dbadmin.cli import health as health_cli
+from dbadmin.cli import explain
+from dbadmin.cli import migrate as migrate_cli
+from dbadmin.cli import schema as schema_cli
+from dbadmin.cli import seed as seed_cli
+from dbadmin.cli import slow as slow_cli
 from dbadmin.cli.common import AppState, state
 
 app = typer.Typer(
@@ -72,6 +79,14 @@ def root(
 # Command groups, in the order `dbadmin --help` lists them. One line each.
 app.add_typer(local.app, name="local")
 app.command("doctor")(doctor.doctor)
+app.add_typer(backup_cli.app, name="backup")
+app.command("restore")(backup_cli.restore)
+app.add_typer(health_cli.app, name="health")
+app.command("explain")(explain.explain)
+app.add_typer(schema_cli.app, name="schema")
+app.add_typer(migrate_cli.app, name="migrate")
+app.command("seed")(seed_cli.seed)
+app.add_typer(slow_cli.app, name="slow-queries")
 # (register further groups above this line)
 
 

@@ -1,0 +1,150 @@
+"""`dbadmin explain` cost: what the safety and the analysis add on top of a bare EXPLAIN.
+
+Run: .venv/bin/python bench/explain.py [--url URL] [--runs 15]
+Without --url (or DATABASE_URL) it uses dbadmin's embedded server ($DBADMIN_HOME, ./.dbadmin).
+
+Figures:
+1. capture + analyse in-process (prepare/one-statement check, connect, SET LOCAL timeout, EXPLAIN
+   (ANALYZE, BUFFERS, VERBOSE, SETTINGS, FORMAT JSON), rollback, relation stats, analysis) vs the
+   baseline: what `psql -c "EXPLAIN ..."` does, connect + the same EXPLAIN + disconnect.
+   Target: ratio <= 1.5 on a ~20 ms query (the statement itself dominates).
+2. analyse_plan on a synthetic 2,000-node plan vs json.loads of the same document.
+   Target: under 150 ms per plan (real plans of the app have 5-50 nodes: ~1-3 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dbadmin.explain.analyze import analyze_plan
+from dbadmin.explain.capture import capture_plan, prepare_query
+from dbadmin.explain.plan import parse_plan_text
+from dbadmin.settings import resolve
+
+QUERY = "SELECT status, count(*) FROM bench_big WHERE n < 500 GROUP BY status"
+SETUP = """
+CREATE TABLE bench_big (id bigint PRIMARY KEY, status text, n int, payload text);
+INSERT INTO bench_big SELECT g, CASE WHEN g % 200 = 0 THEN 'rare' ELSE 'common' END, g % 1000,
+       md5(g::text) FROM generate_series(1, 200000) g;
+ANALYZE bench_big;
+"""
+
+
+def median_ms(func, runs: int) -> float:  # type: ignore[no-untyped-def]
+    func()  # warm caches
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def synthetic_plan(nodes: int) -> dict:  # type: ignore[type-arg]
+    def node(i: int) -> dict:  # type: ignore[type-arg]
+        return {
+            "Node Type": "Seq Scan" if i % 2 else "Nested Loop",
+            "Relation Name": f"t{i}",
+            "Schema": "public",
+            "Alias": f"t{i}",
+            "Plan Rows": 100 + i,
+            "Total Cost": 1000.0 + i,
+            "Actual Total Time": 1.0 + i / 100,
+            "Actual Rows": 90 + i,
+            "Actual Loops": 1,
+            "Filter": f"(t{i}.c = {i})",
+            "Rows Removed by Filter": 1000,
+            "Shared Hit Blocks": i,
+            "Parent Relationship": "Outer",
+            "Plans": [],
+        }
+
+    root = node(0)
+    level = [root]
+    count = 1
+    while count < nodes:
+        nxt = []
+        for parent in level:
+            for _ in range(2):
+                if count >= nodes:
+                    break
+                child = node(count)
+                parent["Plans"].append(child)
+                nxt.append(child)
+                count += 1
+        level = nxt
+    return {"Plan": root, "Planning Time": 1.0, "Execution Time": 500.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    settings = resolve(database_url=args.url)
+    if settings.embedded:
+        from dbadmin.local import embedded_cluster
+
+        embedded_cluster(settings.home).ensure_running()
+    from dbadmin.db import connect_raw
+
+    admin = connect_raw(settings.url)
+    admin.autocommit = True
+    name = f"bench_explain_{uuid.uuid4().hex[:8]}"
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        target = settings.with_url(settings.url.with_database(name))
+        conn = connect_raw(target.url)
+        conn.autocommit = True
+        conn.cursor().execute("SET max_parallel_workers_per_gather = 0; " + SETUP)
+        conn.autocommit = False
+        prepared = prepare_query(QUERY)
+
+        def bare() -> None:  # what `psql -c "EXPLAIN ..."` does: connect, explain, leave
+            fresh = connect_raw(target.url)
+            try:
+                with fresh.cursor() as cur:
+                    cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                    cur.execute(
+                        "EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS, FORMAT JSON) " + QUERY
+                    )
+                    cur.fetchone()
+                fresh.rollback()
+            finally:
+                fresh.close()
+
+        def ours() -> None:
+            doc = capture_plan(
+                target, prepared, set_options={"max_parallel_workers_per_gather": "0"}
+            )
+            analyze_plan(doc)
+
+        base = median_ms(bare, args.runs)
+        full = median_ms(ours, args.runs)
+        conn.close()
+        print(f"connect + bare EXPLAIN ANALYZE      median {base:8.1f} ms over {args.runs} runs")
+        print(f"dbadmin capture + analysis          median {full:8.1f} ms over {args.runs} runs")
+        print(f"ratio dbadmin/bare = {full / base:.2f} (target <= 1.5)")
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    text = json.dumps([synthetic_plan(2000)])
+    parse = median_ms(lambda: json.loads(text), args.runs)
+    analyse = median_ms(lambda: analyze_plan(parse_plan_text(text, source="bench")), args.runs)
+    print(f"json.loads of a 2,000-node plan     median {parse:8.1f} ms")
+    print(f"parse + analyse a 2,000-node plan   median {analyse:8.1f} ms (target < 150 ms)")
+    print(f"ratio analyse/json.loads = {analyse / parse:.1f}")
+
+
+if __name__ == "__main__":
+    main()

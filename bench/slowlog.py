@@ -1,0 +1,256 @@
+"""Benchmark: `dbadmin slow-queries log` vs pgBadger (-j 1 and -j 2) and `grep -c` on one log.
+
+Generates (once, cached) a real server log of at least --size-mb MB: the embedded PostgreSQL 18 with
+logging_collector, log_min_duration_statement=0 and log_line_prefix '%m [%p] %q%u@%d ', driven by
+pgbench's built-in TPC-B-like script (simple protocol) plus custom scripts: a multi-line report
+query, an extended-protocol lookup (execute + DETAIL parameters) and a failing statement (ERROR +
+STATEMENT). Then times each tool on the same file and prints MB/s, ratios, query counts and the
+peak RSS of dbadmin.
+
+    .venv/bin/python bench/slowlog.py [--size-mb 200] [--log PATH] [--regenerate]
+
+Needs pgBadger (Debian: apt-get install -y pgbadger).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from dbadmin.local import Cluster, embedded_bin_dir  # noqa: E402
+
+DEFAULT_LOG = Path(tempfile.gettempdir()) / "dbadmin-bench-slowlog" / "postgresql.log"
+PREFIX = "%m [%p] %q%u@%d "
+
+REPORT_SQL = """\
+SELECT b.bid,
+       count(*) AS accounts,
+       sum(a.abalance) AS balance
+FROM pgbench_accounts a
+JOIN pgbench_branches b ON b.bid = a.bid
+WHERE a.aid BETWEEN :lo AND :lo + 50
+GROUP BY b.bid
+ORDER BY b.bid;
+"""
+LOOKUP_SQL = "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n"
+FAILING_SQL = "SELECT * FROM no_such_table WHERE id = :id;\n"
+
+
+def generate(log_path: Path, size_mb: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="dbadmin-bench-"))
+    sock = Path(tempfile.mkdtemp(prefix="dbadmin-bench-sock-"))
+    os.chmod(sock, 0o777)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cluster = Cluster(
+        bin_dir=embedded_bin_dir(),
+        pgdata=work / "pgdata",
+        socket_dir=sock,
+        port=port,
+        conf={
+            "listen_addresses": "''",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "logging_collector": "on",
+            "log_directory": "'collected'",
+            "log_filename": "'postgresql.log'",
+            "log_rotation_age": "0",
+            "log_rotation_size": "0",
+            "log_min_duration_statement": "0",
+            "log_line_prefix": f"'{PREFIX}'",
+            "log_checkpoints": "on",
+            "log_connections": "on",
+        },
+    )
+    cluster.ensure_running()
+    bench = str(cluster.bin_dir / "pgbench")
+    conn = ["-h", str(sock), "-p", str(port), "-U", "postgres"]
+    try:
+        subprocess.run(
+            [bench, "-i", "-s", "2", "-q", *conn, "postgres"], check=True, capture_output=True
+        )
+        scripts = work / "scripts"
+        scripts.mkdir()
+        (scripts / "report.sql").write_text("\\set lo random(1, 199000)\n" + REPORT_SQL)
+        (scripts / "lookup.sql").write_text("\\set aid random(1, 200000)\n" + LOOKUP_SQL)
+        (scripts / "fail.sql").write_text("\\set id random(1, 1000)\n" + FAILING_SQL)
+        produced = work / "pgdata" / "collected" / "postgresql.log"
+        started = time.monotonic()
+        while not produced.exists() or produced.stat().st_size < size_mb * 1_000_000:
+            # simple protocol: TPC-B-like + report; extended protocol: lookups
+            subprocess.run(
+                [bench, "-n", "-c", "4", "-j", "2", "-t", "5000", "-b", "tpcb-like@8",
+                 "-f", f"{scripts / 'report.sql'}@1", *conn, "postgres"],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            subprocess.run(
+                [bench, "-n", "-c", "2", "-j", "2", "-t", "5000", "-M", "extended",
+                 "-f", f"{scripts / 'lookup.sql'}@1", *conn, "postgres"],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            subprocess.run(
+                [
+                    bench,
+                    "-n",
+                    "-c",
+                    "1",
+                    "-t",
+                    "20",
+                    "-f",
+                    str(scripts / "fail.sql"),
+                    *conn,
+                    "postgres",
+                ],
+                capture_output=True,
+            )  # fmt: skip  (fails on purpose: ERROR + STATEMENT lines)
+            size = produced.stat().st_size / 1e6 if produced.exists() else 0
+            print(f"  ... {size:.0f} MB after {time.monotonic() - started:.0f} s", flush=True)
+        cluster.stop()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(produced), log_path)
+    finally:
+        try:
+            cluster.stop()
+        except Exception:
+            pass
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(sock, ignore_errors=True)
+
+
+def run_measured(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str], int]:
+    """Run a command; return wall time, the result and the child's own peak RSS (KiB, wait4)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_chunks: list[bytes] = []
+    err_chunks: list[bytes] = []
+    import threading
+
+    def pump(stream, sink):  # type: ignore[no-untyped-def]
+        for chunk in iter(lambda: stream.read(65536), b""):
+            sink.append(chunk)
+
+    threads = [
+        threading.Thread(target=pump, args=(proc.stdout, out_chunks)),
+        threading.Thread(target=pump, args=(proc.stderr, err_chunks)),
+    ]
+    for t in threads:
+        t.start()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    result = subprocess.CompletedProcess(
+        cmd, code, b"".join(out_chunks).decode(errors="replace"),
+        b"".join(err_chunks).decode(errors="replace"),
+    )  # fmt: skip
+    return elapsed, result, usage.ru_maxrss
+
+
+def pgbadger_queries(outfile: Path) -> int:
+    """pgBadger's own total: overall_stat.queries_number of its JSON output."""
+    return int(json.loads(outfile.read_text())["overall_stat"]["queries_number"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--log", type=Path, default=DEFAULT_LOG)
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--skip-pgbadger", action="store_true")
+    args = parser.parse_args()
+
+    log: Path = args.log
+    if args.regenerate or not log.exists() or log.stat().st_size < args.size_mb * 1_000_000:
+        print(f"generating a >= {args.size_mb} MB log with pgbench into {log} ...", flush=True)
+        generate(log, args.size_mb)
+    size_mb = log.stat().st_size / 1e6
+    print(f"log: {log} ({size_mb:.1f} MB, prefix {PREFIX!r})")
+
+    results: dict[str, float] = {}
+    out = Path(tempfile.mkdtemp(prefix="dbadmin-bench-out-"))
+
+    t, res, _ = run_measured(["grep", "-c", "duration:", str(log)])
+    results["grep -c duration:"] = t
+    print(
+        f"grep -c duration:            {t:7.2f} s  {size_mb / t:8.1f} MB/s  ({res.stdout.strip()} lines)"
+    )
+
+    ours: dict[int, int] = {}
+    rss = 0
+    for jobs in (1, 2):
+        cmd = [sys.executable, "-m", "dbadmin", "slow-queries", "log", str(log), "--json",
+               "--top", "5", "--jobs", str(jobs)]  # fmt: skip
+        t, res, rss_j = run_measured(cmd)
+        if res.returncode != 0:
+            print(res.stderr)
+            return 1
+        doc = json.loads(res.stdout)
+        ours[jobs] = doc["total_queries"]
+        rss = max(rss, rss_j)
+        results[f"dbadmin -j {jobs}"] = t
+        print(
+            f"dbadmin slow-queries log -j {jobs} {t:7.2f} s  {size_mb / t:8.1f} MB/s  "
+            f"({ours[jobs]} queries, {doc['errors']} errors, {doc['distinct_queries']} "
+            f"fingerprints, peak RSS {rss_j / 1024:.0f} MB per process)"
+        )
+
+    badger: dict[int, int] = {}
+    if not args.skip_pgbadger:
+        if shutil.which("pgbadger") is None:
+            print("pgbadger is not installed (apt-get install -y pgbadger); skipping it")
+        else:
+            for jobs in (1, 2):
+                outfile = out / f"pgbadger-j{jobs}.json"
+                cmd = ["pgbadger", "-j", str(jobs), "-p", PREFIX, "-f", "stderr", "-o",
+                       str(outfile), "--quiet", str(log)]  # fmt: skip
+                t, res, rss_b = run_measured(cmd)
+                if res.returncode != 0:
+                    print(f"pgbadger -j {jobs} failed: {res.stderr[-500:]}")
+                    continue
+                results[f"pgbadger -j {jobs}"] = t
+                badger[jobs] = pgbadger_queries(outfile)
+                print(
+                    f"pgbadger -j {jobs}                {t:7.2f} s  {size_mb / t:8.1f} MB/s  "
+                    f"({badger[jobs]} queries, peak RSS {rss_b / 1024:.0f} MB)"
+                )
+    print()
+    for jobs, target in ((1, 10), (2, 5)):
+        key = f"pgbadger -j {jobs}"
+        if key in results:
+            ratio = results[key] / results[f"dbadmin -j {jobs}"]
+            verdict = "meets" if ratio >= target else "MISSES"
+            print(f"dbadmin -j {jobs} vs {key}: {ratio:.1f}x (target >= {target}x: {verdict})")
+    if "pgbadger -j 2" in results:
+        print(
+            f"dbadmin -j 1 vs pgbadger -j 2: {results['pgbadger -j 2'] / results['dbadmin -j 1']:.1f}x"
+        )
+    grep_t = results["grep -c duration:"]
+    print(
+        f"dbadmin -j 1 speed as a share of the grep read floor: {grep_t / results['dbadmin -j 1']:.3f}"
+    )
+    if badger:
+        theirs = badger.get(1) or badger.get(2) or 0
+        print(f"query counts: dbadmin {ours[1]} (-j 2: {ours[2]}), pgbadger {theirs} "
+              f"(difference {ours[1] - theirs})")  # fmt: skip
+    print(f"peak RSS dbadmin: {rss / 1024:.0f} MB (target < 300 MB)")
+    shutil.rmtree(out, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,428 @@
+"""`dbadmin backup create`: pg_dump in a held snapshot, written atomically, with a manifest.
+
+Sequence (each step can fail without leaving anything that looks complete):
+1. lock the backup directory (a second run exits at once);
+2. on the direct URL, open a REPEATABLE READ transaction and ``pg_export_snapshot()``;
+3. start pg_dump with ``--snapshot`` into ``.NAME...partial-PID``; meanwhile count every table's
+   rows in the same snapshot (exact counts of exactly what is dumped);
+4. pg_dump exits 0 -> fsync, sha256, chmod 0600, rename into place, fsync the directory;
+5. write the manifest (atomic rename) last: its presence marks the backup complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dbadmin import __version__
+from dbadmin.backup.manifest import (
+    FORMATS,
+    NAME_RE,
+    PARTIAL_MARK,
+    BackupManifest,
+    FileEntry,
+    data_files,
+    directory_lock,
+    ensure_private_dir,
+    fsync_path,
+    manifest_path,
+    now_utc,
+    path_size,
+    sha256_file,
+    write_json_atomic,
+)
+from dbadmin.backup.runner import Notice, ToolHooks, prepared_tool, run_tool, tool_failure
+from dbadmin.errors import DbadminError, UsageError
+
+if TYPE_CHECKING:
+    import psycopg2.extensions
+
+    from dbadmin.settings import Settings
+
+ProgressHook = Callable[[int, float], None]  # bytes written so far, elapsed seconds
+COMPRESS_METHODS = ("gzip", "zstd", "lz4", "none")
+
+TABLES_SQL = """
+SELECT n.nspname, c.relname
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_depend d
+      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1, 2
+"""
+
+
+@dataclass(frozen=True)
+class BackupOptions:
+    format: str = "custom"
+    jobs: int = 1
+    compress: str | None = None  # METHOD[:LEVEL] or LEVEL; None = pg_dump's default
+    directory: Path | None = None  # default: settings.backup_dir
+    name: str | None = None
+    schema_only: bool = False
+    exclude_tables: tuple[str, ...] = ()
+    pg_bin: str | None = None
+    allow_relay: bool = True
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    manifest: BackupManifest
+    manifest_file: Path
+    data_path: Path
+    binary: str
+    relayed: bool
+
+
+@dataclass
+class _Counts:
+    counts: dict[str, int] = field(default_factory=dict)
+    error: BaseException | None = None
+    seconds: float = 0.0
+
+
+# --- options -------------------------------------------------------------------------------------
+def parse_compress(spec: str | None) -> tuple[str, int | None] | None:
+    """``zstd``, ``gzip:9``, ``none``, ``6`` -> (method, level); None keeps pg_dump's default."""
+    if spec is None or spec == "":
+        return None
+    text = spec.strip().lower()
+    if text.isdigit():
+        return ("gzip" if int(text) else "none", int(text) or None)
+    method, _, level = text.partition(":")
+    if method not in COMPRESS_METHODS:
+        raise UsageError(
+            f"unknown --compress {spec!r}", "use zstd, gzip, lz4 or none, optionally :LEVEL"
+        )
+    if level and not level.isdigit():
+        raise UsageError(f"bad compression level in --compress {spec!r}", "e.g. zstd:3, gzip:6")
+    return method, int(level) if level else None
+
+
+def compress_args(spec: tuple[str, int | None] | None, pg_dump_major: int) -> list[str]:
+    if spec is None:
+        return []
+    method, level = spec
+    if pg_dump_major >= 16:
+        return [f"--compress={method}" + (f":{level}" if level is not None else "")]
+    if method == "none":
+        return ["--compress=0"]
+    if method == "gzip":
+        return [f"--compress={level if level is not None else 6}"]
+    raise UsageError(
+        f"pg_dump {pg_dump_major} supports only gzip compression", "use --compress gzip or none"
+    )
+
+
+def data_name(name: str, fmt: str, spec: tuple[str, int | None] | None) -> str:
+    if fmt == "directory":
+        return name
+    if fmt == "custom":
+        return f"{name}.dump"
+    suffix = {"gzip": ".gz", "zstd": ".zst", "lz4": ".lz4"}.get(spec[0], "") if spec else ""
+    return f"{name}.sql{suffix}"
+
+
+def validate(options: BackupOptions) -> tuple[str, int | None] | None:
+    if options.format not in FORMATS:
+        raise UsageError(f"unknown --format {options.format!r}", "use custom, directory or plain")
+    if options.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if options.jobs > 1 and options.format != "directory":
+        raise UsageError(
+            "--jobs > 1 needs --format directory", "pg_dump runs in parallel only into a directory"
+        )
+    if options.name is not None and not NAME_RE.match(options.name):
+        raise UsageError(
+            f"bad backup name {options.name!r}",
+            "use letters, digits, '.', '_' and '-' (no slashes, not starting with '.')",
+        )
+    return parse_compress(options.compress)
+
+
+def build_dump_argv(
+    pg_dump: str | Path,
+    *,
+    fmt: str,
+    out_path: Path,
+    snapshot: str | None,
+    jobs: int = 1,
+    compress: Sequence[str] = (),
+    schema_only: bool = False,
+    exclude_tables: Sequence[str] = (),
+) -> list[str]:
+    """pg_dump's argv. The connection (and password) comes from the environment, never here."""
+    argv = [str(pg_dump), f"--format={fmt}", f"--file={out_path}", "--no-password"]
+    if fmt == "plain":
+        # a SQL script cannot be filtered at restore time: make it portable (Neon roles) now
+        argv += ["--no-owner", "--no-privileges"]
+    if snapshot:
+        argv.append(f"--snapshot={snapshot}")
+    if jobs > 1:
+        argv.append(f"--jobs={jobs}")
+    argv += list(compress)
+    if schema_only:
+        argv.append("--schema-only")
+    argv += [f"--exclude-table={table}" for table in exclude_tables]
+    return argv
+
+
+def is_excluded(schema: str, table: str, patterns: Sequence[str]) -> bool:
+    """pg_dump-style table patterns (``name``, ``schema.name``, ``*``/``?``; unquoted = lower)."""
+    for raw in patterns:
+        pattern = raw.replace('"', "") if '"' in raw else raw.lower()
+        target = f"{schema}.{table}" if "." in pattern else table
+        if fnmatch.fnmatchcase(target, pattern):
+            return True
+    return False
+
+
+# --- the database side ---------------------------------------------------------------------------
+def table_key(schema: str, table: str) -> str:
+    return f"{schema}.{table}"
+
+
+def _list_tables(cur: Any, exclude: Sequence[str]) -> list[tuple[str, str]]:
+    cur.execute(TABLES_SQL)
+    return [(s, t) for s, t in cur.fetchall() if not is_excluded(s, t, exclude)]
+
+
+def count_rows(cur: Any, tables: Sequence[tuple[str, str]]) -> dict[str, int]:
+    from psycopg2 import sql
+
+    counts: dict[str, int] = {}
+    for schema, table in tables:
+        cur.execute(
+            sql.SQL("SELECT count(*) FROM {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+        )
+        counts[table_key(schema, table)] = int(cur.fetchone()[0])
+    return counts
+
+
+def alembic_revision(cur: Any) -> str | None:
+    cur.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
+    if not cur.fetchone()[0]:
+        return None
+    cur.execute("SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version")
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _open_snapshot(settings: Settings) -> psycopg2.extensions.connection:
+    from dbadmin.db import connect_raw
+
+    conn = connect_raw(
+        settings.direct_url,
+        connect_timeout=settings.connect_timeout,
+        retry_seconds=settings.connect_retry_seconds,
+        application_name="dbadmin-backup",
+    )
+    conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+    return conn
+
+
+# --- the run -------------------------------------------------------------------------------------
+def create_backup(
+    settings: Settings,
+    options: BackupOptions,
+    *,
+    notice: Notice | None = None,
+    hooks: ToolHooks | None = None,
+    on_progress: ProgressHook | None = None,
+) -> BackupResult:
+    """Take one backup of ``settings.direct_url``; raises on any failure, leaving nothing listed."""
+    from dbadmin.db import translate_db_error
+
+    spec = validate(options)
+    directory = ensure_private_dir((options.directory or settings.backup_dir).resolve())
+    started = now_utc()
+    t0 = time.monotonic()
+    hooks = hooks or ToolHooks()
+    with directory_lock(directory, "backup"):
+        conn = _open_snapshot(settings)
+        try:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(
+                        "SELECT pg_export_snapshot(), current_setting('server_version'), "
+                        "current_setting('server_version_num')::int, current_database()"
+                    )
+                    snapshot, server_version, version_num, dbname = cur.fetchone()
+                    revision = alembic_revision(cur)
+                    tables = (
+                        [] if options.schema_only else _list_tables(cur, options.exclude_tables)
+                    )
+            except DbadminError:
+                raise
+            except Exception as exc:
+                raise translate_db_error(exc, settings.direct_url) from exc
+            name = options.name or _default_name(directory, dbname, started, options.format, spec)
+            final = directory / data_name(name, options.format, spec)
+            man_file = manifest_path(directory, name)
+            if final.exists() or man_file.exists():
+                raise UsageError(f"backup {name!r} already exists in {directory}", "pick --name")
+            temp = directory / f".{final.name}{PARTIAL_MARK}-{os.getpid()}"
+            _remove(temp)
+            with prepared_tool(
+                settings.direct_url,
+                tool="pg_dump",
+                min_major=version_num // 10000,
+                pg_bin=options.pg_bin,
+                allow_relay=options.allow_relay,
+                notice=notice,
+            ) as tool:
+                argv = build_dump_argv(
+                    tool.path,
+                    fmt=options.format,
+                    out_path=temp,
+                    snapshot=snapshot,
+                    jobs=options.jobs,
+                    compress=compress_args(spec, tool.binary.major),
+                    schema_only=options.schema_only,
+                    exclude_tables=options.exclude_tables,
+                )
+                counts = _Counts()
+                counter = threading.Thread(
+                    target=_count_in_snapshot, args=(conn, tables, counts), daemon=True
+                )
+
+                def on_spawn(pid: int) -> None:
+                    counter.start()
+                    if hooks.on_spawn:
+                        hooks.on_spawn(pid)
+
+                def on_poll(elapsed: float) -> None:
+                    if on_progress:
+                        on_progress(path_size(temp), elapsed)
+                    if hooks.on_poll:
+                        hooks.on_poll(elapsed)
+
+                try:
+                    result = run_tool(
+                        argv,
+                        tool.env(),
+                        hooks=ToolHooks(on_spawn, on_poll, hooks.child_setup),
+                        secrets=[settings.direct_url.password],
+                    )
+                    if result.returncode != 0:
+                        raise tool_failure("backup failed, nothing was kept", result)
+                    counter.join()
+                    if counts.error is not None:
+                        raise translate_db_error(counts.error, settings.direct_url)
+                except BaseException:
+                    if counter.is_alive():
+                        conn.cancel()
+                        counter.join(timeout=10)
+                    _remove(temp)
+                    raise
+            conn.rollback()  # releases the snapshot; pg_dump is done with it
+            dump_seconds = result.seconds
+            t_hash = time.monotonic()
+            try:
+                files = _seal(temp, final.name)
+                os.replace(temp, final)
+                fsync_path(directory)
+            except BaseException:
+                _remove(temp)
+                raise
+            hash_seconds = time.monotonic() - t_hash
+            finished = now_utc()
+            manifest = BackupManifest(
+                name=name,
+                format=options.format,
+                data=final.name,
+                compression=options.compress or "default",
+                files=tuple(files),
+                size_bytes=sum(f.size for f in files),
+                database=settings.direct_url.masked(),
+                database_name=dbname,
+                server_version=server_version,
+                server_version_num=int(version_num),
+                pg_dump_version=tool.binary.version,
+                pg_dump_path=str(tool.binary.path),
+                relayed=tool.relayed,
+                alembic_revision=revision,
+                row_counts=counts.counts,
+                schema_only=options.schema_only,
+                exclude_tables=tuple(options.exclude_tables),
+                jobs=options.jobs,
+                started_at=started.isoformat(),
+                finished_at=finished.isoformat(),
+                duration_seconds=round(time.monotonic() - t0, 3),
+                dbadmin_version=__version__,
+                snapshot=snapshot,
+                timings={
+                    "pg_dump_seconds": round(dump_seconds, 3),
+                    "row_count_seconds": round(counts.seconds, 3),
+                    "checksum_seconds": round(hash_seconds, 3),
+                },
+            )
+            try:
+                write_json_atomic(man_file, manifest.to_dict())
+            except BaseException:
+                # without its manifest the data is not a backup: do not leave it looking like one
+                _remove(final)
+                raise
+        finally:
+            conn.close()
+    return BackupResult(manifest, man_file, final, str(tool.binary.path), tool.relayed)
+
+
+def _count_in_snapshot(conn: Any, tables: Sequence[tuple[str, str]], out: _Counts) -> None:
+    started = time.monotonic()
+    try:
+        with conn.cursor() as cur:
+            out.counts = count_rows(cur, tables)
+    except BaseException as exc:  # reported by the main thread
+        out.error = exc
+    out.seconds = time.monotonic() - started
+
+
+def _seal(temp: Path, final_name: str) -> list[FileEntry]:
+    """fsync, chmod 0600 (0700 for the directory format's folder) and hash every file."""
+    if temp.is_dir():
+        os.chmod(temp, 0o700)
+    entries = []
+    for rel, path in data_files(temp):
+        os.chmod(path, 0o600)
+        fsync_path(path)
+        rel_name = rel if temp.is_dir() else final_name
+        entries.append(FileEntry(rel_name, path.stat().st_size, sha256_file(path)))
+    if temp.is_dir():
+        fsync_path(temp)
+    return entries
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _default_name(
+    directory: Path, dbname: str, when: dt.datetime, fmt: str, spec: tuple[str, int | None] | None
+) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in dbname).lstrip(".") or "db"
+    base = f"{safe}-{when.strftime('%Y%m%dT%H%M%SZ')}"
+    name, n = base, 1
+    while (
+        manifest_path(directory, name).exists() or (directory / data_name(name, fmt, spec)).exists()
+    ):
+        n += 1
+        name = f"{base}-{n}"
+    return name

@@ -1,0 +1,406 @@
+"""Backup manifests and the backup directory's layout.
+
+A backup NAME is complete when ``NAME.manifest.json`` exists beside its data (``NAME.dump``,
+``NAME.sql``[.gz] or the directory ``NAME/``). Data is written under a temporary name
+(``.NAME.partial...``), fsynced and renamed only after pg_dump exits 0; the manifest is renamed
+into place last. A run killed at any moment therefore leaves either nothing listed as complete or
+a complete backup, plus temporaries that ``backup list`` reports and ``backup prune`` removes.
+
+Files are 0600 and the backup directory 0700 (dumps hold all of the data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dbadmin.errors import ConfigError, DbadminError, ExitCode, UsageError
+
+MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_VERSION = 1
+PARTIAL_MARK = ".partial"
+LOCK_NAME = ".dbadmin-backup.lock"
+FORMATS = ("custom", "directory", "plain")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
+HASH_CHUNK = 1024 * 1024
+TEMPORARY_REASON = "temporary of an unfinished run"
+
+
+class BackupLocked(DbadminError):
+    """Another backup (or prune) holds the directory's lock. Exit 1: nothing was done."""
+
+    exit_code = ExitCode.PROBLEM
+
+
+# --- files ---------------------------------------------------------------------------------------
+def ensure_private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a directory's files and the directory itself."""
+    if path.is_dir():
+        for child in sorted(path.rglob("*")):
+            if child.is_file():
+                fsync_path(child)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_files(data: Path) -> list[tuple[str, Path]]:
+    """(relative name, path) of every file of a backup, sorted (directory format: many)."""
+    if data.is_dir():
+        return sorted((str(p.relative_to(data)), p) for p in data.rglob("*") if p.is_file())
+    return [(data.name, data)]
+
+
+def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
+    """Write, fsync, rename over ``path``, fsync the directory: readers see old or new, whole."""
+    temp = path.with_name(f".{path.name}{PARTIAL_MARK}-{os.getpid()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_path(path.parent)
+
+
+# --- the manifest --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BackupManifest:
+    name: str
+    format: str
+    data: str  # file or directory name beside the manifest
+    compression: str
+    files: tuple[FileEntry, ...]
+    size_bytes: int
+    database: str  # masked URL
+    database_name: str
+    server_version: str
+    server_version_num: int
+    pg_dump_version: str
+    pg_dump_path: str
+    relayed: bool
+    alembic_revision: str | None
+    row_counts: dict[str, int]
+    schema_only: bool
+    exclude_tables: tuple[str, ...]
+    jobs: int
+    started_at: str
+    finished_at: str
+    duration_seconds: float
+    dbadmin_version: str
+    snapshot: str | None = None
+    verification: dict[str, Any] | None = None
+    manifest_version: int = MANIFEST_VERSION
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        """One digest for the whole backup (a single file's, or over a directory's entries)."""
+        if self.format != "directory" and len(self.files) == 1:
+            return self.files[0].sha256
+        lines = "".join(f"{f.sha256}  {f.path}\n" for f in self.files)
+        return hashlib.sha256(lines.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "manifest_version": self.manifest_version,
+            "name": self.name,
+            "format": self.format,
+            "data": self.data,
+            "compression": self.compression,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
+            "database": self.database,
+            "database_name": self.database_name,
+            "server_version": self.server_version,
+            "server_version_num": self.server_version_num,
+            "pg_dump_version": self.pg_dump_version,
+            "pg_dump_path": self.pg_dump_path,
+            "relayed": self.relayed,
+            "alembic_revision": self.alembic_revision,
+            "row_counts": dict(self.row_counts),
+            "snapshot": self.snapshot,
+            "schema_only": self.schema_only,
+            "exclude_tables": list(self.exclude_tables),
+            "jobs": self.jobs,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_seconds": self.duration_seconds,
+            "timings": dict(self.timings),
+            "dbadmin_version": self.dbadmin_version,
+            "verification": self.verification,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> BackupManifest:
+        try:
+            return cls(
+                name=doc["name"],
+                format=doc["format"],
+                data=doc["data"],
+                compression=doc.get("compression", "default"),
+                files=tuple(
+                    FileEntry(f["path"], int(f["size"]), f["sha256"]) for f in doc["files"]
+                ),
+                size_bytes=int(doc["size_bytes"]),
+                database=doc.get("database", ""),
+                database_name=doc.get("database_name", ""),
+                server_version=doc.get("server_version", ""),
+                server_version_num=int(doc.get("server_version_num") or 0),
+                pg_dump_version=doc.get("pg_dump_version", ""),
+                pg_dump_path=doc.get("pg_dump_path", ""),
+                relayed=bool(doc.get("relayed", False)),
+                alembic_revision=doc.get("alembic_revision"),
+                row_counts={k: int(v) for k, v in (doc.get("row_counts") or {}).items()},
+                schema_only=bool(doc.get("schema_only", False)),
+                exclude_tables=tuple(doc.get("exclude_tables") or ()),
+                jobs=int(doc.get("jobs") or 1),
+                started_at=doc.get("started_at", ""),
+                finished_at=doc.get("finished_at", ""),
+                duration_seconds=float(doc.get("duration_seconds") or 0.0),
+                dbadmin_version=doc.get("dbadmin_version", ""),
+                snapshot=doc.get("snapshot"),
+                verification=doc.get("verification"),
+                manifest_version=int(doc.get("manifest_version") or 1),
+                timings={k: float(v) for k, v in (doc.get("timings") or {}).items()},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"malformed backup manifest ({exc})") from None
+
+    @property
+    def pg_dump_major(self) -> int:
+        match = re.match(r"(\d+)", self.pg_dump_version)
+        return int(match.group(1)) if match else 0
+
+
+def manifest_path(directory: Path, name: str) -> Path:
+    return directory / f"{name}{MANIFEST_SUFFIX}"
+
+
+def read_manifest(path: Path) -> BackupManifest:
+    try:
+        return BackupManifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read manifest {path}: {exc}") from None
+
+
+# --- the directory -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BackupEntry:
+    """A complete backup found in a directory."""
+
+    manifest: BackupManifest
+    manifest_file: Path
+    data_path: Path
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def finished(self) -> dt.datetime:
+        return parse_time(self.manifest.finished_at)
+
+    @property
+    def verified(self) -> str:
+        ver = self.manifest.verification
+        if not ver:
+            return "never"
+        state = "ok" if ver.get("ok") else "FAILED"
+        if ver.get("restore_test"):
+            state += " (restore-tested)"
+        return state
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A temporary of a killed/failed run (or a data file whose manifest never landed)."""
+
+    path: Path
+    size_bytes: int
+    reason: str
+
+    @property
+    def removable(self) -> bool:
+        """Only dbadmin's own temporaries are removed by prune; anything else is reported."""
+        return self.reason == TEMPORARY_REASON
+
+
+@dataclass(frozen=True)
+class Catalog:
+    directory: Path
+    backups: tuple[BackupEntry, ...]  # newest first
+    leftovers: tuple[Leftover, ...]
+
+
+def parse_time(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return dt.datetime.fromtimestamp(0, dt.UTC)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def path_size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def scan(directory: Path) -> Catalog:
+    """Complete backups (newest first) and leftovers in ``directory`` (which may not exist)."""
+    if not directory.is_dir():
+        return Catalog(directory, (), ())
+    backups: list[BackupEntry] = []
+    claimed: set[str] = set()
+    leftovers: list[Leftover] = []
+    for item in sorted(directory.iterdir()):
+        if item.name.endswith(MANIFEST_SUFFIX) and not item.name.startswith("."):
+            try:
+                manifest = read_manifest(item)
+            except ConfigError:
+                leftovers.append(Leftover(item, path_size(item), "unreadable manifest"))
+                continue
+            data = directory / manifest.data
+            claimed.add(item.name)
+            if data.exists():
+                claimed.add(data.name)
+                backups.append(BackupEntry(manifest, item, data))
+            else:
+                leftovers.append(Leftover(item, path_size(item), "manifest without its data"))
+    for item in sorted(directory.iterdir()):
+        if item.name == LOCK_NAME or item.name in claimed:
+            continue
+        if PARTIAL_MARK in item.name:
+            leftovers.append(Leftover(item, path_size(item), TEMPORARY_REASON))
+        elif any(leftover.path == item for leftover in leftovers):
+            continue
+        elif (
+            item.name.startswith(".")
+            or item.suffix in {".dump", ".sql", ".gz", ".zst", ".lz4"}
+            or (item.is_dir() and (item / "toc.dat").exists())
+        ):
+            leftovers.append(Leftover(item, path_size(item), "data without a manifest"))
+    backups.sort(key=lambda b: (b.finished, b.name), reverse=True)
+    return Catalog(directory, tuple(backups), tuple(leftovers))
+
+
+def find_backup(directory: Path, ref: str | None, *, latest: bool = False) -> BackupEntry:
+    """A backup by NAME in ``directory``, by PATH (data or manifest), or the newest one."""
+    if latest or ref is None:
+        catalog = scan(directory)
+        if not catalog.backups:
+            raise UsageError(f"no complete backup in {directory}", "run `dbadmin backup` first")
+        return catalog.backups[0]
+    candidate = Path(ref).expanduser()
+    if candidate.exists() and (candidate.is_dir() or "/" in ref or candidate.is_file()):
+        if candidate.name.endswith(MANIFEST_SUFFIX):
+            man_file = candidate
+        else:
+            stem = candidate.name
+            for suffix in (".dump", ".sql.gz", ".sql.zst", ".sql.lz4", ".sql"):
+                if stem.endswith(suffix):
+                    stem = stem[: -len(suffix)]
+                    break
+            man_file = candidate.parent / f"{stem}{MANIFEST_SUFFIX}"
+        if not man_file.is_file():
+            raise UsageError(
+                f"{candidate} has no manifest beside it ({man_file.name})",
+                "dbadmin restores only backups it can verify; run pg_restore directly otherwise",
+            )
+        manifest = read_manifest(man_file)
+        return BackupEntry(manifest, man_file, man_file.parent / manifest.data)
+    man_file = manifest_path(directory, ref)
+    if not man_file.is_file():
+        names = ", ".join(b.name for b in scan(directory).backups[:5]) or "none"
+        raise UsageError(
+            f"no backup named {ref!r} in {directory}", f"`dbadmin backup list` (newest: {names})"
+        )
+    manifest = read_manifest(man_file)
+    data = directory / manifest.data
+    if not data.exists():
+        raise UsageError(f"backup {ref!r} has a manifest but its data {data} is missing")
+    return BackupEntry(manifest, man_file, data)
+
+
+@contextmanager
+def directory_lock(directory: Path, purpose: str = "backup") -> Iterator[Path]:
+    """An exclusive, non-blocking lock on the backup directory (flock: released if killed)."""
+    ensure_private_dir(directory)
+    lock_file = directory / LOCK_NAME
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            raise BackupLocked(
+                f"another dbadmin run holds the lock on {directory} ({holder}); nothing was done",
+                "wait for it to finish (overlapping cron runs are refused on purpose)",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{purpose} pid {os.getpid()}".encode(), 0)
+        yield lock_file
+    finally:
+        os.close(fd)
+
+
+def lock_is_free(directory: Path) -> bool:
+    lock_file = directory / LOCK_NAME
+    if not lock_file.exists():
+        return True
+    fd = os.open(lock_file, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,530 @@
+"""`dbadmin restore`: verify first, refuse to overwrite by accident, restore, ANALYZE, compare.
+
+Planning (:func:`plan_restore`) changes nothing: it checks the backup's checksums, finds the
+target, and refuses a target that already has tables unless ``clean`` (exit 2). The CLI shows
+the plan, asks for typed confirmation, then :func:`execute_restore` runs pg_restore (or psql for
+plain SQL) with ``--no-owner --no-privileges`` (Neon roles are not superusers),
+``--single-transaction --exit-on-error`` when jobs = 1 (all or nothing) and ``--if-exists`` with
+``--clean``; then ANALYZE, then exact row counts compared with the manifest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from dbadmin.backup.manifest import BackupEntry
+from dbadmin.backup.runner import (
+    Notice,
+    ToolHooks,
+    ToolResult,
+    prepared_tool,
+    run_tool,
+    tool_failure,
+)
+from dbadmin.backup.verify import checksum_problems
+from dbadmin.errors import ConnectError, DbadminError, ProblemFound, UsageError
+from dbadmin.urls import DbUrl
+
+if TYPE_CHECKING:
+    from dbadmin.settings import Settings
+
+TRANSACTION_TIMEOUT_MAJOR = 17  # servers before 17 reject "SET transaction_timeout"
+OLD_SERVER_HEADER_LINE = b"SET transaction_timeout = 0;"
+HEADER_BYTES = 64 * 1024
+
+USER_TABLES_SQL = """
+SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_depend d
+      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+"""
+
+
+USER_RELATIONS_SQL = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
+ORDER BY 1, 2
+"""
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    entry: BackupEntry
+    target: DbUrl
+    target_exists: bool
+    target_tables: int
+    server_major: int
+    clean: bool
+    create: bool
+    jobs: int
+    steps: tuple[str, ...]
+    checksum_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    plan: RestorePlan
+    tool: str
+    relayed: bool
+    restore_seconds: float
+    analyze_seconds: float
+    count_seconds: float
+    row_counts: dict[str, int]
+    mismatches: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+# --- argv ----------------------------------------------------------------------------------------
+def restore_argv(
+    pg_restore: str | Path,
+    data: Path,
+    *,
+    dbname: str | None,
+    clean: bool = False,
+    jobs: int = 1,
+) -> list[str]:
+    """pg_restore's argv: the database *name* only; host, user and password come from the env.
+
+    ``dbname=None`` renders the SQL script on stdout instead (``--file=-``).
+    """
+    target = f"--dbname={dbname}" if dbname is not None else "--file=-"
+    argv = [str(pg_restore), target, "--no-owner", "--no-privileges", "--no-password"]
+    if clean:
+        argv += ["--clean", "--if-exists"]
+    if jobs > 1:
+        argv.append(f"--jobs={jobs}")
+    elif dbname is None:
+        argv.append("--single-transaction")  # BEGIN/COMMIT in the script; psql stops on error
+    else:
+        argv += ["--single-transaction", "--exit-on-error"]
+    argv.append(str(data))
+    return argv
+
+
+def psql_argv(psql: str | Path, *, dbname: str, file: Path | None) -> list[str]:
+    argv = [
+        str(psql),
+        "--no-psqlrc",
+        "--quiet",
+        "--no-password",
+        "--single-transaction",
+        "--set=ON_ERROR_STOP=1",
+        f"--dbname={dbname}",
+    ]
+    if file is not None:
+        argv.append(f"--file={file}")
+    return argv
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def compare_counts(expected: dict[str, int], actual: dict[str, int]) -> list[str]:
+    problems = []
+    for table, rows in sorted(expected.items()):
+        if table not in actual:
+            problems.append(f"{table}: missing (expected {rows} rows)")
+        elif actual[table] != rows:
+            problems.append(f"{table}: {actual[table]} rows, manifest says {rows}")
+    return problems
+
+
+def _connect(url: DbUrl, settings: Settings, autocommit: bool = True) -> Any:
+    from dbadmin.db import connect_raw
+
+    conn = connect_raw(
+        url,
+        connect_timeout=settings.connect_timeout,
+        retry_seconds=min(settings.connect_retry_seconds, 10.0),
+        application_name="dbadmin-restore",
+    )
+    conn.autocommit = autocommit
+    return conn
+
+
+def database_exists(url: DbUrl, settings: Settings) -> bool:
+    try:
+        conn = _connect(url, settings)
+    except ConnectError as exc:
+        if re.search(r'database "[^"]*" does not exist', exc.what):
+            return False
+        raise
+    conn.close()
+    return True
+
+
+def create_database(url: DbUrl, settings: Settings, maintenance_db: str = "postgres") -> None:
+    from psycopg2 import sql
+
+    conn = _connect(url.with_database(maintenance_db), settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database or "")))
+    finally:
+        conn.close()
+
+
+def drop_database(url: DbUrl, settings: Settings, maintenance_db: str = "postgres") -> None:
+    from psycopg2 import sql
+
+    conn = _connect(url.with_database(maintenance_db), settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version_num")
+            force = " WITH (FORCE)" if int(cur.fetchone()[0]) >= 130000 else ""
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(
+                    sql.Identifier(url.database or "")
+                )
+            )
+    finally:
+        conn.close()
+
+
+def target_state(url: DbUrl, settings: Settings) -> tuple[int, int]:
+    """(server major, number of user tables/views) of an existing target database."""
+    conn = _connect(url, settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version_num")
+            major = int(cur.fetchone()[0]) // 10000
+            cur.execute(USER_TABLES_SQL)
+            return major, int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def server_major_via(url: DbUrl, settings: Settings, maintenance_db: str = "postgres") -> int:
+    conn = _connect(url.with_database(maintenance_db), settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version_num")
+            return int(cur.fetchone()[0]) // 10000
+    finally:
+        conn.close()
+
+
+def count_tables(url: DbUrl, settings: Settings, tables: Sequence[str]) -> dict[str, int]:
+    """Exact row counts of the given ``schema.table`` names that exist in ``url``'s database."""
+    from psycopg2 import sql
+
+    conn = _connect(url, settings)
+    counts: dict[str, int] = {}
+    try:
+        with conn.cursor() as cur:
+            for key in tables:
+                schema, _, table = key.partition(".")
+                cur.execute(
+                    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relname = %s",
+                    (schema, table),
+                )
+                if cur.fetchone() is None:
+                    continue
+                cur.execute(
+                    sql.SQL("SELECT count(*) FROM {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    )
+                )
+                counts[key] = int(cur.fetchone()[0])
+    finally:
+        conn.close()
+    return counts
+
+
+def analyze_user_tables(cur: Any) -> int:
+    """ANALYZE the database's own tables in one statement (not the system catalogs, which a
+    bare ANALYZE also walks and which the restore did not change)."""
+    from psycopg2 import sql
+
+    cur.execute(USER_RELATIONS_SQL)
+    names = [
+        sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+        for schema, table in cur.fetchall()
+    ]
+    if names:
+        cur.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(names)))
+    return len(names)
+
+
+# --- plan ----------------------------------------------------------------------------------------
+def plan_restore(
+    settings: Settings,
+    entry: BackupEntry,
+    *,
+    target_url: DbUrl | None = None,
+    clean: bool = False,
+    create: bool = False,
+    jobs: int = 1,
+) -> RestorePlan:
+    """Check everything that can be checked without changing anything."""
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    manifest = entry.manifest
+    if manifest.format == "plain" and jobs > 1:
+        raise UsageError("a plain SQL backup restores with psql: --jobs does not apply")
+    if manifest.format == "plain" and clean:
+        raise UsageError(
+            "--clean is not supported for plain SQL backups (the script has no DROP statements)",
+            "restore into an empty database (--create with a new --target-url), or use a "
+            "custom/directory backup",
+        )
+    if manifest.format == "plain" and manifest.data.endswith((".zst", ".lz4")):
+        raise UsageError(
+            f"plain backup {manifest.data} is {manifest.data.rsplit('.', 1)[1]}-compressed",
+            "decompress it and run psql, or take custom-format backups",
+        )
+    hashed = time.monotonic()
+    problems = checksum_problems(entry)
+    checksum_seconds = round(time.monotonic() - hashed, 3)
+    if problems:
+        raise ProblemFound(
+            f"backup {manifest.name} failed its checksum, refusing to restore: {problems[0]}"
+            + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+            "the file changed since it was written; use another backup (`dbadmin backup list`)",
+        )
+    target = (target_url or settings.direct_url).direct()
+    if not target.database:
+        raise UsageError("the target URL names no database", "add /DBNAME to --target-url")
+    exists = database_exists(target, settings)
+    steps: list[str] = [f"verify sha256 of {len(manifest.files)} file(s): ok"]
+    if exists:
+        major, tables = target_state(target, settings)
+        if tables and not clean:
+            raise UsageError(
+                f"{target.describe()} already has {tables} tables/views; nothing was changed",
+                "pass --clean to drop and replace the backup's objects, or restore into a new "
+                "database (--target-url .../newdb --create)",
+            )
+    else:
+        if not create:
+            raise UsageError(
+                f"{target.describe()} does not exist", "pass --create to create it first"
+            )
+        major, tables = server_major_via(target, settings), 0
+        steps.append(f"create database {target.database}")
+    old_server = major < TRANSACTION_TIMEOUT_MAJOR
+    if old_server and jobs > 1 and manifest.format != "plain":
+        steps.append(f"--jobs {jobs} ignored: a PostgreSQL {major} target is restored as a script")
+        jobs = 1
+    workers = f"--jobs={jobs}" if jobs > 1 else "--single-transaction --exit-on-error"
+    if manifest.format == "plain":
+        steps.append(
+            f"psql --single-transaction ON_ERROR_STOP=1 < {manifest.data}"
+            + (
+                f" (drop 'SET transaction_timeout', unknown to PostgreSQL {major})"
+                if old_server
+                else ""
+            )
+        )
+    elif old_server:
+        steps.append(
+            "pg_restore --no-owner --no-privileges --single-transaction"
+            + (" --clean --if-exists" if clean else "")
+            + f" --file=- {manifest.data} | (drop 'SET transaction_timeout', unknown to "
+            f"PostgreSQL {major}) | psql ON_ERROR_STOP=1"
+        )
+    else:
+        steps.append(
+            f"pg_restore --no-owner --no-privileges {workers}"
+            + (" --clean --if-exists" if clean else "")
+            + f" {manifest.data}"
+        )
+    steps += ["ANALYZE", f"compare row counts of {len(manifest.row_counts)} tables with manifest"]
+    return RestorePlan(
+        entry=entry,
+        target=target,
+        target_exists=exists,
+        target_tables=tables,
+        server_major=major,
+        clean=clean,
+        create=create,
+        jobs=jobs,
+        steps=tuple(steps),
+        checksum_seconds=checksum_seconds,
+    )
+
+
+# --- run -----------------------------------------------------------------------------------------
+def execute_restore(
+    settings: Settings,
+    plan: RestorePlan,
+    *,
+    pg_bin: str | None = None,
+    allow_relay: bool = True,
+    notice: Notice | None = None,
+    hooks: ToolHooks | None = None,
+) -> RestoreResult:
+    from dbadmin.db import translate_db_error
+
+    manifest = plan.entry.manifest
+    target = plan.target
+    if not plan.target_exists:
+        create_database(target, settings)
+    # pg_restore must read the archive (made by pg_dump N) and talk to the server
+    min_major = max(plan.server_major, manifest.pg_dump_major)
+    tool_name = "psql" if manifest.format == "plain" else "pg_restore"
+    with prepared_tool(
+        target,
+        tool=tool_name,
+        min_major=min_major,
+        pg_bin=pg_bin,
+        allow_relay=allow_relay,
+        notice=notice,
+    ) as tool:
+        env = tool.env()
+        dbname = target.database or ""
+        data = plan.entry.data_path
+        script_mode = plan.server_major < TRANSACTION_TIMEOUT_MAJOR
+        if manifest.format == "plain":
+            gz = data.name.endswith(".gz")
+            piped = gz or script_mode
+            argv = psql_argv(tool.path, dbname=dbname, file=None if piped else data)
+
+            def feed_file(pipe: IO[bytes]) -> None:
+                opener: Any = gzip.open if gz else open
+                with opener(data, "rb") as source:
+                    copy_for_old_server(source, pipe, filter_header=script_mode)
+
+            result = run_tool(
+                argv, env, hooks=hooks, feed=feed_file if piped else None, secrets=[target.password]
+            )
+        elif script_mode:
+            # pg_restore 17+ always emits "SET transaction_timeout = 0", which servers before 17
+            # reject: render the script (-f -) and feed psql without that one header line.
+            script = _ScriptSource(
+                restore_argv(tool.path, data, dbname=None, clean=plan.clean, jobs=1), env
+            )
+            psql = tool.sibling("psql")
+            argv = psql_argv(psql.path, dbname=dbname, file=None)
+            result = run_tool(argv, env, hooks=hooks, feed=script.feed, secrets=[target.password])
+            if script.returncode not in (0, None) and result.returncode == 0:
+                result = ToolResult(script.argv, script.returncode, script.stderr_tail, 0.0)
+            elif script.returncode not in (0, None):
+                result = ToolResult(
+                    result.argv, result.returncode, script.stderr_tail + result.stderr_tail
+                )
+        else:
+            argv = restore_argv(tool.path, data, dbname=dbname, clean=plan.clean, jobs=plan.jobs)
+            result = run_tool(argv, env, hooks=hooks, secrets=[target.password])
+        if result.returncode != 0:
+            hint = (
+                "the restore ran in one transaction: nothing was applied"
+                if plan.jobs == 1
+                else "with --jobs > 1 the restore is not atomic: the target may be partly restored"
+            )
+            raise tool_failure(f"restore into {target.describe()} failed", result, hint)
+    # ANALYZE (planner statistics) and the exact counts use separate connections, in parallel
+    analyzed: list[float] = []
+    failures: list[BaseException] = []
+
+    def analyze() -> None:
+        started = time.monotonic()
+        try:
+            conn = _connect(target, settings)
+            try:
+                with conn.cursor() as cur:
+                    analyze_user_tables(cur)
+            finally:
+                conn.close()
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        analyzed.append(time.monotonic() - started)
+
+    analyzer = threading.Thread(target=analyze, name="dbadmin-analyze", daemon=True)
+    analyzer.start()
+    counted = time.monotonic()
+    try:
+        counts = count_tables(target, settings, list(manifest.row_counts))
+    finally:
+        count_seconds = time.monotonic() - counted
+        analyzer.join()
+    for exc in failures:
+        if isinstance(exc, DbadminError):
+            raise exc
+        raise translate_db_error(exc, target) from exc
+    analyze_seconds = analyzed[0] if analyzed else 0.0
+    mismatches = compare_counts(manifest.row_counts, counts)
+    return RestoreResult(
+        plan=plan,
+        tool=str(tool.binary.path),
+        relayed=tool.relayed,
+        restore_seconds=round(result.seconds, 3),
+        analyze_seconds=round(analyze_seconds, 3),
+        count_seconds=round(count_seconds, 3),
+        row_counts=counts,
+        mismatches=tuple(mismatches),
+    )
+
+
+def copy_for_old_server(source: IO[bytes], sink: IO[bytes], *, filter_header: bool) -> int:
+    """Stream ``source`` to ``sink``; with ``filter_header``, drop pg_dump 17+'s
+    ``SET transaction_timeout = 0;`` from the script's preamble (before any COPY data, so table
+    contents are never touched). Returns the number of lines dropped."""
+    removed = 0
+    if filter_header:
+        head = source.read(HEADER_BYTES)
+        cut = head.rfind(b"\n") + 1
+        head, rest = head[:cut], head[cut:]
+        kept = []
+        in_preamble = True
+        for line in head.split(b"\n"):
+            if line.startswith(b"COPY "):
+                in_preamble = False
+            if in_preamble and line.strip() == OLD_SERVER_HEADER_LINE:
+                removed += 1
+                continue
+            kept.append(line)
+        sink.write(b"\n".join(kept) + rest)
+    shutil.copyfileobj(source, sink, 1024 * 1024)
+    return removed
+
+
+class _ScriptSource:
+    """``pg_restore --file=-`` whose stdout is fed (filtered) into psql's stdin."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.argv = tuple(argv)
+        self.env = env
+        self.returncode: int | None = None
+        self.stderr_tail: tuple[str, ...] = ()
+
+    def feed(self, pipe: IO[bytes]) -> None:
+        import subprocess
+        import tempfile
+
+        from dbadmin.urls import scrub
+
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(
+                list(self.argv), env=self.env, stdout=subprocess.PIPE, stderr=errors,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert proc.stdout is not None
+            try:
+                copy_for_old_server(proc.stdout, pipe, filter_header=True)
+            finally:
+                proc.stdout.close()
+                if proc.poll() is None:
+                    try:
+                        proc.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                self.returncode = proc.wait()
+                errors.seek(0)
+                text = errors.read(65536).decode("utf-8", "replace")
+                self.stderr_tail = tuple(scrub(line) for line in text.splitlines()[-20:] if line)

@@ -1,0 +1,572 @@
+"""`dbadmin backup` (create, list, verify, prune) and `dbadmin restore`.
+
+`dbadmin backup [OPTIONS]` is `dbadmin backup create [OPTIONS]` (a group callback with
+``invoke_without_command``), so cron lines stay short. Exit codes: 0 ok; 1 corrupt backup,
+row-count mismatch, or another run holds the directory lock (nothing done); 2 usage (bad flag,
+target has tables without --clean, --no-relay when only a relay would work); 3 cannot connect;
+5 pg_dump/pg_restore failed (including a file size limit hit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dbadmin.cli.common import (
+    DatabaseUrlOpt,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    err_console,
+    fail,
+    get_settings,
+    handle_errors,
+    notice,
+    out_console,
+    print_json,
+    stdout_is_terminal,
+)
+
+if TYPE_CHECKING:
+    from dbadmin.backup.create import BackupResult
+    from dbadmin.backup.manifest import BackupEntry
+    from dbadmin.settings import Settings
+
+app = typer.Typer(
+    help="Verified, atomic pg_dump backups with manifests; `dbadmin backup` alone = create.\n\n"
+    "Example: dbadmin backup --format custom && dbadmin backup verify --latest",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+FormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-F", help="custom (default), directory or plain (SQL script)."),
+]
+JobsOpt = Annotated[
+    int, typer.Option("--jobs", "-j", min=1, help="Parallel pg_dump workers (directory format).")
+]
+CompressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--compress",
+        "-Z",
+        help="zstd|gzip|lz4|none[:LEVEL] (default: pg_dump's; zstd/lz4 need pg_dump 16+).",
+        show_default=False,
+    ),
+]
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        help="Backup directory (default: $DBADMIN_BACKUP_DIR or $DBADMIN_HOME/backups).",
+        show_default=False,
+    ),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option("--name", help="Backup name (default: DBNAME-UTCTIMESTAMP).", show_default=False),
+]
+SchemaOnlyOpt = Annotated[bool, typer.Option("--schema-only", help="Dump the schema, no data.")]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude-table", "-T", help="Leave out this table (pg_dump pattern); repeatable."
+    ),
+]
+PgBinOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pg-bin",
+        envvar="DBADMIN_PG_BIN",
+        help="Use pg_dump/pg_restore/psql from this directory instead of choosing one.",
+        show_default=False,
+    ),
+]
+NoRelayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-relay", help="Fail (exit 2) instead of relaying TLS for a pg_dump without TLS."
+    ),
+]
+
+BackupYesOpt = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Accepted for uniform cron lines; a backup never asks."),
+]
+
+
+# --- create --------------------------------------------------------------------------------------
+@app.callback()
+@handle_errors
+def backup(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOpt = None,
+    fmt: FormatOpt = "custom",
+    jobs: JobsOpt = 1,
+    compress: CompressOpt = None,
+    directory: DirOpt = None,
+    name: NameOpt = None,
+    schema_only: SchemaOnlyOpt = False,
+    exclude_table: ExcludeOpt = None,
+    pg_bin: PgBinOpt = None,
+    no_relay: NoRelayOpt = False,
+    yes: BackupYesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Take a backup (same as `backup create`); subcommands list, verify and prune backups.
+
+    Example: dbadmin backup --format custom --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _create(
+        ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
+        exclude_table, pg_bin, no_relay, json_output,
+    )  # fmt: skip
+
+
+@app.command("create")
+@handle_errors
+def create(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOpt = None,
+    fmt: FormatOpt = "custom",
+    jobs: JobsOpt = 1,
+    compress: CompressOpt = None,
+    directory: DirOpt = None,
+    name: NameOpt = None,
+    schema_only: SchemaOnlyOpt = False,
+    exclude_table: ExcludeOpt = None,
+    pg_bin: PgBinOpt = None,
+    no_relay: NoRelayOpt = False,
+    yes: BackupYesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Dump the database (direct URL) into a checksummed, atomically written backup.
+
+    Writes NAME.dump / NAME/ / NAME.sql plus NAME.manifest.json (sha256, sizes, versions,
+    Alembic revision, exact row counts from the dump's own snapshot). A second run into the
+    same directory while one runs exits 1 at once ("another dbadmin run holds the lock").
+
+    Example: dbadmin backup create --format directory --jobs 2 --dir /var/backups/app
+    """
+    _create(
+        ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
+        exclude_table, pg_bin, no_relay, json_output,
+    )  # fmt: skip
+
+
+def _create(
+    ctx: typer.Context,
+    database_url: str | None,
+    fmt: str,
+    jobs: int,
+    compress: str | None,
+    directory: Path | None,
+    name: str | None,
+    schema_only: bool,
+    exclude_table: list[str] | None,
+    pg_bin: str | None,
+    no_relay: bool,
+    json_output: bool,
+) -> None:
+    from dbadmin.backup.create import BackupOptions
+
+    settings = get_settings(ctx, database_url)
+    options = BackupOptions(
+        format=fmt,
+        jobs=jobs,
+        compress=compress,
+        directory=directory,
+        name=name,
+        schema_only=schema_only,
+        exclude_tables=tuple(exclude_table or ()),
+        pg_bin=pg_bin,
+        allow_relay=not no_relay,
+    )
+    result = run_backup(settings, options, show_progress=stdout_is_terminal() and not json_output)
+    if json_output:
+        print_json(backup_document(result))
+        return
+    _print_summary(result)
+
+
+def run_backup(settings: Settings, options: Any, *, show_progress: bool) -> BackupResult:
+    """Run :func:`create_backup` with progress on stderr (terminal only). Used by migrate too."""
+    from dbadmin.backup.create import create_backup
+    from dbadmin.render import human_bytes
+
+    if not show_progress:
+        return create_backup(settings, options, notice=notice)
+    console = err_console()
+    with console.status("pg_dump starting…") as status:
+
+        def progress(written: int, elapsed: float) -> None:
+            status.update(f"pg_dump: {human_bytes(written)} written, {elapsed:.0f} s")
+
+        return create_backup(settings, options, notice=notice, on_progress=progress)
+
+
+def backup_before_migration(settings: Settings, *, json_output: bool = False) -> BackupResult:
+    """`migrate up --backup`: a default (custom-format) backup first; a failure stops the
+    migration before anything changed. Notices go to stderr so --json stays one document."""
+    from dbadmin.backup.create import BackupOptions
+
+    result = run_backup(
+        settings, BackupOptions(), show_progress=stdout_is_terminal() and not json_output
+    )
+    notice(
+        f"backup {result.manifest.name} taken before migrating ({result.data_path}, revision "
+        f"{result.manifest.alembic_revision or 'none'})"
+    )
+    return result
+
+
+def backup_document(result: BackupResult) -> dict[str, Any]:
+    doc = result.manifest.to_dict()
+    return {
+        "name": result.manifest.name,
+        "path": str(result.data_path),
+        "manifest_path": str(result.manifest_file),
+        "pg_dump": result.binary,
+        "relayed": result.relayed,
+        "manifest": doc,
+    }
+
+
+def _print_summary(result: BackupResult) -> None:
+    from dbadmin.render import human_bytes, simple_table
+
+    m = result.manifest
+    rows = [
+        ("backup", m.name),
+        ("path", str(result.data_path)),
+        ("format", f"{m.format} (compression {m.compression})"),
+        ("size", human_bytes(m.size_bytes)),
+        ("sha256", m.sha256),
+        ("database", m.database),
+        ("server", m.server_version),
+        ("pg_dump", f"{m.pg_dump_version} {m.pg_dump_path}" + (" via TLS relay" if m.relayed else "")),
+        ("alembic revision", m.alembic_revision or "-"),
+        ("tables / rows", f"{len(m.row_counts)} / {sum(m.row_counts.values())}"),
+        ("duration", f"{m.duration_seconds:.1f} s"),
+    ]  # fmt: skip
+    out_console().print(simple_table("Backup complete", ["", "value"], rows))
+
+
+# --- list ----------------------------------------------------------------------------------------
+def _entry_document(entry: BackupEntry) -> dict[str, Any]:
+    m = entry.manifest
+    return {
+        "name": m.name,
+        "finished_at": m.finished_at,
+        "size_bytes": m.size_bytes,
+        "format": m.format,
+        "alembic_revision": m.alembic_revision,
+        "verified": entry.verified,
+        "verification": m.verification,
+        "sha256": m.sha256,
+        "path": str(entry.data_path),
+        "database": m.database,
+        "server_version": m.server_version,
+        "pg_dump_version": m.pg_dump_version,
+    }
+
+
+@app.command("list")
+@handle_errors
+def list_backups(
+    ctx: typer.Context, directory: DirOpt = None, json_output: JsonOpt = False
+) -> None:
+    """List complete backups (newest first) and leftovers of unfinished runs.
+
+    Example: dbadmin backup list --json
+    """
+    from dbadmin.backup.manifest import scan
+    from dbadmin.render import human_bytes, simple_table
+
+    settings = get_settings(ctx, need_server=False)
+    catalog = scan((directory or settings.backup_dir).resolve())
+    if json_output:
+        print_json(
+            {
+                "directory": str(catalog.directory),
+                "backups": [_entry_document(e) for e in catalog.backups],
+                "leftovers": [
+                    {"path": str(x.path), "size_bytes": x.size_bytes, "reason": x.reason}
+                    for x in catalog.leftovers
+                ],
+            }
+        )
+        return
+    rows = [
+        (
+            e.name,
+            e.finished.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            human_bytes(e.manifest.size_bytes),
+            e.manifest.format,
+            e.manifest.alembic_revision or "-",
+            e.verified,
+        )
+        for e in catalog.backups
+    ]
+    out_console().print(
+        simple_table(
+            f"Backups in {catalog.directory}",
+            ["name", "finished", "size", "format", "revision", "verified"],
+            rows,
+            numeric=["size"],
+        )
+    )
+    for leftover in catalog.leftovers:
+        notice(f"leftover {leftover.path} ({leftover.reason}); `dbadmin backup prune` removes it")
+
+
+# --- verify --------------------------------------------------------------------------------------
+@app.command("verify")
+@handle_errors
+def verify(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Argument(help="Backup name or path.", show_default=False)
+    ] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Verify the newest backup.")] = False,
+    restore_test: Annotated[
+        bool,
+        typer.Option(
+            "--restore-test", help="Also restore into a scratch database and compare row counts."
+        ),
+    ] = False,
+    scratch_url: Annotated[
+        str | None,
+        typer.Option(
+            "--scratch-url",
+            help="Server for the scratch database (default: the configured database's server).",
+            show_default=False,
+        ),
+    ] = None,
+    directory: DirOpt = None,
+    database_url: DatabaseUrlOpt = None,
+    pg_bin: PgBinOpt = None,
+    no_relay: NoRelayOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Check sha256 and `pg_restore --list`; optionally a real restore test. Exit 1 on a mismatch.
+
+    Records the outcome in the manifest (shown by `backup list`).
+
+    Example: dbadmin backup verify --latest --restore-test
+    """
+    from dbadmin.backup.manifest import find_backup
+    from dbadmin.backup.verify import verify_backup
+    from dbadmin.errors import UsageError
+    from dbadmin.urls import DbUrl
+
+    if name is None and not latest:
+        raise UsageError("name a backup or pass --latest", "see `dbadmin backup list`")
+    need_server = restore_test and scratch_url is None
+    settings = get_settings(ctx, database_url, need_server=need_server)
+    entry = find_backup((directory or settings.backup_dir).resolve(), name, latest=latest)
+    scratch = DbUrl.parse(scratch_url).secure() if scratch_url else None
+    result = verify_backup(
+        settings,
+        entry,
+        restore_test=restore_test,
+        scratch_url=scratch,
+        pg_bin=pg_bin,
+        allow_relay=not no_relay,
+        notice=notice,
+    )
+    if json_output:
+        print_json(
+            {
+                "name": result.name,
+                "ok": result.ok,
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in result.checks],
+                "problems": list(result.problems),
+                "row_counts": result.row_counts,
+            }
+        )
+    else:
+        from dbadmin.render import simple_table, styled_status
+
+        rows = [(c.name, styled_status("ok" if c.ok else "fail"), c.detail) for c in result.checks]
+        out_console().print(
+            simple_table(f"Verify {result.name}", ["check", "status", "detail"], rows)
+        )
+    if not result.ok:
+        raise fail(f"backup {result.name} is NOT sound: {result.problems[0]}", 1)
+
+
+# --- prune ---------------------------------------------------------------------------------------
+@app.command("prune")
+@handle_errors
+def prune_cmd(
+    ctx: typer.Context,
+    keep: Annotated[
+        int | None,
+        typer.Option("--keep", min=0, help="Keep the newest N backups.", show_default=False),
+    ] = None,
+    keep_days: Annotated[
+        float | None,
+        typer.Option(
+            "--keep-days", min=0, help="Keep backups younger than D days.", show_default=False
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, delete nothing.")] = False,
+    directory: DirOpt = None,
+    yes: YesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Delete old backups by count/age (never the newest one) and leftover temporaries.
+
+    Example: dbadmin backup prune --keep 7 --keep-days 7 --yes
+    """
+    from dbadmin.backup.retention import prune
+    from dbadmin.render import human_bytes
+
+    settings = get_settings(ctx, need_server=False)
+    folder = (directory or settings.backup_dir).resolve()
+    plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=True)
+    if not dry_run and (plan.delete or plan.leftovers):
+        what = f"delete {len(plan.delete)} backup(s) and {len(plan.leftovers)} leftover(s)"
+        for doomed in plan.delete:
+            notice(f"will delete {doomed.entry.name} ({doomed.reason})")
+        confirm(what + f" in {folder}", yes=yes)
+        plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=False)
+    if plan.leftovers_note:
+        notice(plan.leftovers_note)
+    verb = "would delete" if dry_run else "deleted"
+    if json_output:
+        print_json(
+            {
+                "directory": str(folder),
+                "dry_run": dry_run,
+                "kept": [e.name for e in plan.keep],
+                "deleted": [{"name": d.entry.name, "reason": d.reason} for d in plan.delete],
+                "leftovers_removed": [str(x.path) for x in plan.leftovers],
+                "bytes_freed": plan.bytes_freed,
+            }
+        )
+        return
+    console = out_console()
+    for doomed in plan.delete:
+        console.print(f"{verb} {doomed.entry.name} ({doomed.reason})", highlight=False)
+    for leftover in plan.leftovers:
+        console.print(f"{verb} leftover {leftover.path} ({leftover.reason})", highlight=False)
+    console.print(
+        f"kept {len(plan.keep)} backup(s); {verb} {len(plan.delete)} backup(s) and "
+        f"{len(plan.leftovers)} leftover(s), {human_bytes(plan.bytes_freed)}",
+        highlight=False,
+    )
+
+
+# --- restore (a top-level command) ---------------------------------------------------------------
+@handle_errors
+def restore(
+    ctx: typer.Context,
+    backup_ref: Annotated[
+        str | None,
+        typer.Argument(
+            help="Backup name (in --dir) or path; default: the newest.", show_default=False
+        ),
+    ] = None,
+    target_url: Annotated[
+        str | None,
+        typer.Option(
+            "--target-url",
+            help="Database to restore into (default: the configured database's direct URL).",
+            show_default=False,
+        ),
+    ] = None,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Drop the backup's objects first (--if-exists).")
+    ] = False,
+    create_db: Annotated[
+        bool, typer.Option("--create", help="Create the target database if it does not exist.")
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Parallel pg_restore (not atomic if > 1).")
+    ] = 1,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be done.")] = False,
+    directory: DirOpt = None,
+    database_url: DatabaseUrlOpt = None,
+    pg_bin: PgBinOpt = None,
+    no_relay: NoRelayOpt = False,
+    yes: YesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Restore a verified backup: checksum first, typed confirmation, refuses non-empty targets.
+
+    Uses --no-owner --no-privileges, one transaction when --jobs 1, ANALYZE afterwards and
+    compares every table's row count with the manifest (exit 1 on a mismatch).
+
+    Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
+    """
+    from dbadmin.backup.manifest import find_backup
+    from dbadmin.backup.restore import execute_restore, plan_restore
+    from dbadmin.urls import DbUrl
+
+    settings = get_settings(ctx, database_url, need_server=target_url is None)
+    entry = find_backup((directory or settings.backup_dir).resolve(), backup_ref)
+    target = DbUrl.parse(target_url).secure() if target_url else None
+    plan = plan_restore(
+        settings, entry, target_url=target, clean=clean, create=create_db, jobs=jobs
+    )
+    if dry_run:
+        if json_output:
+            print_json(_restore_plan_doc(plan, dry_run=True))
+        else:
+            console = out_console()
+            console.print(
+                f"would restore {entry.name} into {plan.target.describe()}:", highlight=False
+            )
+            for step in plan.steps:
+                console.print(f"  - {step}", highlight=False)
+        return
+    action = f"restore backup {entry.name} into {plan.target.describe()}"
+    if plan.target_tables:
+        action += f", replacing objects among its {plan.target_tables} tables/views (--clean)"
+    confirm(action, yes=yes, typed=plan.target.database)
+    result = execute_restore(settings, plan, pg_bin=pg_bin, allow_relay=not no_relay, notice=notice)
+    if json_output:
+        doc = _restore_plan_doc(plan, dry_run=False)
+        doc.update(
+            ok=result.ok,
+            pg_restore=result.tool,
+            relayed=result.relayed,
+            restore_seconds=result.restore_seconds,
+            analyze_seconds=result.analyze_seconds,
+            count_seconds=result.count_seconds,
+            checksum_seconds=plan.checksum_seconds,
+            row_counts=result.row_counts,
+            mismatches=list(result.mismatches),
+        )
+        print_json(doc)
+    else:
+        out_console().print(
+            f"restored {entry.name} into {plan.target.describe()} in "
+            f"{result.restore_seconds:.1f} s; {len(result.row_counts)} tables, row counts "
+            + ("match the manifest" if result.ok else "DIFFER from the manifest"),
+            highlight=False,
+        )
+    if not result.ok:
+        raise fail(f"row counts differ from the manifest: {'; '.join(result.mismatches[:5])}", 1)
+
+
+def _restore_plan_doc(plan: Any, *, dry_run: bool) -> dict[str, Any]:
+    return {
+        "backup": plan.entry.name,
+        "path": str(plan.entry.data_path),
+        "target": plan.target.masked(),
+        "target_exists": plan.target_exists,
+        "target_tables": plan.target_tables,
+        "clean": plan.clean,
+        "create": plan.create,
+        "jobs": plan.jobs,
+        "dry_run": dry_run,
+        "steps": list(plan.steps),
+    }

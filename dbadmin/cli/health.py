@@ -1,0 +1,435 @@
+"""`dbadmin health`: database health checks (table, JSON, Nagios, Prometheus) and `health pool`.
+
+Exit codes are Nagios plugin codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Anything that keeps
+the checks from being judged is UNKNOWN (3): the server is down, the run timed out, a bad flag or
+configuration (the Nagios plugin guidelines say UNKNOWN for invalid arguments, and 2 would read as
+CRITICAL), the Prometheus file cannot be written. Ctrl-C is 130 as everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from dbadmin.cli.common import (
+    DatabaseUrlOpt,
+    JsonOpt,
+    fail,
+    get_settings,
+    handle_errors,
+    out_console,
+    print_json,
+    state,
+)
+from dbadmin.errors import DbadminError, UsageError
+
+try:  # recent Typer vendors Click as typer._click; older Typer depends on click
+    from typer._click.exceptions import UsageError as ClickUsageError  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the installed Typer
+    from click.exceptions import UsageError as ClickUsageError  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from dbadmin.health.model import CheckResult, HealthReport
+    from dbadmin.health.pool import PoolLoadResult
+
+UNKNOWN = 3
+
+
+class NagiosGroup(TyperGroup):
+    """Click usage errors (unknown option, bad value) exit 3 UNKNOWN here, not Click's 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except ClickUsageError as exc:
+            exc.exit_code = UNKNOWN
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClickUsageError as exc:
+            exc.exit_code = UNKNOWN
+            raise
+
+
+app = typer.Typer(
+    cls=NagiosGroup,
+    help="Database health checks for people, cron and monitoring (Nagios exit codes: "
+    "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). With no subcommand, runs the checks.\n\n"
+    "Example: dbadmin health --nagios --warn idle_in_transaction=30",
+    invoke_without_command=True,
+)
+
+CheckOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--check",
+        "-c",
+        help="Run only this check (repeatable or comma-separated).",
+        show_default=False,
+    ),
+]
+SkipOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--skip", help="Skip this check (repeatable or comma-separated).", show_default=False
+    ),
+]
+WarnOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--warn",
+        help="WARNING threshold NAME=VALUE (s, %, ms, MB; `off` disables). Repeatable.",
+        show_default=False,
+    ),
+]
+CritOpt = Annotated[
+    list[str] | None,
+    typer.Option("--crit", help="CRITICAL threshold NAME=VALUE. Repeatable.", show_default=False),
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
+
+
+def parse_duration(text: str, flag: str) -> float:
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"{flag} {text!r} is not a duration", "use e.g. 10s, 500ms, 2m or 10")
+    value = float(match.group(1))
+    unit = match.group(2) or "s"
+    seconds = value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
+    if seconds <= 0:
+        raise UsageError(f"{flag} must be positive")
+    return seconds
+
+
+def _unknown_exit(message: str) -> typer.Exit:
+    return fail(message, UNKNOWN)
+
+
+@app.callback(invoke_without_command=True)
+@handle_errors
+def health(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOpt = None,
+    check: CheckOpt = None,
+    skip: SkipOpt = None,
+    json_output: JsonOpt = False,
+    nagios: Annotated[
+        bool, typer.Option("--nagios", help="Print one Nagios plugin line with perfdata.")
+    ] = False,
+    prometheus: Annotated[
+        Path | None,
+        typer.Option(
+            "--prometheus",
+            help="Write a Prometheus textfile (atomically) for node_exporter's textfile collector.",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
+    warn: WarnOpt = None,
+    crit: CritOpt = None,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="Bound on the whole run, connect retries included.")
+    ] = "10s",
+) -> None:
+    """Run the health checks: connections, idle in transaction, long queries, lock waits, cache
+    hit, wraparound, sequences, invalid/duplicate/unused indexes, FKs without index, vacuum,
+    replication slots, database size, latency. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    Thresholds: --warn/--crit, DBADMIN_HEALTH_WARN_<NAME>/DBADMIN_HEALTH_CRIT_<NAME>, or
+    [tool.dbadmin.health.warn]/[tool.dbadmin.health.crit] in pyproject.toml.
+
+    Example: dbadmin health --prometheus /var/lib/node_exporter/textfile/dbadmin.prom
+    """
+    if ctx.invoked_subcommand is not None:
+        if database_url:
+            state(ctx).database_url = database_url
+        return
+    try:
+        report = _run_checks(
+            ctx, database_url, check, skip, json_output, nagios, warn, crit, timeout
+        )
+    except DbadminError as exc:
+        if nagios:
+            sys.stdout.write(f"DBADMIN UNKNOWN: {exc.one_line()}\n")
+        raise _unknown_exit(exc.one_line()) from None
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:
+        raise _unknown_exit(_unexpected(exc)) from None
+
+    if prometheus is not None:
+        from dataclasses import replace
+
+        from dbadmin.health.exporters import prometheus_text, write_atomically
+
+        try:
+            write_atomically(prometheus, prometheus_text(report))
+        except DbadminError as exc:
+            report = replace(report, error=exc.one_line())
+    _emit(
+        report,
+        json_output=json_output,
+        nagios=nagios,
+        table=not prometheus or json_output or nagios,
+    )
+    if report.error is not None:
+        raise _unknown_exit(report.error)
+    raise typer.Exit(report.exit_code)
+
+
+def _unexpected(exc: BaseException) -> str:
+    from dbadmin.urls import scrub
+
+    if "psycopg2" in sys.modules or "sqlalchemy" in sys.modules:
+        from dbadmin.db import translate_db_error
+
+        translated = translate_db_error(exc)
+        if isinstance(translated, DbadminError):
+            return translated.one_line()
+    text = scrub(" ".join(str(exc).split()))[:300]
+    return f"unexpected {type(exc).__name__}: {text} — rerun with --debug and report it"
+
+
+def _run_checks(
+    ctx: typer.Context,
+    database_url: str | None,
+    check: list[str] | None,
+    skip: list[str] | None,
+    json_output: bool,
+    nagios: bool,
+    warn: list[str] | None,
+    crit: list[str] | None,
+    timeout: str,
+) -> HealthReport:
+    from dbadmin.health.checks import HealthOptions, run_health_bounded, select_checks
+    from dbadmin.health.thresholds import parse_assignments, resolve_thresholds
+
+    if json_output and nagios:
+        raise UsageError("--json and --nagios cannot be combined", "choose one output format")
+    seconds = parse_duration(timeout, "--timeout")
+    chosen = select_checks(check or [], skip or [])
+    parse_assignments(warn or [], "--warn")  # usage errors before anything starts
+    parse_assignments(crit or [], "--crit")
+    settings = get_settings(ctx, database_url)
+    thresholds = resolve_thresholds(
+        env=settings.env, cwd=Path.cwd(), warn_flags=warn or [], crit_flags=crit or []
+    )
+    return run_health_bounded(settings, HealthOptions(thresholds, chosen, seconds))
+
+
+def _value_text(check: CheckResult) -> str:
+    value = check.value
+    if value is None:
+        return "-"
+    unit = check.unit
+    if unit == "count":
+        return f"{value:g}"
+    if unit == "xids":
+        return f"{value:,.0f}"
+    if unit == "%":
+        return f"{value:g}%"
+    return f"{value:g} {unit}"
+
+
+def _limit_text(limit: float | None, unit: str) -> str:
+    if limit is None:
+        return "-"
+    if unit == "xids" and limit >= 1e6:
+        return f"{limit / 1e9:g} B"
+    return f"{limit:g}"
+
+
+def _emit(report: HealthReport, *, json_output: bool, nagios: bool, table: bool) -> None:
+    if json_output:
+        print_json(report.as_dict())
+        return
+    if nagios:
+        from dbadmin.health.exporters import nagios_line
+
+        sys.stdout.write(nagios_line(report) + "\n")
+        return
+    if not table:
+        return
+    from rich.text import Text
+
+    from dbadmin.render import simple_table, styled_status
+
+    console = out_console()
+    title = f"dbadmin health: {report.status.value} — {report.target}"
+    if report.server_version:
+        title += f" (PostgreSQL {report.server_version}, {report.endpoint})"
+    rows = [
+        (
+            c.name,
+            styled_status(c.status.value),
+            _value_text(c),
+            _limit_text(c.warn, c.unit),
+            _limit_text(c.crit, c.unit),
+            c.summary,
+        )
+        for c in report.checks
+    ]
+    console.print(
+        simple_table(
+            title,
+            ("check", "status", "value", "warn", "crit", "summary"),
+            rows,
+            numeric=("value", "warn", "crit"),
+        )
+    )
+    for c in report.checks:
+        if c.status.value == "OK":
+            continue
+        if c.advice:
+            console.print(Text(f"{c.name}: {c.advice}"))
+        for detail in c.details[:5]:
+            pairs = ", ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, ""))
+            console.print(Text(f"  - {pairs}"))
+    if report.error:
+        console.print(Text(f"UNKNOWN: {report.error}"))
+
+
+@app.command("pool")
+@handle_errors
+def pool(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOpt = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-k", help="Threads checking connections out.", min=1)
+    ] = 8,
+    duration: Annotated[
+        str, typer.Option("--duration", "-s", help="How long to drive the pool.")
+    ] = "10s",
+    query: Annotated[
+        str, typer.Option("--query", help="SQL each checkout runs (it is executed as given).")
+    ] = "SELECT 1",
+    instances: Annotated[
+        int,
+        typer.Option(
+            "--instances", "-n", help="Application processes, each with its own pool.", min=1
+        ),
+    ] = 1,
+    warn: WarnOpt = None,
+    crit: CritOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Drive a QueuePool configured like the application's (DATABASE_POOL_SIZE,
+    DATABASE_MAX_OVERFLOW, DATABASE_POOL_TIMEOUT, DATABASE_POOL_RECYCLE, DATABASE_POOL_PRE_PING)
+    with K threads for S seconds; report checkouts/s, wait and query percentiles, timeouts,
+    overflow, invalidations, the server's view and the headroom vs max_connections.
+
+    Example: dbadmin health pool --concurrency 16 --duration 10s --instances 3
+    """
+    try:
+        result = _run_pool(ctx, database_url, concurrency, duration, query, instances, warn, crit)
+    except DbadminError as exc:
+        raise _unknown_exit(exc.one_line()) from None
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:
+        raise _unknown_exit(_unexpected(exc)) from None
+    if json_output:
+        print_json(result.as_dict())
+    else:
+        _render_pool(result)
+    raise typer.Exit(result.exit_code)
+
+
+def _run_pool(
+    ctx: typer.Context,
+    database_url: str | None,
+    concurrency: int,
+    duration: str,
+    query: str,
+    instances: int,
+    warn: list[str] | None,
+    crit: list[str] | None,
+) -> PoolLoadResult:
+    from dbadmin.health.pool import PoolLoadOptions, run_pool_load
+    from dbadmin.health.thresholds import parse_assignments, resolve_thresholds
+
+    seconds = parse_duration(duration, "--duration")
+    parse_assignments(warn or [], "--warn")
+    parse_assignments(crit or [], "--crit")
+    settings = get_settings(ctx, database_url)
+    thresholds = resolve_thresholds(
+        env=settings.env, cwd=Path.cwd(), warn_flags=warn or [], crit_flags=crit or []
+    )
+    options = PoolLoadOptions(
+        thresholds=thresholds,
+        concurrency=concurrency,
+        duration=seconds,
+        query=query,
+        instances=instances,
+    )
+    return run_pool_load(settings, options)
+
+
+def _render_pool(result: PoolLoadResult) -> None:
+    from rich.text import Text
+
+    from dbadmin.render import simple_table, styled_status
+
+    p = result.pool
+    w, q = result.wait_ms, result.query_ms
+    rows: list[tuple[str, str]] = [
+        (
+            "pool",
+            f"pool_size {p.pool_size}, max_overflow {p.max_overflow}, pool_timeout "
+            f"{p.pool_timeout:g} s, pool_recycle {p.pool_recycle}, pre_ping {p.pool_pre_ping}",
+        ),
+        (
+            "load",
+            f"{result.concurrency} threads x {result.duration_s:.1f} s, query {result.query!r}",
+        ),
+        ("checkouts", f"{result.checkouts} ({result.checkouts_per_s:,.0f}/s)"),
+        (
+            "checkout wait",
+            f"p50 {w.p50:.2f} ms, p95 {w.p95:.2f} ms, p99 {w.p99:.2f} ms, max {w.max:.2f} ms",
+        ),
+        ("query latency", f"p50 {q.p50:.2f} ms, p95 {q.p95:.2f} ms"),
+        ("timeouts", str(result.timeouts)),
+        ("errors", str(result.errors) + (f" ({result.first_error})" if result.first_error else "")),
+        (
+            "connections",
+            f"peak {result.peak_connections}, overflow used {result.overflow_used}, "
+            f"opened {result.connections_opened}, re-opened {result.reopened}, invalidated "
+            f"{result.invalidated}",
+        ),
+    ]
+    if result.server is not None:
+        s = result.server
+        states = ", ".join(f"{k} {v}" for k, v in sorted(s.ours_by_state.items())) or "none seen"
+        rows.append(
+            (
+                "server view",
+                f"{result.application_name}: {states}; {s.other_connections} "
+                f"other connections; max_connections {s.max_connections}, {s.reserved} reserved",
+            )
+        )
+    if result.headroom is not None:
+        h = result.headroom
+        text = f"{h.explanation}; headroom {h.headroom}"
+        if h.neon_compute:
+            text += f"; compute {h.neon_compute}"
+        if h.neon_compute_needed:
+            text += f"; needs at least {h.neon_compute_needed} direct"
+        rows.append(("headroom", text))
+    console = out_console()
+    console.print(
+        simple_table(
+            f"dbadmin health pool: {styled_status(result.status.value)}", ("measure", "value"), rows
+        )
+    )
+    for verdict in result.verdicts:
+        console.print(Text(f"verdict: {verdict}"))
+    for tip in result.advice:
+        console.print(Text(f"advice: {tip}"))

@@ -1,0 +1,270 @@
+"""`dbadmin schema`: create, drop, inspect and diff the application schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dbadmin.cli.common import (
+    DatabaseUrlOpt,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    get_settings,
+    handle_errors,
+    out_console,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from dbadmin.schema.show import TableInfo
+
+app = typer.Typer(
+    help="The application schema: create it on an empty database, drop it, show it, diff it "
+    "against the models.\n\nExample: dbadmin schema show --json",
+    no_args_is_help=True,
+)
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config", "-c", help="Your alembic.ini (used to stamp head).", show_default=False
+    ),
+]
+
+
+@app.command()
+@handle_errors
+def create(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOpt = None,
+    config: ConfigOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Create every table of the models on an EMPTY database, then stamp it at head.
+
+    Refuses (exit 1) when tables exist: use `dbadmin migrate up` there.
+
+    Example: dbadmin schema create
+    """
+    from dbadmin.migrate.runner import MigrateOptions
+    from dbadmin.schema.manage import create as create_schema
+
+    result = create_schema(
+        get_settings(ctx, database_url), options=MigrateOptions(config_path=config)
+    )
+    if json_output:
+        print_json({"tables": list(result.tables), "stamped": list(result.stamped)})
+    else:
+        out_console().print(
+            f"created {len(result.tables)} tables; stamped at {', '.join(result.stamped)}",
+            highlight=False,
+        )
+
+
+@app.command()
+@handle_errors
+def drop(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOpt = None,
+    config: ConfigOpt = None,
+    yes: YesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Drop the models' tables (with their data) and the migration bookkeeping.
+
+    On a terminal you type the database name to confirm; otherwise --yes is required.
+
+    Example: dbadmin schema drop --yes
+    """
+    from dbadmin.migrate.runner import MigrateOptions
+    from dbadmin.schema.manage import drop as drop_schema
+
+    settings = get_settings(ctx, database_url)
+    database = settings.direct_url.database or "postgres"
+    confirm(
+        f"DROP every application table and its data in database {database}",
+        yes=yes,
+        typed=database,
+    )
+    result = drop_schema(settings, options=MigrateOptions(config_path=config))
+    if json_output:
+        print_json({"dropped": list(result.dropped), "remaining": list(result.remaining)})
+    else:
+        console = out_console()
+        console.print(f"dropped {len(result.dropped)} tables", highlight=False)
+        if result.remaining:
+            console.print(
+                f"left alone (not in the models): {', '.join(result.remaining)}", highlight=False
+            )
+
+
+def _table_doc(t: TableInfo) -> dict[str, Any]:
+    return {
+        "schema": t.schema,
+        "name": t.name,
+        "row_estimate": t.row_estimate,
+        "total_bytes": t.total_bytes,
+        "table_bytes": t.table_bytes,
+        "index_bytes": t.index_bytes,
+        "partitioned": t.partitioned,
+        "comment": t.comment,
+        "columns": [
+            {
+                "name": c.name,
+                "type": c.type,
+                "nullable": c.nullable,
+                "default": c.default,
+                "identity": c.identity,
+                "generated": c.generated,
+            }
+            for c in t.columns
+        ],
+        "indexes": [
+            {
+                "name": i.name,
+                "definition": i.definition,
+                "unique": i.unique,
+                "primary": i.primary,
+                "valid": i.valid,
+                "size_bytes": i.size_bytes,
+            }
+            for i in t.indexes
+        ],
+        "constraints": [
+            {"name": c.name, "type": c.type, "definition": c.definition, "columns": list(c.columns)}
+            for c in t.constraints
+            if c.type != "foreign key"
+        ],
+        "foreign_keys": [
+            {
+                "name": c.name,
+                "columns": list(c.columns),
+                "references": c.references,
+                "definition": c.definition,
+                "validated": c.validated,
+            }
+            for c in t.foreign_keys
+        ],
+    }
+
+
+@app.command()
+@handle_errors
+def show(
+    ctx: typer.Context,
+    table: Annotated[
+        str | None, typer.Argument(help="Only this table (name or schema.name).")
+    ] = None,
+    database_url: DatabaseUrlOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Tables with row estimates and sizes; with TABLE, its columns, indexes and foreign keys.
+
+    Example: dbadmin schema show tasks
+    """
+    from dbadmin.schema.show import show as show_schema
+
+    report = show_schema(get_settings(ctx, database_url), table)
+    if json_output:
+        print_json(
+            {
+                "database": report.database,
+                "server_version": report.server_version,
+                "tables": [_table_doc(t) for t in report.tables],
+            }
+        )
+        return
+    from dbadmin.render import human_bytes, simple_table
+
+    console = out_console()
+    if table is None:
+        rows = [
+            (
+                t.qualified,
+                "-" if t.row_estimate is None else f"~{t.row_estimate:,}",
+                human_bytes(t.total_bytes),
+                human_bytes(t.index_bytes),
+                len(t.columns),
+                len(t.indexes),
+                len(t.foreign_keys),
+            )
+            for t in report.tables
+        ]
+        console.print(
+            simple_table(
+                f"database {report.database} (PostgreSQL {report.server_version})",
+                ("table", "rows", "total", "indexes", "cols", "idx", "fks"),
+                rows,
+                numeric=("rows", "total", "indexes", "cols", "idx", "fks"),
+            )
+        )
+        return
+    for t in report.tables:
+        estimate = "never analyzed" if t.row_estimate is None else f"~{t.row_estimate:,} rows"
+        console.print(
+            f"{t.qualified}: {estimate}, {human_bytes(t.total_bytes)} "
+            f"(table {human_bytes(t.table_bytes)}, indexes {human_bytes(t.index_bytes)})",
+            highlight=False,
+        )
+        console.print(
+            simple_table(
+                "columns",
+                ("column", "type", "null", "default"),
+                (
+                    (
+                        c.name,
+                        c.type,
+                        "yes" if c.nullable else "no",
+                        c.default or (f"identity ({c.identity})" if c.identity else ""),
+                    )
+                    for c in t.columns
+                ),
+            )
+        )
+        console.print(
+            simple_table(
+                "indexes",
+                ("index", "definition", "size"),
+                ((i.name, i.definition, human_bytes(i.size_bytes)) for i in t.indexes),
+            )
+        )
+        constraints = [(c.name, c.type, c.definition) for c in t.constraints]
+        if constraints:
+            console.print(simple_table("constraints", ("name", "type", "definition"), constraints))
+
+
+@app.command()
+@handle_errors
+def diff(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Differences between the models (DBADMIN_MODELS or the reference schema) and the
+    database; exit 1 when they differ.
+
+    Example: dbadmin schema diff --json
+    """
+    from dbadmin.db import connect
+    from dbadmin.migrate.inspect import drift
+    from dbadmin.migrate.models import load_metadata, models_spec
+
+    settings = get_settings(ctx, database_url)
+    metadata = load_metadata(settings)
+    with connect(settings) as conn:
+        found = drift(conn, metadata)
+        conn.rollback()
+    if json_output:
+        print_json(
+            {"models": models_spec(settings), "identical": not found, "differences": list(found)}
+        )
+    else:
+        console = out_console()
+        if not found:
+            console.print("no differences: the database matches the models", highlight=False)
+        for line in found:
+            console.print(f"- {line}", highlight=False)
+    if found:
+        raise typer.Exit(1)

@@ -1,0 +1,228 @@
+"""`dbadmin seed`: realistic, deterministic seed data through COPY (core: dbadmin/seed/)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dbadmin.cli.common import (
+    DatabaseUrlOpt,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    err_console,
+    get_settings,
+    handle_errors,
+    notice,
+    out_console,
+    print_json,
+    stdout_is_terminal,
+)
+from dbadmin.errors import UsageError
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from dbadmin.seed.run import SeedResult
+
+
+def _parse_now(raw: str | None) -> dt.datetime | None:
+    import datetime as dt
+
+    if raw is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(
+            f"--now {raw!r} is not an ISO date or time", "write e.g. --now 2026-01-31"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+class _Bars:
+    """A Rich progress bar per table with rows/s, drawn on stderr (stdout stays for results)."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.text import Text
+
+        class RowsPerSecond(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:,.0f} rows/s" if speed else "")
+
+        self.progress = Progress(
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RowsPerSecond(),
+            TimeElapsedColumn(),
+            console=err_console(),
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Bars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def start(self, table: str, total: int) -> None:
+        self.tasks[table] = self.progress.add_task(table, total=total)
+
+    def advance(self, table: str, rows: int) -> None:
+        self.progress.advance(self.tasks[table], rows)
+
+    def finish(self, table: str) -> None:
+        task = self.tasks.get(table)
+        if task is not None:
+            self.progress.stop_task(task)
+
+
+def _summary(result: SeedResult) -> None:
+    from dbadmin.render import simple_table
+
+    rows = [
+        (
+            t.table,
+            t.status,
+            f"{t.rows:,}",
+            f"{t.seconds:.2f}",
+            f"{t.rows_per_second:,.0f}" if t.rows else "",
+            t.reason or "; ".join(t.notes),
+        )
+        for t in result.tables
+    ]
+    rows.append(("total", "", f"{result.total_rows:,}", f"{result.seconds:.2f}", "", ""))
+    title = (
+        f"dbadmin seed: profile {result.profile}, seed {result.seed}, now {result.now.isoformat()}"
+    )
+    out_console().print(
+        simple_table(
+            title,
+            ("table", "status", "rows", "seconds", "rows/s", "notes"),
+            rows,
+            numeric=("rows", "seconds", "rows/s"),
+        )
+    )
+
+
+@handle_errors
+def seed(
+    ctx: typer.Context,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile", "-p", help="minimal (fixed records, idempotent), dev, demo or load."
+        ),
+    ] = "dev",
+    scale: Annotated[
+        float, typer.Option("--scale", help="Multiply the profile's row counts.")
+    ] = 1.0,
+    rows: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rows",
+            help="TABLE=N rows for a table (repeatable); its parents follow in proportion.",
+            show_default=False,
+        ),
+    ] = None,
+    seed_value: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed gives identical data.")
+    ] = 1,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="Reference time for generated times (ISO; default today 00:00 UTC).",
+            show_default=False,
+        ),
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Empty the seeded tables first (asks; --yes).")
+    ] = False,
+    append: Annotated[
+        bool, typer.Option("--append", help="Add to non-empty tables; reuse existing parents.")
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Rows generated and sent per COPY batch.")
+    ] = 10_000,
+    from_database: Annotated[
+        bool,
+        typer.Option(
+            "--from-database",
+            help="Seed whatever schema the database has (reflected), not the app's models.",
+        ),
+    ] = False,
+    schema: Annotated[
+        str | None,
+        typer.Option("--schema", help="With --from-database: the schema to reflect (public)."),
+    ] = None,
+    keep_indexes: Annotated[
+        bool,
+        typer.Option(
+            "--keep-indexes",
+            help="Do not drop and re-create secondary indexes and foreign keys around big "
+            "loads into empty tables (slower; the table is not locked exclusively).",
+        ),
+    ] = False,
+    database_url: DatabaseUrlOpt = None,
+    yes: YesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Fill the database with realistic, deterministic data through COPY: parents before
+    children, one transaction per table, sequences advanced, ANALYZE at the end. The app
+    profiles need the schema at the migration head; --from-database seeds any schema. Tables
+    that already have rows are refused unless --append or --reset. Exit 1 when a table cannot be
+    filled validly (each is named with the reason).
+
+    Example: dbadmin seed --profile load --rows messages=1000000 --seed 42
+    """
+    from dbadmin.seed.run import SeedRequest, parse_rows, plan_seed, run_seed
+
+    request = SeedRequest(
+        profile=profile,
+        scale=scale,
+        rows=parse_rows(rows or []),
+        seed=seed_value,
+        now=_parse_now(now),
+        reset=reset,
+        append=append,
+        batch_size=batch_size,
+        from_database=from_database,
+        schema=schema,
+        rebuild_indexes=not keep_indexes,
+    )
+    settings = get_settings(ctx, database_url)
+    plan = plan_seed(settings, request)
+    if request.reset and plan.truncate:
+        confirm(f"empty {', '.join(plan.truncate)} (TRUNCATE ... CASCADE)", yes=yes)
+    for name, reason in plan.unfillable:
+        notice(f"cannot fill {name}: {reason}")
+    if stdout_is_terminal() and not json_output:
+        with _Bars() as bars:
+            result = run_seed(settings, plan, bars)
+    else:
+        result = run_seed(settings, plan)
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        _summary(result)
+    for table in result.unfillable:
+        if (table.table, table.reason) not in plan.unfillable:
+            notice(f"cannot fill {table.table}: {table.reason}")
+    if result.unfillable:
+        raise typer.Exit(1)

@@ -1,0 +1,361 @@
+"""Run EXPLAIN safely: one statement, bounded in time, inside a transaction that is always
+rolled back (so ``EXPLAIN ANALYZE DELETE FROM tasks`` deletes nothing).
+
+Parameters are bound by **literal substitution**: each value is quoted by psycopg2
+(``cursor.mogrify``) and, when its type is declared (catalog files), cast to it. The plan is then
+the custom plan the application gets for those values. ``PREPARE``/``EXPLAIN EXECUTE`` is not
+used: it is not available through Neon's pooler and after five executions it may show a generic
+plan instead of the one for these values.
+
+Everything is checked before a connection opens: one statement (PostgreSQL's parser via pglast,
+or the lexer when pglast cannot parse it), every placeholder has a value, no unknown parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dbadmin.errors import OperationTimeout, SqlError, UsageError
+from dbadmin.explain.catalog import CatalogParam
+from dbadmin.explain.plan import PlanDocument, parse_plan_text
+from dbadmin.explain.sqltext import (
+    check_single_statement,
+    find_placeholders,
+    strip_semicolons,
+    substitute,
+)
+
+if TYPE_CHECKING:
+    from dbadmin.settings import Settings
+
+DEFAULT_TIMEOUT_S = 30.0
+_TYPE = re.compile(r"^[A-Za-z_][\w .]*(\[\])?$")
+_GUC = re.compile(r"^[A-Za-z_][\w.]*$")
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "explain"
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """A statement that passed every check that needs no server."""
+
+    sql: str  # one statement, placeholders still in place
+    kind: str | None  # SELECT / DELETE / ... when pglast parsed it
+    named: dict[str, str]  # given values
+    positional: dict[int, str]
+    specs: dict[str, CatalogParam] = field(default_factory=dict)
+    name: str | None = None  # the catalog name, if any
+    generic: bool = False  # no values at all: EXPLAIN (GENERIC_PLAN), PostgreSQL 16+, no ANALYZE
+
+
+def parse_param_args(values: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """``-p NAME=VALUE`` (named), ``-p 2=VALUE`` ($2) and ``-p VALUE`` (the next $n)."""
+    named: dict[str, str] = {}
+    positional: list[str] = []
+    for item in values:
+        match = re.match(r"^([A-Za-z_]\w*|\d+)=(.*)$", item, re.DOTALL)
+        if match:
+            named[match.group(1)] = match.group(2)
+        else:
+            positional.append(item)
+    return named, positional
+
+
+def prepare_query(
+    sql: str,
+    *,
+    params: Sequence[str] = (),
+    specs: Sequence[CatalogParam] = (),
+    name: str | None = None,
+    allow_generic: bool = False,
+) -> PreparedQuery:
+    """Validate placeholders and the one-statement rule; raises UsageError (exit 2).
+
+    ``allow_generic`` (plan only): a statement with placeholders and no values at all is
+    planned with EXPLAIN (GENERIC_PLAN), named placeholders renumbered as ``$n``.
+    """
+    named_args, positional_args = parse_param_args(params)
+    holders = find_placeholders(sql)
+    spec_defaults = any(s.default for s in specs)
+    if allow_generic and not params and not spec_defaults and (holders.named or holders.positional):
+        base = max(holders.positional, default=0)
+        numbered = substitute(sql, {n: f"${base + i + 1}" for i, n in enumerate(holders.named)}, {})
+        check = check_single_statement(numbered)
+        return PreparedQuery(
+            sql=strip_semicolons(numbered),
+            kind=check.kind,
+            named={},
+            positional={},
+            name=name,
+            generic=True,
+        )
+    positional: dict[int, str] = {i + 1: v for i, v in enumerate(positional_args)}
+    named: dict[str, str] = {}
+    for key, value in named_args.items():
+        if key.isdigit():
+            positional[int(key)] = value
+        else:
+            named[key] = value
+    spec_map = {s.name: s for s in specs}
+    unknown = sorted(set(named) - set(holders.named))
+    if unknown:
+        raise UsageError(
+            "unknown parameter(s) " + ", ".join(f":{u}" for u in unknown),
+            "the query uses "
+            + (", ".join(f":{n}" for n in holders.named) or "no :name parameters"),
+        )
+    missing = [
+        n for n in holders.named if n not in named and not (n in spec_map and spec_map[n].default)
+    ]
+    if missing:
+        raise UsageError(
+            "no value for " + ", ".join(f":{m}" for m in missing),
+            "pass -p " + " -p ".join(f"{m}=VALUE" for m in missing),
+        )
+    extra = sorted(set(positional) - set(holders.positional))
+    if extra:
+        raise UsageError(
+            f"{len(positional)} positional value(s) given but the query uses "
+            + (", ".join(f"${p}" for p in holders.positional) or "no $n parameters"),
+            "remove the extra -p values",
+        )
+    missing_pos = [p for p in holders.positional if p not in positional]
+    if missing_pos:
+        raise UsageError(
+            "no value for " + ", ".join(f"${p}" for p in missing_pos),
+            "pass one -p VALUE per $n, in order (or -p N=VALUE)",
+        )
+    for spec in specs:
+        if spec.type and not _TYPE.match(spec.type):
+            raise UsageError(f"parameter :{spec.name} has an invalid type {spec.type!r}")
+    # pglast reads $n but not :name: number the named ones after the positional ones
+    base = max(holders.positional, default=0)
+    check_text = substitute(sql, {n: f"${base + i + 1}" for i, n in enumerate(holders.named)}, {})
+    check = check_single_statement(check_text)
+    return PreparedQuery(
+        sql=strip_semicolons(sql),
+        kind=check.kind,
+        named=named,
+        positional=positional,
+        specs=spec_map,
+        name=name,
+    )
+
+
+def explain_options(*, analyze: bool, wal: bool, version_num: int, generic: bool = False) -> str:
+    options = []
+    if generic:
+        options.append("GENERIC_PLAN")
+    elif analyze:
+        options.append("ANALYZE")
+    if analyze or version_num >= 130000:
+        options.append("BUFFERS")
+    options.append("VERBOSE")
+    if version_num >= 120000:
+        options.append("SETTINGS")
+    if wal and analyze and version_num >= 130000:
+        options.append("WAL")
+    options.append("FORMAT JSON")
+    return "EXPLAIN (" + ", ".join(options) + ") "
+
+
+def capture_plan(
+    settings: Settings,
+    query: PreparedQuery,
+    *,
+    analyze: bool = True,
+    wal: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    set_options: Mapping[str, str] | None = None,
+) -> PlanDocument:
+    """EXPLAIN the query on the server; the transaction is rolled back whatever happens."""
+    import psycopg2
+
+    from dbadmin.db import raw_connection
+
+    for guc in set_options or {}:
+        if not _GUC.match(guc):
+            raise UsageError(f"--set {guc!r} is not a setting name")
+    timeout = f"{max(int(timeout_s * 1000), 1)}ms"
+    with raw_connection(settings, direct=True) as conn:
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT set_config('statement_timeout', %s, true), "
+                    "set_config('lock_timeout', %s, true), "
+                    "current_setting('server_version_num')::int, current_setting('server_version')",
+                    (timeout, timeout),
+                )
+                row = cur.fetchone()
+                version_num, version = int(row[2]), str(row[3]).split()[0]
+                for guc, value in (set_options or {}).items():
+                    cur.execute("SELECT set_config(%s, %s, true)", (guc, value))
+                if query.generic and version_num < 160000:
+                    raise UsageError(
+                        f"the query has placeholders without values; a generic plan needs "
+                        f"PostgreSQL 16+ (this is {version})",
+                        "bind them with -p",
+                    )
+                sql = query.sql if query.generic else _bind(cur, query)
+                prefix = explain_options(
+                    analyze=analyze and not query.generic,
+                    wal=wal,
+                    version_num=version_num,
+                    generic=query.generic,
+                )
+                try:
+                    _execute_interruptibly(conn, cur, prefix + sql)
+                except psycopg2.Error as exc:
+                    raise _explain_error(
+                        exc, sql, len(prefix), timeout_s, bool(query.named or query.positional)
+                    ) from None
+                value = cur.fetchone()[0]
+                doc = _document(value)
+                stats = _relation_stats(cur, doc)
+        finally:
+            try:
+                conn.rollback()  # always: EXPLAIN ANALYZE really ran the statement
+            except psycopg2.Error:
+                pass  # a broken connection: closing it discards the transaction anyway
+    return PlanDocument(
+        top=doc.top,
+        source="server",
+        query_text=sql,
+        server_version=version,
+        server_version_num=version_num,
+        relation_stats=stats,
+    )
+
+
+def _execute_interruptibly(conn: Any, cur: Any, sql: str) -> None:
+    """Run the statement in a helper thread so Ctrl-C cancels it on the server at once.
+
+    libpq blocks in C while a statement runs and Python only sees SIGINT afterwards; waiting in
+    the main thread instead lets KeyboardInterrupt arrive, send a cancel request, and then
+    propagate (the caller rolls back and the CLI exits 130).
+    """
+    import threading
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            cur.execute(sql)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="dbadmin-explain", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        conn.cancel()
+        worker.join(10.0)
+        raise
+    if failure:
+        raise failure[0]
+
+
+def _bind(cur: Any, query: PreparedQuery) -> str:
+    named: dict[str, str] = {}
+    holders = find_placeholders(query.sql)
+    for name in holders.named:
+        spec = query.specs.get(name)
+        if name in query.named:
+            value: Any = query.named[name]
+        elif spec is not None and spec.default_is_query:
+            assert spec.default is not None
+            check_single_statement(spec.default)
+            cur.execute(spec.default)
+            row = cur.fetchone()
+            if row is None:
+                raise UsageError(
+                    f"the default for :{name} found no row ({spec.default})",
+                    f"seed the database or pass -p {name}=VALUE",
+                )
+            value = None if row[0] is None else str(row[0])
+        else:
+            assert spec is not None and spec.default is not None
+            value = spec.default
+        literal = cur.mogrify("%s", (value,)).decode()
+        if spec is not None and spec.type:
+            literal = f"{literal}::{spec.type}"
+        named[name] = literal
+    positional = {k: cur.mogrify("%s", (v,)).decode() for k, v in query.positional.items()}
+    return substitute(query.sql, named, positional)
+
+
+def _document(value: Any) -> PlanDocument:
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value)
+    return parse_plan_text(text, source="server")
+
+
+def _relation_stats(cur: Any, doc: PlanDocument) -> dict[str, dict[str, Any]]:
+    names: set[str] = set()
+    stack = [doc.root]
+    while stack:
+        node = stack.pop()
+        if node.get("Relation Name") and node.get("Schema"):
+            names.add(f"{node['Schema']}.{node['Relation Name']}")
+        stack.extend(node.get("Plans", []) or [])
+    if not names:
+        return {}
+    cur.execute((SQL_DIR / "relation_stats.sql").read_text(), {"names": sorted(names)})
+    columns = [d[0] for d in cur.description]
+    return {row[0]: dict(zip(columns, row, strict=True)) for row in cur.fetchall()}
+
+
+def _explain_error(
+    exc: Exception, sql: str, prefix_len: int, timeout_s: float, bound: bool
+) -> Exception:
+    import psycopg2.errors
+
+    diag = getattr(exc, "diag", None)
+    message = (getattr(diag, "message_primary", None) or str(exc).strip().splitlines()[0]).strip()
+    if isinstance(exc, psycopg2.errors.QueryCanceled):
+        return OperationTimeout(
+            f"EXPLAIN was cancelled after {timeout_s:g} s ({message}); the transaction was rolled back",
+            "raise --timeout, or use --no-analyze to plan without executing",
+        )
+    if isinstance(exc, psycopg2.errors.LockNotAvailable):
+        return OperationTimeout(
+            f"EXPLAIN waited {timeout_s:g} s for a lock ({message}); rolled back",
+            "another session holds a conflicting lock; retry later",
+        )
+    if getattr(exc, "pgcode", None) is None:
+        from dbadmin.db import translate_db_error
+
+        translated = translate_db_error(exc)
+        return translated if isinstance(translated, Exception) else exc
+    text = message
+    position = getattr(diag, "statement_position", None)
+    if position:
+        where = int(position) - prefix_len
+        if 1 <= where <= len(sql) + 1:
+            text += f" (at character {where} of the query{' with parameters bound' if bound else ''}: {_excerpt(sql, where)})"
+    detail = getattr(diag, "message_detail", None)
+    if detail:
+        text += f"; {detail}"
+    hint = getattr(diag, "message_hint", None)
+    return SqlError(
+        text, f"PostgreSQL's hint: {hint}" if hint else "fix the query; nothing was changed"
+    )
+
+
+def _excerpt(sql: str, position: int) -> str:
+    """The line around a 1-based character position, with the spot marked by ``>>``."""
+    index = position - 1
+    start = sql.rfind("\n", 0, index) + 1
+    end = sql.find("\n", index)
+    end = len(sql) if end < 0 else end
+    line_no = sql.count("\n", 0, index) + 1
+    before = sql[max(start, index - 40) : index]
+    after = sql[index : min(end, index + 40)]
+    return f"line {line_no}: {before.lstrip()}>>{after.rstrip()}"

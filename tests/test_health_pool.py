@@ -1,0 +1,158 @@
+"""`dbadmin health pool`: a real QueuePool driven against a real server, and the Neon sizing rules."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import Cli, PgServer, free_port
+
+from dbadmin.health.pool import (
+    ServerView,
+    compute_headroom,
+    neon_compute_for,
+    neon_min_compute,
+)
+from dbadmin.settings import PoolSettings
+from dbadmin.urls import DbUrl
+
+SLOW_QUERY = "SELECT pg_sleep(0.05)"
+
+
+def _pool_env(size: int, overflow: int, timeout: float) -> dict[str, str]:
+    return {
+        "DATABASE_POOL_SIZE": str(size),
+        "DATABASE_MAX_OVERFLOW": str(overflow),
+        "DATABASE_POOL_TIMEOUT": str(timeout),
+    }
+
+
+def test_a_too_small_pool_times_out_and_exits_2(cli: Cli, pg_server: PgServer) -> None:
+    res = cli(
+        "health",
+        "pool",
+        "-d",
+        pg_server.url().render(),
+        "--concurrency",
+        "10",
+        "--duration",
+        "1.5s",
+        "--query",
+        SLOW_QUERY,
+        "--json",
+        env=_pool_env(2, 0, 0.2),
+    )
+    doc = res.json()
+    assert res.exit_code == 2, doc
+    assert doc["status"] == "CRITICAL"
+    assert doc["pool"]["pool_size"] == 2 and doc["pool"]["pool_timeout"] == 0.2
+    assert doc["load"]["timeouts"] > 0 and doc["load"]["errors"] == 0
+    assert doc["connections"]["peak_open"] <= 2 and doc["connections"]["overflow_used"] == 0
+    assert any(v.startswith("pool saturated") for v in doc["verdicts"])
+    assert any("DATABASE_POOL_SIZE" in a for a in doc["advice"])
+
+
+def test_an_ample_pool_exits_0_and_shows_the_server_view(cli: Cli, pg_server: PgServer) -> None:
+    res = cli(
+        "health",
+        "pool",
+        "-d",
+        pg_server.url().render(),
+        "-k",
+        "10",
+        "--duration",
+        "1.5",
+        "--query",
+        SLOW_QUERY,
+        "--json",
+        env=_pool_env(10, 0, 5),
+    )
+    doc = res.json()
+    assert res.exit_code == 0, doc
+    load = doc["load"]
+    assert load["timeouts"] == 0 and load["errors"] == 0 and load["checkouts"] > 50
+    assert load["query_ms"]["p50"] >= 50  # pg_sleep(0.05) really ran
+    assert set(load["wait_ms"]) == {"p50", "p95", "p99", "max"}
+    server = doc["server"]
+    assert server["max_connections"] == int(pg_server.execute("SHOW max_connections")[0][0])
+    assert 1 <= server["ours"] <= 10  # the server saw the pool's connections by state
+    assert set(server["ours_by_state"]) <= {"active", "idle", "idle in transaction"}
+    head = doc["headroom"]
+    assert head["endpoint"] == "direct" and head["demand"] == 10
+    assert head["available"] == (
+        server["max_connections"] - server["reserved"] - server["other_connections"]
+    )
+    assert doc["verdicts"][0].startswith("pool fits")
+
+
+def test_pools_that_exceed_the_server_are_critical(cli: Cli, pg_server: PgServer) -> None:
+    res = cli(
+        "health",
+        "pool",
+        "-d",
+        pg_server.url().render(),
+        "-k",
+        "2",
+        "--duration",
+        "0.5",
+        "--instances",
+        "4",
+        "--json",
+        env=_pool_env(10, 20, 5),
+    )
+    doc = res.json()
+    assert res.exit_code == 2, doc
+    assert doc["headroom"]["demand"] == 120 and doc["headroom"]["headroom"] < 0
+    assert any(v.startswith("server headroom") for v in doc["verdicts"])
+    assert any("PgBouncer" in a for a in doc["advice"])
+
+
+def test_table_output_for_people(cli: Cli, pg_server: PgServer) -> None:
+    res = cli("health", "pool", "-d", pg_server.url().render(), "-k", "2", "--duration", "0.3")
+    assert res.exit_code == 0, res.stderr
+    for word in ("checkouts", "checkout wait", "server view", "headroom", "verdict: pool fits"):
+        assert word in res.stdout
+
+
+def test_pool_against_a_server_that_is_down_is_unknown(cli: Cli) -> None:
+    started = time.monotonic()
+    res = cli(
+        "health",
+        "pool",
+        "-d",
+        f"postgresql://u:pw-77@127.0.0.1:{free_port()}/db",
+        env={"DBADMIN_CONNECT_RETRY": "1"},
+    )
+    assert res.exit_code == 3
+    assert time.monotonic() - started < 10
+    assert res.stderr.strip().splitlines()[-1].startswith("dbadmin: error: cannot connect")
+    assert "pw-77" not in res.stderr
+
+
+def test_neon_compute_sizes() -> None:
+    assert neon_compute_for(104) == "0.25 CU"
+    assert neon_compute_for(419) == "1 CU"
+    assert neon_compute_for(3357) == "8 CU"
+    assert neon_compute_for(4000) == "9 CU+"
+    assert neon_min_compute(90) == "0.25 CU"
+    assert neon_min_compute(98) == "0.5 CU"  # 104 - 7 reserved for Neon's superuser
+    assert neon_min_compute(1000) == "4 CU"
+    assert neon_min_compute(5000) is None
+
+
+def test_neon_direct_and_pooled_headroom_rules() -> None:
+    pool = PoolSettings(pool_size=10, max_overflow=20)
+    view = ServerView(max_connections=419, reserved=3, ours_by_state={}, other_connections=12)
+    direct = DbUrl.parse("postgresql://u:p@ep-cool-1234.eu-central-1.aws.neon.tech/app")
+    head = compute_headroom(direct, pool, 20, view)
+    assert head.endpoint == "neon-direct"
+    assert head.demand == 600
+    assert head.available == 419 - 7 - 12  # Neon reserves 7 for its superuser
+    assert head.headroom < 0 and head.used_pct > 100
+    assert head.neon_compute == "1 CU" and head.neon_compute_needed == "2 CU"
+
+    pooled = DbUrl.parse("postgresql://u:p@ep-cool-1234-pooler.eu-central-1.aws.neon.tech/app")
+    head = compute_headroom(pooled, pool, 20, view)
+    assert head.endpoint == "neon-pooled"
+    assert head.available == 10_000 and head.headroom == 9_400
+    assert head.server_pool == 377  # 90% of max_connections
+    assert "queues" in head.explanation
