@@ -9,19 +9,42 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from dbadmin import __version__
-from dbadmin.cli import doctor, local
 from dbadmin.cli import backup as backup_cli
+from dbadmin.cli import doctor, explain, local
 from dbadmin.cli import health as health_cli
-from dbadmin.cli import explain
 from dbadmin.cli import migrate as migrate_cli
 from dbadmin.cli import schema as schema_cli
 from dbadmin.cli import seed as seed_cli
 from dbadmin.cli import slow as slow_cli
 from dbadmin.cli.common import AppState, state
 
+# The order `dbadmin --help` lists the commands in: the life of a database, not the alphabet.
+COMMAND_ORDER = (
+    "local",
+    "doctor",
+    "schema",
+    "migrate",
+    "seed",
+    "explain",
+    "slow-queries",
+    "backup",
+    "restore",
+    "health",
+)
+
+
+class _OrderedGroup(TyperGroup):
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
 app = typer.Typer(
+    cls=_OrderedGroup,
     name="dbadmin",
     help=(
         "Administer the app's PostgreSQL/Neon database: schema, migrations, seed data, EXPLAIN "
@@ -76,18 +99,17 @@ def root(
     )
 
 
-# Command groups, in the order `dbadmin --help` lists them. One line each.
+# Command groups, one line each (COMMAND_ORDER sets how `dbadmin --help` lists them).
 app.add_typer(local.app, name="local")
 app.command("doctor")(doctor.doctor)
-app.add_typer(backup_cli.app, name="backup")
-app.command("restore")(backup_cli.restore)
-app.add_typer(health_cli.app, name="health")
-app.command("explain")(explain.explain)
 app.add_typer(schema_cli.app, name="schema")
 app.add_typer(migrate_cli.app, name="migrate")
 app.command("seed")(seed_cli.seed)
+app.command("explain")(explain.explain)
 app.add_typer(slow_cli.app, name="slow-queries")
-# (register further groups above this line)
+app.add_typer(backup_cli.app, name="backup")
+app.command("restore")(backup_cli.restore)
+app.add_typer(health_cli.app, name="health")
 
 
 def main() -> None:
