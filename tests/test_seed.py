@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
+import uuid
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -18,6 +24,7 @@ from dbadmin.seed.copy import copy_batches, rows_to_text
 from dbadmin.urls import DbUrl
 
 NOW = "2026-01-15T00:00:00+00:00"
+REPO = Path(__file__).resolve().parent.parent
 BOOKKEEPING = ("alembic_version", "dbadmin_migrations")
 
 
@@ -225,6 +232,9 @@ CREATE TABLE project (
     team_id int NOT NULL REFERENCES team,
     code char(6) NOT NULL,
     title varchar(60) NOT NULL,
+    meta json,
+    starts timestamp NOT NULL,
+    effort interval,
     PRIMARY KEY (team_id, code)                    -- composite key
 );
 CREATE TABLE assignment (
@@ -253,6 +263,8 @@ def test_generic_generator_fills_a_schema_it_has_never_seen(cli: Cli, fresh_db: 
     assert set(orphans(fresh_db).values()) == {0}
     assert query(fresh_db, "SELECT count(*) FROM person WHERE mentor_id IS NOT NULL")[0][0] > 0
     assert query(fresh_db, "SELECT count(DISTINCT status) FROM person")[0][0] == 3
+    assert query(fresh_db, "SELECT count(*) FROM project WHERE meta IS NOT NULL")[0][0] > 0
+    assert query(fresh_db, "SELECT count(DISTINCT (team_id, code)) FROM assignment")[0][0] > 1
     # sequences were advanced past the explicit ids
     query(
         fresh_db,
@@ -321,6 +333,8 @@ def test_constraints_hold_no_orphans_and_realistic_shape(cli: Cli, app_db: DbUrl
     doc = res.json()
     assert doc["unfillable"] == [] and doc["total_rows"] == sum(counts(app_db).values())
     assert set(orphans(app_db).values()) == {0}
+    # no constraint was skipped or left NOT VALID: the server checked every row
+    assert query(app_db, "SELECT count(*) FROM pg_constraint WHERE NOT convalidated")[0][0] == 0
     # messages alternate user/assistant inside a conversation, starting with the user
     bad = query(
         app_db,
@@ -391,22 +405,170 @@ def test_refuses_non_empty_tables_unless_append_or_reset(cli: Cli, app_db: DbUrl
     assert "tasks" in res.json()["truncated"] and counts(app_db)["tasks"] == 40
 
 
-def test_schema_not_at_head_exits_2(cli: Cli, fresh_db: DbUrl) -> None:
+def one_line_error(res) -> str:  # type: ignore[no-untyped-def]
+    """The error a failed command printed: exactly one stderr line, no traceback, no stdout."""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("dbadmin: error: ") and "Traceback" not in res.stderr
+    assert res.stdout == ""
+    return lines[0]
+
+
+def test_schema_not_at_head_exits_2(cli: Cli, fresh_db: DbUrl, app_db: DbUrl) -> None:
+    # an empty (unmigrated) database
     res = seed(cli, fresh_db)
     assert res.exit_code == ExitCode.USAGE
-    assert "not at the migration head" in res.stderr and "dbadmin migrate up" in res.stderr
+    line = one_line_error(res)
+    assert "not at the migration head" in line and "dbadmin migrate up" in line
+    # a database one revision behind the project's head (the project's alembic.ini in the cwd)
+    project = Path.cwd()
+    shutil.copytree(
+        REPO / "migrations", project / "migrations", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (project / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    (project / "migrations" / "versions" / "0002_next.py").write_text(
+        '"""next"""\nrevision = "0002"\ndown_revision = "0001"\nbranch_labels = None\n'
+        "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    )
+    res = seed(cli, app_db, "--rows", "users=5")
+    assert res.exit_code == ExitCode.USAGE
+    line = one_line_error(res)
+    assert "not at the migration head (current: 0001; head: 0002)" in line
+    assert "migrate first" in line
+    assert counts(app_db)["users"] == 0
 
 
 def test_bad_rows_exit_2(cli: Cli, app_db: DbUrl) -> None:
     res = seed(cli, app_db, "--rows", "nosuchtable=5")
-    assert res.exit_code == ExitCode.USAGE and "nosuchtable" in res.stderr
+    assert res.exit_code == ExitCode.USAGE and "'nosuchtable'" in one_line_error(res)
     res = seed(cli, app_db, "--rows", "users=-1")
-    assert res.exit_code == ExitCode.USAGE and "users=-1" in res.stderr
-    res = seed(cli, app_db, "--rows", "users")
     assert res.exit_code == ExitCode.USAGE
+    assert "users=-1" in one_line_error(res) and "negative" in res.stderr
+    for bad in (
+        ["--rows", "users"],
+        ["--rows", "users=many"],
+        ["--scale", "0"],
+        ["--scale", "nan"],
+        ["--batch-size", "0"],
+        ["--now", "yesterday"],
+        ["--reset", "--append", "--rows", "users=5"],
+        ["--profile", "minimal", "--rows", "users=5"],
+    ):
+        res = seed(cli, app_db, *bad)
+        assert res.exit_code == ExitCode.USAGE, bad
+        one_line_error(res)
     res = seed(cli, app_db, "--profile", "huge")
-    assert res.exit_code == ExitCode.USAGE and "unknown profile" in res.stderr
+    assert res.exit_code == ExitCode.USAGE and "unknown profile" in one_line_error(res)
     assert counts(app_db)["users"] == 0
+
+
+def test_summary_table_and_progress_bars(
+    cli: Cli, app_db: DbUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from dbadmin.cli import seed as seed_cli
+
+    # not a terminal: no bars, a summary table on stdout (rows per table, time, rows/s)
+    res = seed(cli, app_db, "--rows", "tasks=30")
+    assert res.exit_code == 0, res.stderr
+    header = next(line for line in res.stdout.splitlines() if "rows/s" in line)
+    assert all(word in header for word in ("table", "rows", "seconds", "rows/s"))
+    assert re.search(r"\btasks\b.*\bseeded\b.*\b30\b", res.stdout)
+    assert re.search(r"\busers\b.*\bseeded\b.*\b4\b", res.stdout)  # ceil(50 * 30 / 400)
+    assert re.search(r"\btotal\b.*\b34\b", res.stdout)
+    assert "━" not in res.stderr  # no progress bar off a terminal
+    # on a terminal: one bar per table on stderr, with rows/s
+    bars = io.StringIO()
+    monkeypatch.setattr(seed_cli, "stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(
+        seed_cli, "err_console", lambda: Console(file=bars, force_terminal=True, width=120)
+    )
+    res = seed(cli, app_db, "--rows", "tasks=30", "--append")
+    assert res.exit_code == 0, res.stderr
+    drawn = bars.getvalue()
+    assert "tasks" in drawn and "30/30" in drawn and "rows/s" in drawn
+    assert counts(app_db)["tasks"] == 60
+
+
+def test_minimal_reset_empties_and_reinserts_the_fixed_records(cli: Cli, app_db: DbUrl) -> None:
+    from dbadmin.seed.minimal import TABLES, records
+
+    assert tuple(name for name, _ in records(dt.datetime.now(dt.UTC))) == TABLES
+    assert seed(cli, app_db, "--rows", "messages=200").exit_code == 0
+    assert counts(app_db)["messages"] == 200
+    res = seed(cli, app_db, "--profile", "minimal", "--reset")  # no terminal, no --yes
+    assert res.exit_code == ExitCode.USAGE and "--yes" in one_line_error(res)
+    res = seed(cli, app_db, "--profile", "minimal", "--reset", "--yes", "--json")
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    assert {"users", "messages", "tasks"} <= set(doc["truncated"])
+    got = counts(app_db)
+    assert (got["users"], got["conversations"], got["messages"], got["tasks"]) == (2, 1, 2, 3)
+    assert query(app_db, "SELECT count(*) FROM users WHERE email = 'admin@example.com'") == [(1,)]
+
+
+def test_user_models_from_dbadmin_models(cli: Cli, app_db: DbUrl) -> None:
+    """DBADMIN_MODELS: the app's tables get the realistic generators (plus generic values for
+    columns they do not know), a table of the user's own gets the generic generator."""
+    query(
+        app_db,
+        "ALTER TABLE users ADD COLUMN nickname varchar(24);"
+        "CREATE TABLE bookmarks (id bigserial PRIMARY KEY,"
+        " user_id uuid NOT NULL REFERENCES users (id),"
+        " message_id bigint REFERENCES messages (id),"
+        " url text NOT NULL, kind varchar(8) NOT NULL CHECK (kind IN ('page', 'note')),"
+        " weight numeric(4, 1) CHECK (weight BETWEEN 0 AND 10), created_at timestamptz NOT NULL,"
+        " UNIQUE (user_id, url))",
+    )
+    module = f"own_models_{uuid.uuid4().hex[:8]}"
+    (Path.cwd() / f"{module}.py").write_text(
+        textwrap.dedent(
+            """
+            import sqlalchemy as sa
+            from sqlalchemy.dialects import postgresql as pg
+            from dbadmin.models import metadata as reference
+
+            metadata = sa.MetaData(naming_convention=reference.naming_convention)
+            for table in reference.sorted_tables:
+                table.to_metadata(metadata)
+            metadata.tables["users"].append_column(sa.Column("nickname", sa.String(24)))
+            sa.Table(
+                "bookmarks", metadata,
+                sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+                sa.Column("user_id", pg.UUID, sa.ForeignKey("users.id"), nullable=False),
+                sa.Column("message_id", sa.BigInteger, sa.ForeignKey("messages.id")),
+                sa.Column("url", sa.Text, nullable=False),
+                sa.Column("kind", sa.String(8), nullable=False),
+                sa.Column("weight", sa.Numeric(4, 1)),
+                sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+                sa.CheckConstraint("kind IN ('page', 'note')", name="bookmarks_kind"),
+                sa.CheckConstraint("weight BETWEEN 0 AND 10", name="bookmarks_weight"),
+                sa.UniqueConstraint("user_id", "url"),
+            )
+            """
+        )
+    )
+    env = {"DBADMIN_MODELS": f"{module}:metadata"}
+    res = cli("seed", "-d", app_db.render(), "--now", NOW, "--rows", "bookmarks=300", "--json",
+              env=env)  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    assert doc["mode"] == "app" and doc["unfillable"] == []
+    seeded = {t["table"]: t for t in doc["tables"]}
+    assert seeded["bookmarks"]["rows"] == 300
+    assert seeded["users"]["rows"] > 0 and seeded["messages"]["rows"] > 0  # parents followed
+    assert any("nickname" in note for note in seeded["users"]["notes"])
+    got = counts(app_db)
+    assert got["bookmarks"] == 300 and got["users"] == seeded["users"]["rows"]
+    assert set(orphans(app_db).values()) == {0}
+    assert query(app_db, "SELECT count(nickname) FROM users")[0][0] > 0
+    assert {r[0] for r in query(app_db, "SELECT DISTINCT kind FROM bookmarks")} == {"page", "note"}
+    assert query(app_db, "SELECT max(weight) <= 10 AND min(weight) >= 0 FROM bookmarks")[0][0]
+    # the realistic shape still applies to the app's own tables
+    assert query(app_db, "SELECT count(DISTINCT role) FROM messages")[0][0] == 2
 
 
 def test_ctrl_c_keeps_committed_tables_whole(app_db: DbUrl) -> None:

@@ -39,7 +39,14 @@ from dbadmin.backup.manifest import (
     sha256_file,
     write_json_atomic,
 )
-from dbadmin.backup.runner import Notice, ToolHooks, prepared_tool, run_tool, tool_failure
+from dbadmin.backup.runner import (
+    Notice,
+    ToolHooks,
+    pinned_path,
+    prepared_tool,
+    run_tool,
+    tool_failure,
+)
 from dbadmin.errors import DbadminError, UsageError
 
 if TYPE_CHECKING:
@@ -149,6 +156,7 @@ def validate(options: BackupOptions) -> tuple[str, int | None] | None:
             f"bad backup name {options.name!r}",
             "use letters, digits, '.', '_' and '-' (no slashes, not starting with '.')",
         )
+    pinned_path(options.pg_bin, "pg_dump")  # a bad --pg-bin fails before connecting
     return parse_compress(options.compress)
 
 

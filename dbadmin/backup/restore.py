@@ -52,12 +52,14 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
 
 
 USER_RELATIONS_SQL = """
-SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT n.nspname, c.relname, pg_total_relation_size(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
-ORDER BY 1, 2
+ORDER BY 3 DESC, 1, 2
 """
+ANALYZE_WORKERS = 2  # ANALYZE sessions in parallel (plus one counting rows)
 
 
 @dataclass(frozen=True)
@@ -156,17 +158,6 @@ def _connect(url: DbUrl, settings: Settings, autocommit: bool = True) -> Any:
     return conn
 
 
-def database_exists(url: DbUrl, settings: Settings) -> bool:
-    try:
-        conn = _connect(url, settings)
-    except ConnectError as exc:
-        if re.search(r'database "[^"]*" does not exist', exc.what):
-            return False
-        raise
-    conn.close()
-    return True
-
-
 def create_database(url: DbUrl, settings: Settings, maintenance_db: str = "postgres") -> None:
     from psycopg2 import sql
 
@@ -195,9 +186,15 @@ def drop_database(url: DbUrl, settings: Settings, maintenance_db: str = "postgre
         conn.close()
 
 
-def target_state(url: DbUrl, settings: Settings) -> tuple[int, int]:
-    """(server major, number of user tables/views) of an existing target database."""
-    conn = _connect(url, settings)
+def target_state(url: DbUrl, settings: Settings) -> tuple[int, int] | None:
+    """(server major, number of user tables/views) of the target database; None when it does
+    not exist (one connection either way)."""
+    try:
+        conn = _connect(url, settings)
+    except ConnectError as exc:
+        if re.search(r'database "[^"]*" does not exist', exc.what):
+            return None
+        raise
     try:
         with conn.cursor() as cur:
             cur.execute("SHOW server_version_num")
@@ -246,19 +243,59 @@ def count_tables(url: DbUrl, settings: Settings, tables: Sequence[str]) -> dict[
     return counts
 
 
-def analyze_user_tables(cur: Any) -> int:
-    """ANALYZE the database's own tables in one statement (not the system catalogs, which a
-    bare ANALYZE also walks and which the restore did not change)."""
+def analyze_groups(cur: Any, workers: int) -> list[list[tuple[str, str]]]:
+    """The database's own tables (not the system catalogs, which a bare ANALYZE also walks and
+    which the restore did not change), split into up to ``workers`` groups of similar size."""
+    cur.execute(USER_RELATIONS_SQL)
+    groups: list[list[tuple[str, str]]] = [[] for _ in range(max(1, workers))]
+    sizes = [0] * len(groups)
+    for schema, table, size in cur.fetchall():  # biggest first, each to the lightest group
+        lightest = sizes.index(min(sizes))
+        groups[lightest].append((schema, table))
+        sizes[lightest] += int(size or 0)
+    return [g for g in groups if g]
+
+
+def analyze_tables(cur: Any, tables: Sequence[tuple[str, str]]) -> None:
     from psycopg2 import sql
 
-    cur.execute(USER_RELATIONS_SQL)
-    names = [
-        sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
-        for schema, table in cur.fetchall()
-    ]
-    if names:
+    if tables:
+        names = [sql.SQL("{}.{}").format(sql.Identifier(s), sql.Identifier(t)) for s, t in tables]
         cur.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(names)))
-    return len(names)
+
+
+def analyze_database(url: DbUrl, settings: Settings, workers: int = ANALYZE_WORKERS) -> None:
+    """ANALYZE every user table, ``workers`` sessions in parallel (each one statement)."""
+    conn = _connect(url, settings)
+    try:
+        with conn.cursor() as cur:
+            groups = analyze_groups(cur, workers)
+            failures: list[BaseException] = []
+
+            def run(tables: list[tuple[str, str]]) -> None:
+                try:
+                    other = _connect(url, settings)
+                    try:
+                        with other.cursor() as other_cur:
+                            analyze_tables(other_cur, tables)
+                    finally:
+                        other.close()
+                except BaseException as exc:  # reported below
+                    failures.append(exc)
+
+            helpers = [threading.Thread(target=run, args=(g,), daemon=True) for g in groups[1:]]
+            for helper in helpers:
+                helper.start()
+            try:
+                if groups:
+                    analyze_tables(cur, groups[0])
+            finally:
+                for helper in helpers:
+                    helper.join()
+            if failures:
+                raise failures[0]
+    finally:
+        conn.close()
 
 
 # --- plan ----------------------------------------------------------------------------------------
@@ -300,10 +337,11 @@ def plan_restore(
     target = (target_url or settings.direct_url).direct()
     if not target.database:
         raise UsageError("the target URL names no database", "add /DBNAME to --target-url")
-    exists = database_exists(target, settings)
+    state = target_state(target, settings)
+    exists = state is not None
     steps: list[str] = [f"verify sha256 of {len(manifest.files)} file(s): ok"]
-    if exists:
-        major, tables = target_state(target, settings)
+    if state is not None:
+        major, tables = state
         if tables and not clean:
             raise UsageError(
                 f"{target.describe()} already has {tables} tables/views; nothing was changed",
@@ -435,12 +473,7 @@ def execute_restore(
     def analyze() -> None:
         started = time.monotonic()
         try:
-            conn = _connect(target, settings)
-            try:
-                with conn.cursor() as cur:
-                    analyze_user_tables(cur)
-            finally:
-                conn.close()
+            analyze_database(target, settings, max(ANALYZE_WORKERS, plan.jobs))
         except BaseException as exc:  # reported below
             failures.append(exc)
         analyzed.append(time.monotonic() - started)

@@ -156,7 +156,7 @@ def verify_backup(
             checks.append(toc_check(entry, pg_bin))
         problems += [c.detail for c in checks[1:] if not c.ok]
     if restore_test and not problems:
-        server = (scratch_url or settings.direct_url).direct()
+        server = scratch_url.direct() if scratch_url else embedded_scratch_server(settings, notice)
         scratch_name = f"dbadmin_verify_{uuid.uuid4().hex[:10]}"
         scratch = server.with_database(scratch_name)
         create_database(scratch, settings, maintenance_db=server.database or "postgres")
@@ -188,6 +188,21 @@ def verify_backup(
     if record:
         record_verification(entry, result)
     return result
+
+
+def embedded_scratch_server(settings: Settings, notice: Notice | None = None) -> DbUrl:
+    """The default home of a restore test: the embedded PostgreSQL (18) in ``settings.home``,
+    started when needed, so a restore test never creates databases on the real server unless
+    ``--scratch-url`` asks for it."""
+    from dbadmin.local import embedded_cluster, embedded_url
+
+    started = embedded_cluster(settings.home).ensure_running()
+    if notice:
+        notice(
+            f"restore test on the embedded PostgreSQL in {settings.home} "
+            f"({'started' if started else 'running'}); --scratch-url URL picks another server"
+        )
+    return embedded_url(settings.home)
 
 
 def record_verification(entry: BackupEntry, result: VerifyResult) -> None:

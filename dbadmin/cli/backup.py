@@ -344,7 +344,8 @@ def verify(
         str | None,
         typer.Option(
             "--scratch-url",
-            help="Server for the scratch database (default: the configured database's server).",
+            help="Server for the scratch database (default: the embedded PostgreSQL in "
+            "$DBADMIN_HOME, started when needed); its database is the maintenance database.",
             show_default=False,
         ),
     ] = None,
@@ -367,8 +368,7 @@ def verify(
 
     if name is None and not latest:
         raise UsageError("name a backup or pass --latest", "see `dbadmin backup list`")
-    need_server = restore_test and scratch_url is None
-    settings = get_settings(ctx, database_url, need_server=need_server)
+    settings = get_settings(ctx, database_url, need_server=False)
     entry = find_backup((directory or settings.backup_dir).resolve(), name, latest=latest)
     scratch = DbUrl.parse(scratch_url).secure() if scratch_url else None
     result = verify_backup(

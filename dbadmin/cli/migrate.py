@@ -110,28 +110,27 @@ def _result_doc(result: MigrateResult) -> dict[str, Any]:
 
 
 def _print_result(result: MigrateResult, json_output: bool) -> None:
+    """Plain lines (no markup to render): written directly, so the common deploy path does not
+    pay for importing Rich."""
+    import sys
+
     if json_output:
         print_json(_result_doc(result))
         return
     before = ", ".join(result.before) or "base"
     after = ", ".join(result.after) or "base"
-    console = out_console()
     if not result.changed:
-        console.print(f"nothing to do: the database is at {after}", highlight=False)
+        sys.stdout.write(f"nothing to do: the database is at {after}\n")
         return
     from dbadmin.render import human_ms
 
     verb = {"up": "upgraded", "down": "downgraded", "stamp": "stamped"}[result.direction]
+    lines = []
     for r in result.applied:
         tries = f" after {r.attempts} attempts" if r.attempts > 1 else ""
-        console.print(
-            f"  {r.revision}  {r.message}  ({human_ms(r.duration_ms)}{tries})",
-            highlight=False,
-            soft_wrap=True,
-        )
-    console.print(
-        f"{verb} {before} -> {after} on {result.endpoint}", highlight=False, soft_wrap=True
-    )
+        lines.append(f"  {r.revision}  {r.message}  ({human_ms(r.duration_ms)}{tries})")
+    lines.append(f"{verb} {before} -> {after} on {result.endpoint}")
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 @app.command()

@@ -247,24 +247,22 @@ def diff(
 
     Example: dbadmin schema diff --json
     """
-    from dbadmin.db import connect
-    from dbadmin.migrate.inspect import drift
-    from dbadmin.migrate.models import load_metadata, models_spec
+    from dbadmin.schema.manage import diff as schema_diff
 
-    settings = get_settings(ctx, database_url)
-    metadata = load_metadata(settings)
-    with connect(settings) as conn:
-        found = drift(conn, metadata)
-        conn.rollback()
+    result = schema_diff(get_settings(ctx, database_url))
     if json_output:
         print_json(
-            {"models": models_spec(settings), "identical": not found, "differences": list(found)}
+            {
+                "models": result.models,
+                "identical": result.identical,
+                "differences": list(result.differences),
+            }
         )
     else:
         console = out_console()
-        if not found:
+        if result.identical:
             console.print("no differences: the database matches the models", highlight=False)
-        for line in found:
+        for line in result.differences:
             console.print(f"- {line}", highlight=False)
-    if found:
+    if not result.identical:
         raise typer.Exit(1)

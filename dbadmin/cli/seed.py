@@ -60,6 +60,10 @@ class _Bars:
         class RowsPerSecond(ProgressColumn):
             def render(self, task: Any) -> Text:
                 speed = task.finished_speed or task.speed
+                if not speed and task.completed and task.elapsed:
+                    # Rich has no speed until several samples; a table done in one or two
+                    # batches still gets its average
+                    speed = task.completed / task.elapsed
                 return Text(f"{speed:,.0f} rows/s" if speed else "")
 
         self.progress = Progress(

@@ -4,7 +4,8 @@ The pool is built exactly like the application's (pool_size, max_overflow, pool_
 pool_pre_ping, pool_recycle from the settings) and K threads check connections out, run one
 query and give them back for S seconds. The driver's own cost per checkout is kept small
 (perf_counter, thread-local lists, no locks on the hot path) so the figures describe the pool and
-the server, not the driver. While it runs, a separate connection samples the server's view
+the server, not the driver; each thread yields the GIL after giving a connection back, so waiting
+threads are served in turn instead of starving behind a tight loop. While it runs, a separate connection samples the server's view
 (pg_stat_activity for the driver's application_name). The verdict combines saturation (checkout
 timeouts, p95 wait) with server headroom: (pool_size + max_overflow) x instances against
 max_connections - reserved - other connections, or Neon's pooler limits on a -pooler endpoint.
@@ -360,6 +361,7 @@ def run_pool_load(settings: Settings, options: PoolLoadOptions) -> PoolLoadResul
         def worker(mine: _WorkerStats) -> None:
             checkout = engine.raw_connection
             clock = time.perf_counter
+            yield_gil = time.sleep
             waits_append = mine.waits.append
             latencies_append = mine.latencies.append
             start_gate.wait()
@@ -395,6 +397,11 @@ def run_pool_load(settings: Settings, options: PoolLoadOptions) -> PoolLoadResul
                     dbapi.close()
                 waits_append(got - began)
                 latencies_append(done - got)
+                # Give up the GIL between checkouts, as an application thread does while it
+                # handles the rest of its request. Without it the thread that has just returned
+                # a connection takes it straight back before a woken waiter can run: a saturated
+                # pool then shows near-zero p95 waits while the other threads starve.
+                yield_gil(0)
 
         threads = [
             threading.Thread(target=worker, args=(s,), name=f"dbadmin-pool-{i}", daemon=True)

@@ -1,5 +1,5 @@
 """`schema create` (models -> tables, then stamp head) and `schema drop`, under the migration lock
-so neither races a `migrate up`."""
+so neither races a `migrate up`; `schema diff` (models vs database, read-only)."""
 
 from __future__ import annotations
 
@@ -92,3 +92,26 @@ def drop(settings: Settings, *, options: MigrateOptions | None = None) -> DropRe
         after = set(_existing_tables(conn))
         conn.commit()
     return DropResult(tuple(sorted(before - after)), tuple(sorted(after)))
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    models: str  # the DBADMIN_MODELS spec compared against
+    differences: tuple[str, ...]  # one readable line each; empty when identical
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+
+def diff(settings: Settings) -> DiffResult:
+    """The models (``DBADMIN_MODELS`` or the reference schema) compared with the database."""
+    from dbadmin.db import connect
+    from dbadmin.migrate.inspect import drift
+    from dbadmin.migrate.models import load_metadata, models_spec
+
+    metadata = load_metadata(settings)
+    with connect(settings) as conn:
+        found = drift(conn, metadata)
+        conn.rollback()
+    return DiffResult(models_spec(settings), found)

@@ -113,6 +113,7 @@ class AppTable:
             if isinstance(spec, str):
                 if column.nullable or column.server_default is not None:
                     self.columns.remove(column.name)
+                    self.notes.append(f"{column.name} left to its default ({spec})")
                     continue
                 raise Unfillable(f"column {column.name}: {spec}")
             if column.unique:
@@ -121,6 +122,9 @@ class AppTable:
                 raise Unfillable(f"column {column.name} is an unknown NOT NULL foreign key")
             if column.foreign_keys:
                 self.columns.remove(column.name)  # left NULL: no generic guess at a parent
+                self.notes.append(
+                    f"{column.name} left NULL (a foreign key these generators do not know)"
+                )
                 continue
             ctx = MakerContext(now_ms=self.now_ms, times=self.times, offset=self.existing)
             self._fallback[column.name] = make_values(spec, self.rng("column", column.name), ctx)

@@ -23,6 +23,8 @@ ADMIN_ID = "00000000-0000-4000-8000-000000000001"
 DEMO_ID = "00000000-0000-4000-8000-000000000002"
 SESSION_ID = "00000000-0000-4000-8000-0000000000c1"
 PASSWORD_HASH = "$2b$12$dbadminminimalseedplaceholderhashnotavalidloginxxxxxxx"
+# the tables the fixed records go into, parents first (what --reset empties, with CASCADE)
+TABLES = ("users", "modules", "chapters", "tasks", "conversations", "messages")
 
 
 def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -296,7 +296,11 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
         existing = {name: reader.count(t) for name, t in tables.items()}
         conn.rollback()
         if request.profile == "minimal":
-            return SeedPlan(request, mode, now, (), (), (), metadata)
+            from dbadmin.seed.minimal import TABLES
+
+            fixed = [tables[name] for name in TABLES if name in tables]
+            emptied = truncate_closure(conn, fixed) if request.reset else []
+            return SeedPlan(request, mode, now, (), tuple(emptied), (), metadata)
         counts, reasons = _counts(tables, request, mode, existing)
         chosen = [tables[name] for name, n in counts.items() if n > 0]
         busy = [name for name, n in counts.items() if n > 0 and existing[name] > 0]
@@ -380,9 +384,17 @@ def run_seed(
         from dbadmin.seed.minimal import seed_minimal
 
         with raw_connection(settings) as conn:
+            if request.reset:
+                truncate(conn, plan.truncate)
             results = seed_minimal(conn, plan.metadata, plan.now)
         return SeedResult(
-            "minimal", plan.mode, request.seed, plan.now, tuple(results), (), _since(started)
+            "minimal",
+            plan.mode,
+            request.seed,
+            plan.now,
+            tuple(results),
+            plan.truncate,
+            _since(started),
         )
     from dbadmin.seed.app import GENERATORS
 

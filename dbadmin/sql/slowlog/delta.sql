@@ -1,7 +1,10 @@
 -- Per-entry deltas over a window: snapshots from the baseline on, plus the live counters.
 -- A series restarts (the later value counts in full, never a negative difference) when the
--- entry is new, its counters went down, pg_stat_statements was reset (stats_reset), the server
--- restarted (Neon compute suspend), or the entry was evicted and re-created (stats_since, 17+).
+-- entry is new, its counters went down, pg_stat_statements was reset or lost its counters
+-- (pg_stat_statements_info.stats_reset moves: a reset, a crash, a Neon compute restart), or the
+-- entry was evicted and re-created (stats_since, 17+). A clean restart alone is NOT a restart
+-- of the series: pg_stat_statements.save keeps the counters (and stats_reset) across it, so the
+-- server start time only counts when stats_reset is unknown.
 WITH /* dbadmin */ r AS (/*PGSS_ROWS*/), live AS (
     SELECT 9223372036854775807::bigint AS sid,
            (SELECT stats_reset FROM pg_stat_statements_info) AS stats_reset,
@@ -43,7 +46,8 @@ WITH /* dbadmin */ r AS (/*PGSS_ROWS*/), live AS (
             OR s.calls < s.p_calls
             OR s.total_ms < s.p_total_ms
             OR s.stats_reset IS DISTINCT FROM s.p_stats_reset
-            OR s.server_started IS DISTINCT FROM s.p_server_started
+            OR (s.stats_reset IS NULL
+                AND s.server_started IS DISTINCT FROM s.p_server_started)
             OR s.stats_since IS DISTINCT FROM s.p_stats_since) AS restarted
     FROM steps s
     WHERE s.sid > %(base_id)s

@@ -107,7 +107,12 @@ def main(url: str) -> None:
             path.write_text(json.dumps(plan, indent=2) + "\n")
             print(f"wrote {path.name}")
         # auto_explain, as it logs: the LOG line prefix, then the JSON with "Query Text"
-        cur.execute("LOAD 'auto_explain'")
+        try:
+            cur.execute("LOAD 'auto_explain'")
+        except psycopg2.Error as exc:  # some builds (pgserver's PostgreSQL 16) lack contrib
+            print(f"pg{major}: no auto_explain ({str(exc).strip()}), skipping auto_explain")
+            conn.close()
+            return
         for key, value in {
             "auto_explain.log_min_duration": "0",
             "auto_explain.log_analyze": "on",
