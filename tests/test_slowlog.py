@@ -250,7 +250,7 @@ def test_extension_installed_but_not_preloaded(cli: Cli, tmp_path) -> None:  # t
 
 def test_snapshot_deltas_across_server_restarts(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A clean restart keeps pg_stat_statements' counters (pg_stat_statements.save): the delta
-    must not count them again. A crash (immediate stop, like a Neon compute that goes away)
+    must not count them again. A crash (a killed backend; like a Neon compute that goes away)
     loses them: the series restarts and only the calls after it count."""
     import os
     import shutil
@@ -263,10 +263,13 @@ def test_snapshot_deltas_across_server_restarts(cli: Cli, tmp_path) -> None:  # 
 
     from dbadmin.local import Cluster, embedded_bin_dir
 
+    bin_dir = embedded_bin_dir()
+    if os.environ.get("DBADMIN_TEST_SERVER", "embedded") == "pg15":
+        bin_dir = Path("/usr/lib/postgresql/15/bin")
     sock = Path(tempfile.mkdtemp(prefix="dbadmin-restart-"))
     os.chmod(sock, 0o777)
     cluster = Cluster(
-        bin_dir=embedded_bin_dir(),
+        bin_dir=bin_dir,
         pgdata=tmp_path / "pgdata",
         socket_dir=sock,
         port=free_port(),
@@ -297,6 +300,8 @@ def test_snapshot_deltas_across_server_restarts(cli: Cli, tmp_path) -> None:  # 
         assert cli("slow-queries", "snapshot", "-d", url.render()).exit_code == 0
         # a crash (a backend killed: the postmaster reinitialises shared memory, as a Neon
         # compute that goes away does): the counters are gone and stats_reset moves
+        ready = "database system is ready to accept connections"
+        readies = cluster.log_file.read_text().count(ready)
         conn = psycopg2.connect(**url.connect_kwargs())
         with conn.cursor() as cur:
             cur.execute("SELECT pg_backend_pid()")
@@ -304,17 +309,14 @@ def test_snapshot_deltas_across_server_restarts(cli: Cli, tmp_path) -> None:  # 
         os.kill(victim, signal.SIGKILL)
         conn.close()
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                psycopg2.connect(**url.connect_kwargs()).close()
-                break
-            except psycopg2.OperationalError:
-                assert time.monotonic() < deadline, cluster.log_file.read_text()[-3000:]
-                time.sleep(0.2)
+        while cluster.log_file.read_text().count(ready) == readies:  # crash recovery done
+            assert time.monotonic() < deadline, cluster.log_file.read_text()[-3000:]
+            time.sleep(0.1)
         _workload(url, table, 2)
         doc = since()
         assert _group(doc, table)["count"] == 3 + 2
-        assert doc["series_restarts"] >= 1, (doc["snapshots_used"], doc["warnings"], [(g["count"], g["query"][:40]) for g in doc["groups"]])
+        assert doc["series_restarts"] >= 1
+        assert "restarted inside the window" in " ".join(doc["warnings"])
         for g in doc["groups"]:
             assert g["count"] >= 0 and g["total_ms"] >= 0
     finally:

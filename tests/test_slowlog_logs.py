@@ -1,6 +1,6 @@
 """`dbadmin slow-queries log`: logs written by a real server (stderr, csvlog and jsonlog at once).
 
-One module-scoped server (embedded PostgreSQL 18, logging_collector into its data directory,
+One module-scoped server (embedded PostgreSQL 18, or 15 in the pg15 lane; logging_collector into its data directory,
 log_min_duration_statement=0, auto_explain) runs a known workload once and is stopped, so the
 three log files are complete and fixed for every test here.
 """
@@ -27,6 +27,13 @@ from dbadmin.slowlog.prefix import infer_prefix, prefix_to_regex
 PREFIX = "%m [%p] %q%u@%d/%a "
 
 
+def _lane_bin_dir() -> Path:
+    """The binaries of this test lane: Debian's PostgreSQL 15 with DBADMIN_TEST_SERVER=pg15."""
+    if os.environ.get("DBADMIN_TEST_SERVER", "embedded") == "pg15":
+        return Path("/usr/lib/postgresql/15/bin")
+    return embedded_bin_dir()
+
+
 @dataclass
 class ServerLogs:
     stderr: Path
@@ -50,7 +57,7 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerLogs
     sock = Path(tempfile.mkdtemp(prefix="dbadmin-slowlog-"))
     os.chmod(sock, 0o777)
     cluster = Cluster(
-        bin_dir=embedded_bin_dir(),
+        bin_dir=_lane_bin_dir(),
         pgdata=root / "pgdata",
         socket_dir=sock,
         port=free_port(),
@@ -417,3 +424,22 @@ def test_histogram_percentiles_below_one_millisecond(tmp_path: Path) -> None:
     group = parse_logs([log]).groups[0]
     assert group.p50_ms == pytest.approx(1.0, rel=0.02)
     assert group.p95_ms == pytest.approx(1.9, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--top", "0"], "--top"),
+        (["--jobs", "-1"], "--jobs"),
+        (["--min-duration", "-5"], "--min-duration"),
+        (["--format", "syslog"], "unknown log format"),
+        (["--prefix", "%Z "], "%Z"),
+    ],
+)
+def test_bad_log_options_exit_2_in_one_line(
+    server_logs: ServerLogs, cli: Cli, args: list[str], needle: str
+) -> None:
+    res = cli("slow-queries", "log", str(server_logs.stderr), *args)
+    assert res.exit_code == ExitCode.USAGE, res.stderr
+    assert needle in res.stderr and res.stderr.startswith("dbadmin: error: ")
+    assert len(res.stderr.strip().splitlines()) == 1 and res.stdout == ""

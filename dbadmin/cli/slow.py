@@ -324,8 +324,11 @@ def log(
 
     Example: dbadmin slow-queries log /var/log/postgresql/postgresql-16-main.log --top 10
     """
+    from dbadmin.errors import UsageError
     from dbadmin.slowlog.logparse import parse_logs
 
+    if top_n < 1:
+        raise UsageError("--top must be at least 1")
     sources: list[object] = [sys.stdin.buffer if f == "-" else f for f in files]
     report = parse_logs(
         sources,  # type: ignore[arg-type]

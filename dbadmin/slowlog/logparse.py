@@ -764,7 +764,11 @@ def parse_logs(
     first line that did not parse and the prefix that was expected); returns a report with
     ``total_queries == 0`` for empty input.
     """
-    if jobs <= 0:
+    if jobs < 0:
+        raise UsageError(f"--jobs {jobs} is negative", "use 0 (one per CPU, up to 4) or more")
+    if min_duration_ms < 0:
+        raise UsageError(f"--min-duration {min_duration_ms:g} is negative", "use 0 or more (ms)")
+    if jobs == 0:
         jobs = max(1, min(os.cpu_count() or 1, 4))
     if log_format not in FORMATS:
         raise UsageError(f"unknown log format {log_format!r}", "use " + ", ".join(FORMATS))
