@@ -369,6 +369,19 @@ def test_file_size_limit_exits_5_and_lists_nothing(
     assert not [p for p in backups.iterdir() if p.name != ".dbadmin-backup.lock"]
 
 
+def test_unusable_backup_directory_is_a_config_error(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    """A --dir under a regular file: exit 2 in one line, nothing dumped, nothing changed."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    res = cli("backup", "-d", pg_server.url(source).render(), "--dir", str(blocker / "bk"))
+    assert res.exit_code == ExitCode.USAGE, res.stderr
+    assert res.stderr.count("\n") == 1 and "cannot use backup directory" in res.stderr
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    assert blocker.read_text() == "x"
+
+
 def test_concurrent_runs_one_waits_out(
     cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
 ) -> None:

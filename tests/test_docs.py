@@ -51,3 +51,10 @@ def test_help_has_an_example_and_readme_mentions_it(name: str, cli) -> None:  # 
     assert res.exit_code == 0, res.stderr
     assert "Example" in res.stdout, f"`dbadmin {name} --help` has no example"
     assert f"dbadmin {name}" in README, f"README does not mention `dbadmin {name}`"
+
+
+def test_ci_runs_exactly_the_readme_test_line() -> None:
+    root = Path(__file__).resolve().parent.parent
+    ci_lines = (root / ".ci" / "run").read_text().splitlines()
+    test_line = next(line for line in ci_lines if "pytest" in line)
+    assert f"```sh\n{test_line}\n```" in README

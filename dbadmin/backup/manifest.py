@@ -43,8 +43,15 @@ class BackupLocked(DbadminError):
 
 # --- files ---------------------------------------------------------------------------------------
 def ensure_private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create (or tighten) a 0700 backup directory; an unusable path is a configuration error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use backup directory {path}: {exc.strerror or exc}",
+            "choose a writable directory with --dir or DBADMIN_BACKUP_DIR",
+        ) from exc
     return path
 
 
