@@ -21,6 +21,7 @@ from conftest import Cli, PgServer
 from dbadmin.errors import ExitCode
 from dbadmin.seed.checks import ColumnCheck, parse_check
 from dbadmin.seed.copy import copy_batches, rows_to_text
+from dbadmin.seed.minimal import SESSION_ID
 from dbadmin.urls import DbUrl
 
 NOW = "2026-01-15T00:00:00+00:00"
@@ -325,6 +326,31 @@ def test_minimal_profile_is_idempotent(cli: Cli, app_db: DbUrl) -> None:
     assert res.exit_code == 0, res.stderr
     assert all(t["rows"] == 0 for t in res.json()["tables"])
     assert checksums(app_db) == after_first
+
+
+def test_minimal_after_a_generated_profile_adds_every_fixed_record(cli: Cli, app_db: DbUrl) -> None:
+    """Generated rows hold ids 1, 2, ...: the fixed records must not be taken for present."""
+    assert seed(cli, app_db, "--rows", "messages=200").exit_code == 0
+    before = counts(app_db)
+    res = seed(cli, app_db, "--profile", "minimal", "--json")
+    assert res.exit_code == 0, res.stderr
+    added = {t["table"]: t["rows"] for t in res.json()["tables"]}
+    assert added == {
+        "users": 2, "modules": 1, "chapters": 2, "tasks": 3, "conversations": 1, "messages": 2,
+    }  # fmt: skip
+    after = counts(app_db)
+    assert all(after[name] == before[name] + n for name, n in added.items())
+    admin = "(SELECT id FROM users WHERE email = 'admin@example.com')"
+    assert query(app_db, f"SELECT count(*) FROM tasks WHERE user_id = {admin}") == [(3,)]
+    assert query(
+        app_db,
+        "SELECT m.role FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        f"WHERE c.user_id = {admin} AND c.session_id = '{SESSION_ID}' ORDER BY m.created_at",
+    ) == [("user",), ("assistant",)]
+    assert set(orphans(app_db).values()) == {0}
+    again = seed(cli, app_db, "--profile", "minimal", "--json")
+    assert again.exit_code == 0 and all(t["rows"] == 0 for t in again.json()["tables"])
+    assert counts(app_db) == after
 
 
 def test_constraints_hold_no_orphans_and_realistic_shape(cli: Cli, app_db: DbUrl) -> None:

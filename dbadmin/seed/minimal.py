@@ -1,7 +1,11 @@
 """The ``minimal`` profile: a handful of fixed, named records, inserted idempotently.
 
-Every row has a fixed key and ``ON CONFLICT DO NOTHING``: running it again changes nothing, so a
-cron job can call it after every demo reset. Times are relative to ``now`` (default today 00:00
+Each record is found by its natural key (a user's email, a slug, a session id, a task's user and
+title, a message's conversation, role and content) and inserted only when it is missing, so
+running it again changes nothing and a cron job can call it after every demo reset. Identity
+keys are left to the database: fixed ids would collide with rows another profile generated (and
+then be skipped as "already present" although a different row holds them). Parents are
+referenced through their natural keys too. Times are relative to ``now`` (default today 00:00
 UTC) like the generated profiles.
 """
 
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import UsageError
@@ -17,7 +22,7 @@ from dbadmin.seed.load import DbReader, TableResult, advance_sequences
 
 if TYPE_CHECKING:
     import psycopg2.extensions
-    from sqlalchemy import MetaData
+    from sqlalchemy import MetaData, Table
 
 ADMIN_ID = "00000000-0000-4000-8000-000000000001"
 DEMO_ID = "00000000-0000-4000-8000-000000000002"
@@ -25,6 +30,29 @@ SESSION_ID = "00000000-0000-4000-8000-0000000000c1"
 PASSWORD_HASH = "$2b$12$dbadminminimalseedplaceholderhashnotavalidloginxxxxxxx"
 # the tables the fixed records go into, parents first (what --reset empties, with CASCADE)
 TABLES = ("users", "modules", "chapters", "tasks", "conversations", "messages")
+# the natural key each record is found by (the reference schema's unique columns, or for tasks
+# and messages, which have none, the columns that tell the fixed records apart)
+KEYS: dict[str, tuple[str, ...]] = {
+    "users": ("email",),
+    "modules": ("slug",),
+    "chapters": ("slug",),
+    "tasks": ("user_id", "title"),
+    "conversations": ("session_id",),
+    "messages": ("conversation_id", "role", "content"),
+}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The id of the parent row whose ``column`` is ``value`` (resolved in SQL)."""
+
+    table: str
+    column: str
+    value: str
+
+
+MODULE = Ref("modules", "slug", "getting-started")
+CONVERSATION = Ref("conversations", "session_id", SESSION_ID)
 
 
 def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -60,7 +88,6 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
             "modules",
             [
                 {
-                    "id": 1,
                     "slug": "getting-started",
                     "title": "Getting started",
                     "description": "Install the app, sign in and ask the assistant.",
@@ -74,8 +101,7 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
             "chapters",
             [
                 {
-                    "id": 1,
-                    "module_id": 1,
+                    "module_id": MODULE,
                     "slug": "getting-started-install",
                     "title": "Installing",
                     "content_markdown": "# Installing\n\nRun the installer, then sign in.",
@@ -84,8 +110,7 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
                     "updated_at": now - 60 * day,
                 },
                 {
-                    "id": 2,
-                    "module_id": 1,
+                    "module_id": MODULE,
                     "slug": "getting-started-assistant",
                     "title": "Asking the assistant",
                     "content_markdown": "# Asking the assistant\n\nSelect text and ask.",
@@ -99,7 +124,6 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
             "tasks",
             [
                 {
-                    "id": 1,
                     "user_id": ADMIN_ID,
                     "title": "Read the getting started chapter",
                     "description": "Start with installing.",
@@ -110,7 +134,6 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
                     "updated_at": now - 2 * day,
                 },
                 {
-                    "id": 2,
                     "user_id": ADMIN_ID,
                     "title": "Try the assistant",
                     "description": None,
@@ -121,7 +144,6 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
                     "updated_at": now - 2 * day,
                 },
                 {
-                    "id": 3,
                     "user_id": ADMIN_ID,
                     "title": "Finish the module 1 quiz",
                     "description": None,
@@ -137,7 +159,6 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
             "conversations",
             [
                 {
-                    "id": 1,
                     "session_id": SESSION_ID,
                     "user_id": ADMIN_ID,
                     "metadata": json.dumps({"source": "web", "locale": "en"}),
@@ -151,8 +172,7 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
             "messages",
             [
                 {
-                    "id": 1,
-                    "conversation_id": 1,
+                    "conversation_id": CONVERSATION,
                     "user_id": ADMIN_ID,
                     "role": "user",
                     "content": "How do I set up the database?",
@@ -164,8 +184,7 @@ def records(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
                     "created_at": now - 2 * hour,
                 },
                 {
-                    "id": 2,
-                    "conversation_id": 1,
+                    "conversation_id": CONVERSATION,
                     "user_id": None,
                     "role": "assistant",
                     "content": "Run `dbadmin migrate up`, then `dbadmin seed`.",
@@ -204,13 +223,8 @@ def seed_minimal(
             inserted = 0
             with conn.cursor() as cur:
                 for row in rows:
-                    cols = [c for c in row if c in present]
-                    sql = (
-                        f"INSERT INTO {qualified(table.name, table.schema)} "
-                        f"({', '.join(quote_ident(c) for c in cols)}) "
-                        f"VALUES ({', '.join(['%s'] * len(cols))}) ON CONFLICT DO NOTHING"
-                    )
-                    cur.execute(sql, [row[c] for c in cols])
+                    sql, params = _insert_if_missing(table, row, present, tables)
+                    cur.execute(sql, params)
                     inserted += cur.rowcount
             advance_sequences(reader, table)
             note = (f"{len(rows) - inserted} already present",) if inserted < len(rows) else ()
@@ -220,3 +234,39 @@ def seed_minimal(
         conn.rollback()
         raise
     return results
+
+
+def _insert_if_missing(
+    table: Table, row: dict[str, Any], present: set[str], tables: dict[str, Table]
+) -> tuple[str, list[Any]]:
+    """``INSERT ... SELECT ... WHERE NOT EXISTS (the natural key)``, parents looked up by key."""
+
+    def value(v: Any) -> tuple[str, list[Any]]:
+        if isinstance(v, Ref):
+            parent = tables[v.table]
+            return (
+                f"(SELECT id FROM {qualified(parent.name, parent.schema)} "
+                f"WHERE {quote_ident(v.column)} = %s)",
+                [v.value],
+            )
+        return "%s", [v]
+
+    cols = [c for c in row if c in present]
+    selects, params = [], []
+    for col in cols:
+        expr, args = value(row[col])
+        selects.append(expr)
+        params += args
+    conditions = ["true"]  # a key column the user's schema lacks: ON CONFLICT alone decides
+    for col in (c for c in KEYS[table.name] if c in present):
+        expr, args = value(row[col])
+        conditions.append(f"{quote_ident(col)} = {expr}")
+        params += args
+    name = qualified(table.name, table.schema)
+    sql = (
+        f"INSERT INTO {name} ({', '.join(quote_ident(c) for c in cols)}) "
+        f"SELECT {', '.join(selects)} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {name} WHERE {' AND '.join(conditions)}) "
+        "ON CONFLICT DO NOTHING"
+    )
+    return sql, params
