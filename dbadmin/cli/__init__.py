@@ -1,50 +1,150 @@
-"""The Typer application: one module per command group, registered here.
+"""The Typer application: one module per command group, imported only when it is needed.
 
+``_COMMANDS`` names each root command's module and its ``dbadmin --help`` line, so the root
+listing imports no group module and a run imports only the group it runs (``_LazyGroup``).
 Group modules import only typer and dbadmin's light modules at import time; SQLAlchemy, Alembic
 and psycopg2 are imported inside the commands, so ``dbadmin --help`` starts fast.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from gettext import gettext as _
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from dbadmin import __version__
-from dbadmin.cli import backup as backup_cli
-from dbadmin.cli import doctor, explain, local
-from dbadmin.cli import health as health_cli
-from dbadmin.cli import migrate as migrate_cli
-from dbadmin.cli import schema as schema_cli
-from dbadmin.cli import seed as seed_cli
-from dbadmin.cli import slow as slow_cli
 from dbadmin.cli.common import AppState, state
 
-# The order `dbadmin --help` lists the commands in: the life of a database, not the alphabet.
-COMMAND_ORDER = (
-    "local",
-    "doctor",
-    "schema",
-    "migrate",
-    "seed",
-    "explain",
-    "slow-queries",
-    "backup",
-    "restore",
-    "health",
-)
+if TYPE_CHECKING:
+    from typer._click import Command, HelpFormatter
 
 
-class _OrderedGroup(TyperGroup):
+class _Lazy(NamedTuple):
+    module: str  # dbadmin.cli.<module>
+    attr: str  # in it: a Typer sub-app (a command group) or a command function
+    short_help: str  # the command's get_short_help_str(SHORT_HELP_LIMIT)
+
+
+# Click lists a command with the first sentence of its help, cut to fit: help is at most 80
+# columns wide, so at most 62 characters here (80 - 6 - len("slow-queries")); 80 covers every cut.
+SHORT_HELP_LIMIT = 80
+
+# Every root command, in the order `dbadmin --help` lists them (the life of a database, not the
+# alphabet). tests/test_docs.py checks each short help against the loaded command.
+_COMMANDS: dict[str, _Lazy] = {
+    "local": _Lazy(
+        "local",
+        "app",
+        "Manage the embedded PostgreSQL (data in $DBADMIN_HOME, default ./.dbadmin).",
+    ),
+    "doctor": _Lazy(
+        "doctor",
+        "doctor",
+        "Check the URL in use, server version, TLS, endpoint, pg_dump/pg_restore...",
+    ),
+    "schema": _Lazy(
+        "schema",
+        "app",
+        "The application schema: create it on an empty database, drop it, show it,...",
+    ),
+    "migrate": _Lazy(
+        "migrate",
+        "app",
+        "Safe Alembic migrations: one migrator at a time (advisory lock),...",
+    ),
+    "seed": _Lazy(
+        "seed",
+        "seed",
+        "Fill the database with realistic, deterministic data through COPY: parents...",
+    ),
+    "explain": _Lazy(
+        "explain",
+        "explain",
+        "EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS) one statement in a transaction...",
+    ),
+    "slow-queries": _Lazy(
+        "slow",
+        "app",
+        "Slow queries from pg_stat_statements (with snapshot history) and from server...",
+    ),
+    "backup": _Lazy(
+        "backup",
+        "app",
+        "Verified, atomic pg_dump backups with manifests; `dbadmin backup` alone =...",
+    ),
+    "restore": _Lazy(
+        "backup",
+        "restore",
+        "Restore a verified backup: checksum first, typed confirmation, refuses...",
+    ),
+    "health": _Lazy(
+        "health",
+        "app",
+        "Database health checks for people, cron and monitoring (Nagios exit codes: 0...",
+    ),
+}
+COMMAND_ORDER = tuple(_COMMANDS)
+
+
+def _load(name: str) -> Command:
+    """Import one command's module and build its click command exactly as registering it on the
+    root app would (``add_typer`` / ``command``), with the root's help and error settings."""
+    entry = _COMMANDS[name]
+    target = getattr(importlib.import_module(f"dbadmin.cli.{entry.module}"), entry.attr)
+    host = typer.Typer(
+        add_completion=False,
+        rich_markup_mode=app.rich_markup_mode,
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        suggest_commands=app.suggest_commands,
+    )
+    if isinstance(target, typer.Typer):
+        host.add_typer(target, name=name)
+        group = typer.main.get_command(host)
+        assert isinstance(group, TyperGroup)
+        return group.commands[name]
+    host.command(name)(target)
+    return typer.main.get_command(host)  # one command: Typer returns it as is
+
+
+def _cut(text: str, limit: int) -> str:
+    """Click's shortening of a help text to ``limit`` characters (first sentence, '...')."""
+    return TyperCommand(name="", help=text).get_short_help_str(limit)
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: lists ``_COMMANDS`` without importing them; imports a command's module
+    when it runs, or when its help or completions are asked for."""
+
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
-        names = super().list_commands(ctx)
-        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
-        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+        return list(COMMAND_ORDER)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:  # type: ignore[override]
+        if cmd_name in _COMMANDS and cmd_name not in self.commands:
+            self.add_command(_load(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(  # type: ignore[override]
+        self, ctx: typer.Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        if args and args[0] not in _COMMANDS and self.suggest_commands:
+            # An unknown name: Typer's "Did you mean ...?" looks in self.commands, so load all.
+            for name in COMMAND_ORDER:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: typer.Context, formatter: HelpFormatter) -> None:  # type: ignore[override]
+        # TyperGroup.format_commands, with the short helps from _COMMANDS.
+        limit = formatter.width - 6 - max(len(name) for name in _COMMANDS)
+        rows = [(name, _cut(entry.short_help, limit)) for name, entry in _COMMANDS.items()]
+        with formatter.section(_("Commands")):
+            formatter.write_dl(rows)
 
 
 app = typer.Typer(
-    cls=_OrderedGroup,
+    cls=_LazyGroup,
     name="dbadmin",
     help=(
         "Administer the app's PostgreSQL/Neon database: schema, migrations, seed data, EXPLAIN "
@@ -97,19 +197,6 @@ def root(
     ctx.obj = AppState(
         database_url=database_url, direct_url=direct_url, debug=debug or app_state.debug
     )
-
-
-# Command groups, one line each (COMMAND_ORDER sets how `dbadmin --help` lists them).
-app.add_typer(local.app, name="local")
-app.command("doctor")(doctor.doctor)
-app.add_typer(schema_cli.app, name="schema")
-app.add_typer(migrate_cli.app, name="migrate")
-app.command("seed")(seed_cli.seed)
-app.command("explain")(explain.explain)
-app.add_typer(slow_cli.app, name="slow-queries")
-app.add_typer(backup_cli.app, name="backup")
-app.command("restore")(backup_cli.restore)
-app.add_typer(health_cli.app, name="health")
 
 
 def main() -> None:
