@@ -1,7 +1,10 @@
 """Backup/restore overhead: dbadmin vs the same pg_dump/pg_restore run directly.
 
-Seeds a throwaway embedded PostgreSQL 18 with >= --size-mb of data (generate_series SQL, four
-tables so parallel dumps have something to split), then measures (median of --runs):
+Seeds a throwaway embedded PostgreSQL 18 with >= --size-mb of data, then measures (median of
+--runs). `--data app` (the default): the application schema migrated to head and filled with
+`dbadmin seed --profile load` (appended until the size is reached: JSONB, secondary indexes,
+foreign keys, 11 tables); `--data synthetic`: four generate_series tables with only a primary key
+(the cheapest possible restore, so dbadmin's fixed work weighs most):
   1. `dbadmin backup --format custom`  vs  the same pg_dump binary, same options     (<= 1.05)
   2. `dbadmin restore`                 vs  pg_restore with the same options           (<= 1.05)
      and vs pg_restore followed by `vacuumdb --analyze-only` (what pg_restore's docs advise)
@@ -11,7 +14,7 @@ dbadmin's extra work is included on purpose: snapshot export + exact row counts 
 with pg_dump), fsync, sha256 of the output, manifest; for restore: checksum verification,
 target checks, ANALYZE and row-count comparison.
 
-Run: .venv/bin/python bench/backup.py [--size-mb 500] [--runs 2]
+Run: .venv/bin/python bench/backup.py [--size-mb 500] [--runs 2] [--data app|synthetic]
 """
 
 from __future__ import annotations
@@ -71,6 +74,27 @@ def psql(cluster: Cluster, sql: str, db: str = "postgres") -> str:
     return out.stdout.strip()
 
 
+def seed_app(cluster: Cluster, db: str, size_mb: int) -> int:
+    """The app schema at head, then `dbadmin seed --profile load` until size_mb is reached."""
+    psql(cluster, f"CREATE DATABASE {db}")
+    url = cluster.url(db).render()
+    run = [sys.executable, "-m", "dbadmin", "-d", url]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    subprocess.run([*run, "migrate", "up"], env=env, check=True, capture_output=True)
+    extra: list[str] = []
+    for seed_value in range(1, 100):
+        subprocess.run(
+            [*run, "seed", "--profile", "load", "--seed", str(seed_value), *extra],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        extra = ["--append"]
+        size = int(psql(cluster, "SELECT pg_database_size(current_database())", db))
+        if size >= size_mb * 1024 * 1024:
+            psql(cluster, "VACUUM ANALYZE", db)
+            return size
+    raise SystemExit("could not reach the requested size")
+
+
 def seed(cluster: Cluster, db: str, size_mb: int) -> int:
     psql(cluster, f"CREATE DATABASE {db}")
     tables = [f"events_{i}" for i in range(4)]
@@ -109,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--data", choices=("app", "synthetic"), default="app")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="dbadmin-bench-backup-"))
@@ -133,8 +158,8 @@ def main() -> None:
     cluster.ensure_running()
     try:
         t0 = time.perf_counter()
-        size = seed(cluster, "bench", args.size_mb)
-        print(f"seeded {size / 1024**2:.0f} MB in {time.perf_counter() - t0:.0f} s")
+        size = (seed_app if args.data == "app" else seed)(cluster, "bench", args.size_mb)
+        print(f"seeded {size / 1024**2:.0f} MB ({args.data}) in {time.perf_counter() - t0:.0f} s")
         # seeding ran with fsync off; the measurements use production durability settings
         psql(cluster, "ALTER SYSTEM SET fsync = on")
         psql(cluster, "ALTER SYSTEM SET synchronous_commit = on")

