@@ -231,9 +231,10 @@ def explain(
         notice(f"baseline saved to {save}")
     if html is not None:
         from dbadmin.explain.html import render_html
+        from dbadmin.files import write_atomically
 
         title = f"dbadmin explain: {query_name}" if query_name else "dbadmin explain"
-        html.write_text(render_html(analysis, title=title), encoding="utf-8")
+        write_atomically(html, render_html(analysis, title=title))
         notice(f"HTML report written to {html}")
 
     if json_output:

@@ -394,10 +394,7 @@ def _render_log(report: LogReport, top_n: int) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    from dbadmin.errors import UsageError
+    from dbadmin.files import write_atomically
 
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    write_atomically(path, text)
     notice(f"wrote {path}")

@@ -85,9 +85,9 @@ def save_baseline(
     analysis: PlanAnalysis, path: Path, *, params: dict[str, str] | None = None
 ) -> None:
     document = {"dbadmin_baseline": BASELINE_FORMAT, "params": params or {}, **analysis.as_dict()}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)  # never a half-written baseline
+    from dbadmin.files import write_atomically
+
+    write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_baseline(path: Path) -> dict[str, Any]:

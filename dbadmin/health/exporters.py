@@ -1,28 +1,22 @@
 """Machine formats for a health report: the Nagios plugin line and the Prometheus textfile.
 
 The Prometheus file is written for node_exporter's textfile collector, which may read it at any
-moment: it is written to a temporary file in the same directory, flushed and fsynced, then
-renamed over the target (atomic on POSIX), so a reader sees the old file or the new one, never a
-half-written one. A failed write removes the temporary file and leaves the old file untouched.
+moment: :func:`dbadmin.files.write_atomically` (temporary file, fsync, rename) means a reader sees
+the old file or the new one, never a half-written one.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
-from pathlib import Path
 
-from dbadmin.errors import DbadminError
+from dbadmin.files import OutputWriteError, write_atomically
 from dbadmin.health.model import HealthReport
+
+__all__ = ["OutputWriteError", "nagios_line", "prometheus_text", "write_atomically"]
 
 NAGIOS_UOM = {"%": "%", "s": "s", "ms": "ms", "MB": "MB", "count": "", "xids": ""}
 PROM_PREFIX = "dbadmin_health"
-
-
-class OutputWriteError(DbadminError):
-    """The report could not be written (disk full, file size limit, permissions)."""
 
 
 def _perf_label(name: str) -> str:
@@ -144,32 +138,3 @@ def prometheus_text(report: HealthReport, now: float | None = None) -> str:
                 else f"{name} {_num(value) or '0'}"
             )
     return "\n".join(lines) + "\n"
-
-
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` via a temporary file + fsync + rename in the same directory."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputWriteError(
-            f"cannot write {path}: directory {folder} does not exist", "create it first"
-        )
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise OutputWriteError(
-                f"cannot write {path}: {exc.strerror or exc}; the previous file was left as it was",
-                "check free space, file size limits and permissions",
-            ) from None
-        raise

@@ -1,0 +1,53 @@
+"""Output files that are never half-written: temporary file, fsync, rename.
+
+Reports (`--html`, `--prometheus`), baselines (`explain --save`) are written to a temporary file in
+the target's directory, flushed and fsynced, then renamed over the target (atomic on POSIX): a
+reader sees the old file or the new one, never a part of one. A failed write (disk full, file size
+limit, permissions) removes the temporary file and leaves the old file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from dbadmin.errors import DbadminError
+
+
+class OutputWriteError(DbadminError):
+    """The output file could not be written (disk full, file size limit, permissions)."""
+
+
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` via a temporary file + fsync + rename in the same directory."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputWriteError(
+            f"cannot write {path}: directory {folder} does not exist", "create it first"
+        )
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputWriteError(
+            f"cannot write {path}: {exc.strerror or exc}", "check the directory's permissions"
+        ) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise OutputWriteError(
+                f"cannot write {path}: {exc.strerror or exc}; the previous file was left as it was",
+                "check free space, file size limits and permissions",
+            ) from None
+        raise
