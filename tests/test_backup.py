@@ -502,6 +502,32 @@ def test_prune_keeps_newest_even_with_keep_0(
 
 
 # --- restore safety ------------------------------------------------------------------------------
+def test_restore_on_a_terminal_needs_the_typed_database_name(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    from test_migrate import run_with_terminal_input
+
+    backups = tmp_path / "bk"
+    assert cli("backup", "-d", pg_server.url(source).render(), "--dir", str(backups),
+               "--name", "b").exit_code == 0  # fmt: skip
+    target = pg_server.create_database()
+    try:
+        args = ("restore", "b", "--dir", str(backups), "--target-url",
+                pg_server.url(target).render())  # fmt: skip
+        proc = run_with_terminal_input(*args, answer="yes\n")
+        assert proc.returncode == ExitCode.USAGE, proc.stderr
+        assert f"Type '{target}' to confirm" in proc.stdout
+        assert "confirmation did not match; nothing was changed" in proc.stderr
+        tables = "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        assert pg_server.execute(tables, target) == [(0,)]
+        proc = run_with_terminal_input(*args, answer=f"{target}\n")
+        assert proc.returncode == 0, proc.stderr
+        assert "row counts match the manifest" in proc.stdout
+        assert fingerprint(pg_server, target) == fingerprint(pg_server, source)
+    finally:
+        pg_server.drop_database(target)
+
+
 def test_restore_into_non_empty_db_needs_clean(
     cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
 ) -> None:
