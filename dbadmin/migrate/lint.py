@@ -125,10 +125,10 @@ def lint(
 
     _, scripts = load_scripts(settings, config_path)
     if revisions is None:
-        todo, server_version = _pending_on_database(settings, scripts)
+        scripts_to_lint, server_version = _pending_on_database(settings, scripts)
         pg_version = pg_version or server_version
     else:
-        todo = revisions_in(scripts, revisions)
+        scripts_to_lint = revisions_in(scripts, revisions)
     error_rules = (ERROR_RULES | set(errors)) - set(warnings)
     binary = squawk_binary(dict(settings.env) | dict(os.environ))
     version = _squawk_version(binary)
@@ -136,7 +136,7 @@ def lint(
     findings: list[LintFinding] = []
     linted: list[str] = []
     with tempfile.TemporaryDirectory(prefix="dbadmin-lint-") as tmp:
-        for script in todo:
+        for script in scripts_to_lint:
             down = script.down_revision
             if isinstance(down, (tuple, list)):
                 continue  # a merge point has no DDL of its own
@@ -162,8 +162,8 @@ def _pending_on_database(settings: Settings, scripts: ScriptDirectory) -> tuple[
         current = current_heads(conn)
         version = str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
         conn.rollback()
-    todo = list(reversed(list(scripts.iterate_revisions("heads", current or "base"))))
-    return todo, version
+    pending = list(reversed(list(scripts.iterate_revisions("heads", current or "base"))))
+    return pending, version
 
 
 def _squawk_version(binary: str) -> str:

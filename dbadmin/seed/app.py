@@ -23,6 +23,7 @@ import itertools
 import json
 import math
 import random
+from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
@@ -79,7 +80,7 @@ def _recent_ms(
     return [now_ms - int(span * rand() ** skew) - 1 for _ in range(n)]
 
 
-class AppTable:
+class AppTable(ABC):
     """Base: fixed columns from ``produce``, unknown columns from the generic generator."""
 
     name: ClassVar[str]
@@ -101,8 +102,9 @@ class AppTable:
     def rng(self, *names: object) -> random.Random:
         return stream(self.seed, "app", self.table.fullname, self.existing, *names)
 
+    @abstractmethod
     def known(self) -> set[str]:
-        raise NotImplementedError
+        """The columns ``produce`` fills; the generic generator fills the others."""
 
     def prepare(self, reader: DbReader) -> int:
         self.existing = reader.count(self.table)
@@ -132,11 +134,12 @@ class AppTable:
         self.setup(reader)
         return self.rows
 
-    def setup(self, reader: DbReader) -> None:
-        """Read parents and build pools (subclasses)."""
+    def setup(self, reader: DbReader) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Read parents and build pools (subclasses that need them)."""
 
+    @abstractmethod
     def produce(self, start: int, n: int) -> dict[str, list[str]]:
-        raise NotImplementedError
+        """COPY fields of rows ``start .. start + n - 1``, one list per known column."""
 
     def batches(self, batch_size: int) -> Iterator[tuple[int, str]]:
         """Rows are made in fixed blocks (each with its own random stream), so the data does not
