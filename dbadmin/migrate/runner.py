@@ -345,20 +345,14 @@ def stamp(
 
 def _pending(scripts: ScriptDirectory, target: str, current: tuple[str, ...]) -> list[Script]:
     """Revisions to apply, parents first."""
-    from alembic.util import CommandError
-
     try:
         upper = scripts.iterate_revisions(target, current or "base")
-        todo = list(reversed(list(upper)))
-    except CommandError as exc:
+        pending = list(reversed(list(upper)))
+    except Exception as exc:  # alembic's CommandError, or a revision map it cannot resolve
         raise UsageError(
             f"cannot upgrade to {target!r}: {exc}", "see `dbadmin migrate status`"
         ) from None
-    except Exception as exc:
-        raise UsageError(
-            f"cannot upgrade to {target!r}: {exc}", "see `dbadmin migrate status`"
-        ) from None
-    return todo
+    return pending
 
 
 def _with_retries(
