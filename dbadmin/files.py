@@ -22,7 +22,7 @@ class OutputWriteError(DbadminError):
 def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` to ``path`` via a temporary file + fsync + rename in the same directory."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent  # Path("x").parent is Path(".")
     if not folder.is_dir():
         raise OutputWriteError(
             f"cannot write {path}: directory {folder} does not exist", "create it first"

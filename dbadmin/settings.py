@@ -47,11 +47,6 @@ class Settings:
     def embedded(self) -> bool:
         return self.url_source == "embedded"
 
-    @property
-    def session_url(self) -> DbUrl:
-        """The URL for anything needing a session (migrations, locks, SET, pg_dump)."""
-        return self.direct_url
-
     def with_url(self, url: DbUrl, source: str | None = None) -> Settings:
         return replace(self, url=url, direct_url=url.direct(), url_source=source or self.url_source)
 

@@ -142,9 +142,6 @@ class DbUrl:
     def with_database(self, database: str) -> DbUrl:
         return replace(self, database=database)
 
-    def without_password(self) -> DbUrl:
-        return replace(self, password=None)
-
     def direct(self) -> DbUrl:
         """The direct (non-pooled) endpoint of a Neon ``-pooler`` URL; other URLs unchanged."""
         match = NEON_HOST_RE.match(self.host or "")
@@ -184,9 +181,6 @@ class DbUrl:
         if query:
             text += "?" + urlencode(query, safe="/%=")
         return text
-
-    def sqlalchemy_url(self) -> str:
-        return self.render(driver="psycopg2")
 
     def masked(self) -> str:
         return self.render(hide_password=True)

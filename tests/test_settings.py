@@ -49,7 +49,7 @@ def test_embedded_default_when_nothing_configured(tmp_path: Path) -> None:
 def test_accepted_schemes(raw: str) -> None:
     url = DbUrl.parse(raw)
     assert (url.user, url.password, url.host, url.database) == ("u", "p", "h", "db")
-    assert url.sqlalchemy_url().startswith("postgresql+psycopg2://")
+    assert url.render(driver="psycopg2").startswith("postgresql+psycopg2://")
 
 
 def test_asyncpg_ssl_becomes_sslmode() -> None:
