@@ -140,31 +140,34 @@ def _binary_checks(server_major: int, needs_tls: bool) -> list[DoctorCheck]:
 
 
 def _stat_statements_check(conn: Connection) -> DoctorCheck:
-    from sqlalchemy import text
+    from dbadmin.slowlog.pgss import probe
 
-    available = conn.execute(
-        text("SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_stat_statements'")
-    ).scalar_one()
-    installed = conn.execute(
-        text("SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'")
-    ).scalar()
-    preload = conn.execute(text("SHOW shared_preload_libraries")).scalar_one()
-    loaded = "pg_stat_statements" in preload or "neon" in preload
-    if installed and loaded:
-        return DoctorCheck("pg_stat_statements", "ok", f"installed ({installed})")
-    if not available:
+    p = probe(conn.connection.dbapi_connection)  # type: ignore[arg-type]
+    conn.rollback()
+    preload = p.preload or ""
+    loaded = p.preloaded or "neon" in preload  # Neon's own library loads it
+    if p.ext_version and loaded:
+        return DoctorCheck("pg_stat_statements", "ok", f"installed ({p.ext_version})")
+    if p.ext_available is None:
         return DoctorCheck(
             "pg_stat_statements",
             "warn",
             "not available on this server",
             "slow-queries top needs it",
         )
-    if not installed:
+    if not p.ext_version:
         return DoctorCheck(
             "pg_stat_statements",
             "warn",
             "available, not installed",
             "run: dbadmin slow-queries enable",
+        )
+    if p.preload is None:
+        return DoctorCheck(
+            "pg_stat_statements",
+            "warn",
+            f"installed ({p.ext_version}); role {p.username} cannot see shared_preload_libraries",
+            f"GRANT pg_read_all_settings TO {p.username} to check that the library is loaded",
         )
     return DoctorCheck(
         "pg_stat_statements",
@@ -175,20 +178,27 @@ def _stat_statements_check(conn: Connection) -> DoctorCheck:
 
 
 def _revision_check(conn: Connection, settings: Settings) -> DoctorCheck:
-    from sqlalchemy import text
+    import psycopg2
+
+    from dbadmin.migrate.heads import script_heads
+    from dbadmin.migrate.runner import database_heads
 
     try:
-        from dbadmin.migrate.heads import script_heads
-
         heads = script_heads(settings)
     except DbadminError as exc:
         return DoctorCheck("migrations", "warn", exc.what, exc.hint or "")
-    has_table = conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar_one()
-    current = (
-        sorted(r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version")))
-        if has_table
-        else []
-    )
+    try:
+        with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
+            current = database_heads(cur)
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        return DoctorCheck(
+            "migrations",
+            "warn",
+            f"cannot read alembic_version: {' '.join(str(exc).split())}",
+            "run doctor as the role that migrates, or GRANT SELECT ON alembic_version",
+        )
+    finally:
+        conn.rollback()
     head_text = ", ".join(heads) or "(no revisions)"
     if not current:
         return DoctorCheck(

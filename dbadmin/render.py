@@ -88,6 +88,15 @@ def human_bytes(size: float | None) -> str:
     return f"{size:.1f} TB"
 
 
+def human_rows(value: float | None) -> str:
+    """A row count (or loops): whole numbers with separators, a fraction only below 10."""
+    if value is None:
+        return "?"
+    if value >= 10 or value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
 def human_ms(ms: float | None) -> str:
     if ms is None:
         return "-"

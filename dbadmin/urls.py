@@ -257,3 +257,23 @@ def scrub(text: str, *secrets: str | None) -> str:
             if quoted != secret:
                 out = out.replace(quoted, MASK)
     return out
+
+
+def masked_line(text: str, *secrets: str | None, limit: int | None = None) -> str:
+    """``text`` on one line with passwords masked (URLs, ``password=``, ``secrets``), then cut
+    to ``limit`` characters: cutting first could leave a URL without its ``@``, which the
+    masking no longer recognises, and show part of its password."""
+    out = scrub(" ".join(text.split()), *secrets)
+    return out if limit is None else out[:limit]
+
+
+def error_line(exc: BaseException, *secrets: str | None, limit: int | None = None) -> str:
+    """The first line of an error (PostgreSQL's primary message when there is one), masked.
+
+    The one way health checks, the pool load and slowlog turn a failed statement or connection
+    into a line of a result."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag else None
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    text = primary or (lines[0] if lines else type(exc).__name__)
+    return masked_line(text, *secrets, limit=limit)

@@ -18,12 +18,7 @@ from alembic import context
 from sqlalchemy import text
 
 from dbadmin.migrate.models import include_object, load_metadata
-from dbadmin.migrate.runtime import (
-    LOCK_APPLICATION_NAME,
-    LOCK_CLASSID,
-    LOCK_OBJID,
-    install_timeouts,
-)
+from dbadmin.migrate.runtime import LOCK_APPLICATION_NAME, install_timeouts
 
 config = context.config
 log = logging.getLogger("alembic.env")
@@ -69,32 +64,36 @@ def run_migrations_online() -> None:
 
 
 def _run_standalone() -> None:
-    """Plain `alembic upgrade head`: the same lock and timeouts as `dbadmin migrate up`."""
+    """Plain `alembic upgrade head`: the same lock (dbadmin's MigrationLock, which refuses a
+    -pooler direct URL) and timeouts as `dbadmin migrate up`."""
+    from alembic.util import CommandError
+
     from dbadmin.db import make_engine
+    from dbadmin.errors import DbadminError
+    from dbadmin.migrate.lock import MigrationLock
 
     if settings.embedded:
         from dbadmin.local import embedded_cluster
 
         embedded_cluster(settings.home).ensure_running()
-    if settings.url.is_pooler:
+    if settings.url.is_pooler and not settings.direct_url.is_pooler:
         log.info("using the direct endpoint %s (not the -pooler)", settings.direct_url.describe())
-    engine = make_engine(settings, direct=True)
+    try:
+        with MigrationLock(settings, wait=60):
+            _migrate(make_engine(settings, direct=True))
+    except DbadminError as exc:  # e.g. a -pooler direct URL: one alembic error line
+        raise CommandError(exc.one_line()) from None
+
+
+def _migrate(engine) -> None:  # type: ignore[no-untyped-def]
     try:
         with engine.connect() as conn:
-            conn.execute(text(f"SET application_name = '{LOCK_APPLICATION_NAME}'"))
-            conn.execute(text("SET lock_timeout = '60s'"))
-            conn.execute(text(f"SELECT pg_advisory_lock({LOCK_CLASSID}, {LOCK_OBJID})"))
-            conn.execute(text("RESET lock_timeout"))
+            conn.execute(text(f"SET application_name = '{LOCK_APPLICATION_NAME} (migrating)'"))
             conn.commit()
-            try:
-                install_timeouts(conn, lock_timeout_ms=5000, statement_timeout_ms=0)
-                context.configure(connection=conn, **COMMON)
-                with context.begin_transaction():
-                    context.run_migrations()
-            finally:
-                conn.rollback()
-                conn.execute(text(f"SELECT pg_advisory_unlock({LOCK_CLASSID}, {LOCK_OBJID})"))
-                conn.commit()
+            install_timeouts(conn, lock_timeout_ms=5000, statement_timeout_ms=0)
+            context.configure(connection=conn, **COMMON)
+            with context.begin_transaction():
+                context.run_migrations()
     finally:
         engine.dispose()
 

@@ -695,3 +695,232 @@ def test_migrate_up_backup_takes_a_backup_first(
     newest = scan(backups).backups[0]
     assert newest.manifest.alembic_revision == ",".join(sorted(after))
     assert "alembic_version" in ",".join(newest.manifest.row_counts)
+
+
+# --- options given to the `backup` group before a subcommand --------------------------------------
+def test_group_options_before_a_subcommand_are_not_dropped(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    """`backup --dir X list/prune/verify` works on X (not the default directory); a create-only
+    option before another subcommand is a usage error, not silently ignored."""
+    url = pg_server.url(source).render()
+    chosen, default = tmp_path / "chosen", tmp_path / "default"
+    env = {"DBADMIN_BACKUP_DIR": str(default)}
+    for folder in (chosen, default):
+        for name in ("a", "b"):
+            res = cli("backup", "--schema-only", "-d", url, "--dir", str(folder), "--name", name)
+            assert res.exit_code == 0, res.stderr
+    # options before `create` are carried into it; the subcommand's own value wins
+    res = cli("backup", "--dir", str(tmp_path / "elsewhere"), "-d", url, "--schema-only",
+              "create", "--dir", str(chosen), "--name", "c", "--json", env=env)  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    assert Path(res.json()["path"]).parent == chosen  # type: ignore[index]
+    assert res.json()["manifest"]["schema_only"] is True  # type: ignore[index]
+    assert not (tmp_path / "elsewhere").exists()
+
+    listed = cli("backup", "--dir", str(chosen), "list", "--json", env=env)
+    assert listed.exit_code == 0, listed.stderr
+    doc = listed.json()
+    assert doc["directory"] == str(chosen)  # type: ignore[index]
+    assert [b["name"] for b in doc["backups"]] == ["c", "b", "a"]  # type: ignore[index]
+    as_json = cli("backup", "--json", "--dir", str(chosen), "list", env=env)
+    assert as_json.exit_code == 0 and as_json.json()["directory"] == str(chosen)  # type: ignore[index]
+
+    verified = cli("backup", "--dir", str(chosen), "--json", "verify", "a", env=env)
+    assert verified.exit_code == 0, verified.stderr
+    assert verified.json()["name"] == "a" and verified.json()["ok"] is True  # type: ignore[index]
+
+    pruned = cli("backup", "--dir", str(chosen), "--yes", "prune", "--keep", "1", "--json", env=env)
+    assert pruned.exit_code == 0, pruned.stderr
+    assert pruned.json()["directory"] == str(chosen)  # type: ignore[index]
+    assert [b.name for b in scan(chosen).backups] == ["c"]
+    assert [b.name for b in scan(default).backups] == ["b", "a"]  # untouched
+
+    for args in (
+        ("backup", "--format", "plain", "list"),
+        ("backup", "--schema-only", "--dir", str(chosen), "prune", "--keep", "0", "--yes"),
+        ("backup", "--name", "a", "verify", "--latest", "--dir", str(chosen)),
+        ("backup", "--pg-bin", str(embedded_bin_dir()), "list"),
+        ("backup", "-d", url, "prune", "--keep", "0", "--yes", "--dir", str(chosen)),
+    ):
+        bad = cli(*args, env=env)
+        assert bad.exit_code == ExitCode.USAGE, (args, bad.stderr)
+        assert "does not apply to `dbadmin backup" in bad.stderr and bad.stdout == ""
+        assert bad.stderr.count("\n") == 1
+    assert "--format/-F given before `list`" in cli("backup", "-F", "plain", "list").stderr
+    assert [b.name for b in scan(chosen).backups] == ["c"]
+    assert [b.name for b in scan(default).backups] == ["b", "a"]
+
+
+# --- manifest writes that fail --------------------------------------------------------------------
+def test_manifest_write_hitting_the_file_size_limit_exits_5_in_one_line(
+    pg_server: PgServer, fresh_db: DbUrl, tmp_path: Path
+) -> None:
+    """The dump fits under RLIMIT_FSIZE but its manifest does not (long --exclude-table patterns
+    are recorded in it): exit 5, one line naming the manifest, nothing listed or left over."""
+    backups = tmp_path / "bk"
+    limit = 4096
+    patterns = [f"no_such_table_{i:03d}_" + "x" * 80 for i in range(50)]
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    argv = [sys.executable, "-m", "dbadmin", "backup", "-d", fresh_db.render(), "--dir",
+            str(backups), "--format", "plain", "--compress", "gzip", "--name", "m"]  # fmt: skip
+    for pattern in patterns:
+        argv += ["-T", pattern]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+    assert proc.returncode == ExitCode.EXTERNAL, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "unexpected" not in proc.stderr
+    assert f"cannot write manifest {backups / 'm.manifest.json'}" in proc.stderr
+    assert "check free space" in proc.stderr
+    assert scan(backups).backups == () and scan(backups).leftovers == ()
+    assert [p.name for p in backups.iterdir()] == [".dbadmin-backup.lock"]
+
+
+def test_recording_a_verification_that_cannot_be_written_exits_5(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    backups = tmp_path / "bk"
+    url = pg_server.url(source).render()
+    assert cli("backup", "-d", url, "--dir", str(backups), "--name", "b").exit_code == 0
+    man_file = backups / "b.manifest.json"
+    before = man_file.read_bytes()
+    limit = len(before) // 2  # the rewritten manifest cannot fit
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "dbadmin", "backup", "verify", "b", "--dir", str(backups)],
+        capture_output=True, text=True, timeout=120, preexec_fn=small_files,
+    )  # fmt: skip
+    assert proc.returncode == ExitCode.EXTERNAL, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "unexpected" not in proc.stderr, proc.stderr
+    assert f"cannot write manifest {man_file}" in proc.stderr and "check free space" in proc.stderr
+    assert man_file.read_bytes() == before  # the old manifest, whole
+    assert scan(backups).leftovers == ()  # no .partial temporary left
+
+
+def test_recording_a_verification_holds_the_directory_lock(
+    pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    """The manifest is rewritten only under the directory lock (a prune holding it is waited
+    for, then given up on with a notice), and a manifest pruned meanwhile is not brought back."""
+    from dbadmin.backup.manifest import directory_lock, find_backup, read_manifest
+    from dbadmin.backup.verify import record_verification, verify_backup
+
+    backups = tmp_path / "bk"
+    settings = _settings(pg_server.url(source))
+    create_backup(settings, BackupOptions(directory=backups, name="b"))
+    entry = find_backup(backups, "b")
+    notices: list[str] = []
+    with directory_lock(backups, "prune"):  # another run (here: this test) holds the lock
+        started = time.monotonic()
+        held = verify_backup(settings, entry, lock_wait=0.5, notice=notices.append)
+        waited = time.monotonic() - started
+    assert held.ok and held.recorded is False and waited >= 0.5
+    assert any("verification not recorded" in n and "held the lock" in n for n in notices)
+    assert read_manifest(entry.manifest_file).verification is None
+    free = verify_backup(settings, entry)
+    assert free.ok and free.recorded is True
+    assert read_manifest(entry.manifest_file).verification["ok"] is True  # type: ignore[index]
+    # prune deletes the manifest first: a verification finishing afterwards must not revive it
+    entry.manifest_file.unlink()
+    notices.clear()
+    assert record_verification(entry, free, notice=notices.append) is False
+    assert not entry.manifest_file.exists() and "removed meanwhile" in notices[0]
+    assert scan(backups).backups == ()
+
+
+# --- one hash per verify, one catalog definition ---------------------------------------------------
+def test_restore_test_hashes_the_backup_once(
+    pg_server: PgServer, source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dbadmin.backup.verify as verify_mod
+    from dbadmin.backup.manifest import find_backup
+
+    backups = tmp_path / "bk"
+    settings = _settings(pg_server.url(source))
+    create_backup(settings, BackupOptions(directory=backups, name="b"))
+    entry = find_backup(backups, "b")
+    hashed: list[Path] = []
+    real = verify_mod.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(verify_mod, "sha256_file", counting)
+    result = verify_backup_with_scratch(settings, entry, pg_server)
+    assert result.ok and result.row_counts == EXPECTED_ROWS
+    assert hashed == [entry.data_path]  # sha256 check only; the restore plan did not hash again
+
+
+def verify_backup_with_scratch(settings, entry, pg_server: PgServer):  # type: ignore[no-untyped-def]
+    from dbadmin.backup.verify import verify_backup
+
+    return verify_backup(
+        settings, entry, restore_test=True, scratch_url=pg_server.url("postgres"), record=False
+    )
+
+
+def test_tables_in_a_schema_with_a_dot_are_counted_after_restore(
+    cli: Cli, pg_server: PgServer, source: str, scratch_dbs: list[str], tmp_path: Path
+) -> None:
+    """Backup and restore list tables with one catalog query, so they agree on every name."""
+    pg_server.execute(
+        'CREATE SCHEMA "team.a"; CREATE TABLE "team.a".t (x int);'
+        'INSERT INTO "team.a".t SELECT generate_series(1, 7);'
+        "CREATE VIEW public.v AS SELECT 1 AS one",
+        source,
+    )
+    backups = tmp_path / "bk"
+    url = pg_server.url(source).render()
+    res = cli("backup", "-d", url, "--dir", str(backups), "--name", "b", "--json")
+    assert res.exit_code == 0, res.stderr
+    counts = res.json()["manifest"]["row_counts"]  # type: ignore[index]
+    assert counts == {**EXPECTED_ROWS, "team.a.t": 7}
+    target = f"dotted_{os.getpid()}"
+    scratch_dbs.append(target)
+    res2 = cli("restore", "b", "--dir", str(backups), "-d", url, "--create", "--yes", "--json",
+               "--target-url", pg_server.url(target).render())  # fmt: skip
+    assert res2.exit_code == 0, res2.stderr
+    assert res2.json()["row_counts"] == counts and res2.json()["mismatches"] == []  # type: ignore[index]
+    again = cli("restore", "b", "--dir", str(backups), "-d", url, "--yes",
+                "--target-url", pg_server.url(target).render())  # fmt: skip
+    assert again.exit_code == ExitCode.USAGE and "already has 6 tables/views" in again.stderr
+
+
+# --- binary probing -------------------------------------------------------------------------------
+def test_tls_is_probed_only_when_needed_and_once_per_bin_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dbadmin.backup import binaries
+
+    binaries._probe.cache_clear()
+    binaries.tls_capable.cache_clear()
+    runs: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting(argv, *args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(list(argv))
+        return real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr(binaries.subprocess, "run", counting)
+    tls_probes = lambda: [a for a in runs if any("sslmode=require" in x for x in a)]  # noqa: E731
+    for tool in ("pg_dump", "pg_restore", "psql"):
+        assert binaries.choose(15, False, tool).binary is not None
+    versions = len(runs)
+    assert tls_probes() == [] and versions > 0
+    for tool in ("pg_dump", "pg_restore", "psql"):
+        assert binaries.choose(15, False, tool).binary is not None
+    assert len(runs) == versions  # versions are cached per binary
+    for tool in ("pg_dump", "pg_restore", "psql"):
+        choice = binaries.choose(15, True, tool)
+        assert choice.binary is not None and choice.binary.tls and not choice.needs_relay
+    probed_dirs = [Path(a[0]).parent for a in tls_probes()]
+    assert probed_dirs and len(probed_dirs) == len(set(probed_dirs))  # once per directory
+    assert all(Path(a[0]).name == "pg_dump" for a in tls_probes())
+    assert len(runs) == versions + len(probed_dirs)

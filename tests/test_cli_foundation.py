@@ -10,6 +10,7 @@ from pathlib import Path
 from conftest import PASSWORD, Cli, PgServer, run_dbadmin
 
 from dbadmin.errors import ExitCode
+from dbadmin.urls import DbUrl
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -118,6 +119,37 @@ def test_doctor_reports_on_a_real_server(cli: Cli, pg_server: PgServer) -> None:
         "migrations",
     } <= set(checks)
     assert res.exit_code == (1 if any(c["status"] == "fail" for c in checks.values()) else 0)
+
+
+def test_doctor_as_a_plain_role_shows_the_table(
+    cli: Cli, pg_server: PgServer, app_db: DbUrl
+) -> None:
+    """A LOGIN role without superuser, pg_read_all_settings or grants: shared_preload_libraries
+    and alembic_version are not readable; doctor still reports every check (as warnings)."""
+    import dataclasses
+    import uuid
+
+    role = f"plain_{uuid.uuid4().hex[:8]}"
+    db = app_db.database or ""
+    pg_server.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", db)
+    pg_server.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        url = dataclasses.replace(app_db, user=role, password=None).render()
+        res = cli("doctor", "-d", url)
+        assert "error" not in res.stderr, res.stderr
+        assert "dbadmin doctor" in res.stdout
+        line = next(ln for ln in res.stdout.splitlines() if "pg_stat_statements" in ln)
+        assert "WARN" in line.upper() and "shared_preload_libraries" in line, line
+        res = cli("doctor", "-d", url, "--json")
+        checks = {c["name"]: c for c in res.json()["checks"]}  # type: ignore[index]
+        assert checks["pg_stat_statements"]["status"] == "warn"
+        assert role in checks["pg_stat_statements"]["value"]
+        assert checks["migrations"]["status"] == "warn"
+        assert "permission denied" in checks["migrations"]["value"]
+        assert res.exit_code == (1 if any(c["status"] == "fail" for c in checks.values()) else 0)
+        assert res.stderr.count("dbadmin: error") == 0
+    finally:
+        pg_server.execute(f"DROP ROLE IF EXISTS {role}")
 
 
 def test_destructive_local_destroy_needs_yes_without_tty(cli: Cli) -> None:

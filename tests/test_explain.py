@@ -16,8 +16,17 @@ from conftest import Cli, PgServer
 
 from dbadmin.errors import ExitCode, UsageError
 from dbadmin.explain.analyze import analyze_plan, filter_columns
+from dbadmin.explain.capture import prepare_query
 from dbadmin.explain.plan import parse_plan_text
-from dbadmin.explain.sqltext import check_single_statement, find_placeholders, substitute
+from dbadmin.explain.sqltext import (
+    check_single_statement,
+    find_placeholders,
+    named_to_positional,
+    split_top_level,
+    strip_parens,
+    substitute,
+    unquote_ident,
+)
 from dbadmin.urls import DbUrl
 
 DATA = Path(__file__).resolve().parent / "data" / "explain"
@@ -808,11 +817,77 @@ def test_cte_time_is_counted_once() -> None:
         ("((t.a = 1) OR (t.b = 2))", []),
         ("(t.a = o.b)", []),
         ("(other.a = 1)", []),
+        # AND/OR inside a literal or below the top level do not split
+        ("(t.s = 'x AND y OR z'::text)", [("s", True)]),
+        ("((t.a = 1) AND ((t.b = 2) OR (t.c = 3)))", [("a", True)]),
+        ("((t.a = 1) and (t.b > 2))", [("a", True), ("b", False)]),
+        ("((t.a = 1) AND (t.b = 2) OR (t.c = 3))", []),
+        ("((t.n = ANY (ARRAY[1, 2])) AND (t.a = 1))", [("n", True), ("a", True)]),
     ],
 )
 def test_filter_columns(expr: str, expected: list[tuple[str, bool]]) -> None:
     found = filter_columns(expr, {"t", "tasks", "big"})
     assert [(c.column, c.equality) for c in found] == expected
+
+
+def test_named_placeholders_are_numbered_after_the_positional_ones_once() -> None:
+    sql = "SELECT :a, $2, :b, :a, ':c' -- :d\n;"
+    assert named_to_positional(sql, ("a", "b")) == "SELECT $1, $2, $2, $1, ':c' -- :d\n;"
+    assert named_to_positional(sql, ("a", "b"), start=2) == "SELECT $3, $2, $4, $3, ':c' -- :d\n;"
+    bound = prepare_query(sql, params=["a=1", "b=2", "2=3"])
+    assert bound.placeholders == ("a", "b") and bound.kind == "SELECT"
+    assert bound.sql == "SELECT :a, $2, :b, :a, ':c' -- :d"
+    generic = prepare_query(sql, allow_generic=True)
+    assert generic.generic and generic.sql == "SELECT $3, $2, $4, $3, ':c' -- :d"
+    with pytest.raises(UsageError, match="refusing 2 statements"):
+        prepare_query("SELECT :a; SELECT :a", params=["a=1"])
+
+
+def test_shared_expression_scanner() -> None:
+    assert strip_parens(" ((a = 1)) ") == "a = 1"
+    assert strip_parens("(a = 1) AND (b = 2)") == "(a = 1) AND (b = 2)"
+    assert strip_parens("(a = ')(')") == "a = ')('"
+    assert split_top_level("a AND (b AND c) AND 'd AND e'", "AND") == [
+        "a",
+        "(b AND c)",
+        "'d AND e'",
+    ]
+    assert split_top_level("'x', ARRAY[1, 2], (3, 4)", ",") == ["'x'", "ARRAY[1, 2]", "(3, 4)"]
+    assert split_top_level("band and sand", "AND") == ["band", "sand"]
+    assert unquote_ident('"Weird ""Col"""') == 'Weird "Col"' and unquote_ident("plain") == "plain"
+
+
+@pytest.mark.parametrize(
+    ("share", "level", "style", "css"),
+    [
+        (None, None, "dim", "none"),
+        (0.0, None, "green", "low"),
+        (0.0999, None, "green", "low"),
+        (0.10, "info", "yellow", "mid"),
+        (0.3999, "info", "yellow", "mid"),
+        (0.40, "warning", "bold red", "high"),
+        (0.90, "critical", "bold red", "high"),
+        (1.0, "critical", "bold red", "high"),
+    ],
+)
+def test_bar_colours_follow_the_slow_node_shares(
+    share: float | None, level: str | None, style: str, css: str
+) -> None:
+    from dbadmin.explain import html, report
+    from dbadmin.explain.analyze import SLOW_SHARES, share_level
+
+    assert [limit for limit, _ in SLOW_SHARES] == [0.90, 0.40, 0.10]
+    assert share_level(share) == level
+    assert report.share_style(share) == style
+    assert html._class(share) == css
+
+
+def test_human_rows() -> None:
+    from dbadmin.render import human_rows
+
+    assert [human_rows(v) for v in (None, 0, 0.5, 3.0, 9.987, 10.4, 1234567.8)] == [
+        "?", "0", "0.50", "3", "9.99", "10", "1,234,568",
+    ]  # fmt: skip
 
 
 def test_placeholders_ignore_quotes_comments_and_casts() -> None:

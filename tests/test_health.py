@@ -723,3 +723,51 @@ def test_cache_hit_is_skipped_with_too_few_reads_and_judged_below_the_threshold(
     check = doc["checks"]["cache_hit"]
     assert res.exit_code == 1 and check["status"] == "WARNING", doc
     assert "shared buffers" in check["summary"] and check["advice"]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("--debug", "health", "--timeout", "soon"), {}),
+        (("health", "--timeout", "soon", "--nagios"), {"DBADMIN_DEBUG": "1"}),
+        (("--debug", "health", "pool", "--duration", "forever"), {}),
+    ],
+)
+def test_debug_adds_the_traceback_and_keeps_the_unknown_exit(
+    cli: Cli, args: tuple[str, ...], env: dict[str, str]
+) -> None:
+    res = cli(*args, env=env)
+    assert res.exit_code == 3, (res.stdout, res.stderr)
+    assert "Traceback" in res.stderr and "UsageError" in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("dbadmin: error: --") and "is not a duration" in last
+    if "--nagios" in args:
+        assert res.stdout.count("\n") == 1 and res.stdout.startswith("DBADMIN UNKNOWN: --timeout")
+    res = cli(*(a for a in args if a != "--debug"), env={"DBADMIN_DEBUG": ""})
+    assert res.exit_code == 3 and "Traceback" not in res.stderr
+
+
+def test_check_errors_are_one_line_with_every_password_masked(pg_server: PgServer) -> None:
+    """A failed check's reason comes from the server's error: one line, the connection's
+    password masked even bare, URLs' passwords masked before any cut."""
+    from conftest import PASSWORD
+
+    from dbadmin.health.checks import Session
+    from dbadmin.urls import error_line
+
+    conn = _connect(pg_server.password_url())
+    try:
+        session = Session(conn, time.monotonic() + 5, PASSWORD)
+        message = f"token {PASSWORD} {'x' * 300} postgres://app:{PASSWORD}@host/db"
+        with conn.cursor() as cur, pytest.raises(psycopg2.Error) as caught:
+            cur.execute(f"DO $$ BEGIN RAISE EXCEPTION '%', '{message}'; END $$")
+        exc = caught.value
+        assert PASSWORD in str(exc) and "\n" in str(exc).strip()  # the raw text leaks
+        line = session.error_line(exc)
+        assert line == f"token *** {'x' * 300} postgres://app:***@host/db"
+        for limit in range(1, len(message) + 10):
+            cut = error_line(exc, PASSWORD, limit=limit)
+            assert len(cut) <= limit and line.startswith(cut)
+            assert not any(PASSWORD[i : i + 4] in cut for i in range(len(PASSWORD) - 3)), cut
+    finally:
+        conn.close()

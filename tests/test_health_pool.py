@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from conftest import Cli, PgServer, free_port
@@ -239,3 +240,48 @@ def test_a_p95_checkout_wait_above_the_threshold_is_a_warning(
     assert doc["load"]["timeouts"] == 0 and doc["load"]["wait_ms"]["p95"] >= 10
     assert any("checkout wait p95" in v for v in doc["verdicts"])
     assert any("DATABASE_POOL_SIZE" in a for a in doc["advice"])
+
+
+def _leaked_parts(secret: str, text: str, size: int = 4) -> list[str]:
+    """Every piece of ``secret`` (``size`` characters or more) that shows in ``text``."""
+    return [
+        secret[i : i + size] for i in range(len(secret) - size + 1) if secret[i : i + size] in text
+    ]
+
+
+def test_a_long_error_never_shows_any_part_of_the_password(cli: Cli, pg_server: PgServer) -> None:
+    """The first error is cut to 200 characters: masking must come first, or a URL cut before
+    its '@' keeps the start of its password; the settings' password is masked even bare."""
+    from conftest import PASSWORD
+
+    url = pg_server.password_url()
+    # unmasked, "token <pw> " + 140 x + " postgresql://u:" (183 characters) puts the 200th
+    # character inside the URL's password
+    message = f"token {PASSWORD} {'x' * 140} postgresql://u:{PASSWORD}@db.example.com/app"
+    query = f"DO $$ BEGIN RAISE EXCEPTION '%', '{message}'; END $$"
+    res = cli(
+        "health", "pool", "-d", url.render(), "-k", "1", "--duration", "0.3",
+        "--query", query, "--json",
+    )  # fmt: skip
+    doc = res.json()
+    assert res.exit_code == 2, doc
+    first = doc["load"]["first_error"]
+    assert doc["load"]["errors"] > 0 and first.startswith("token *** xxx"), first
+    assert len(first) == 200 and "x" * 140 + " postgresql://u:***@db.example.com/app" in first
+    assert doc["load"].pop("query") == query  # the query as given is echoed; nothing else
+    assert _leaked_parts(PASSWORD, json.dumps(doc) + res.stderr) == []
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    from dbadmin.health.pool import Percentiles
+    from dbadmin.stats import nearest_rank
+
+    assert nearest_rank([], 0.5) == 0.0
+    assert nearest_rank([7.0], 0.99) == 7.0
+    values = [float(v) for v in range(1, 21)]  # 1..20
+    assert [nearest_rank(values, q) for q in (0.0, 0.05, 0.5, 0.95, 0.99, 1.0)] == [
+        1.0, 1.0, 10.0, 19.0, 20.0, 20.0,
+    ]  # fmt: skip
+    p = Percentiles.of([v / 1000 for v in reversed(values)])  # seconds in, ms out, any order
+    assert (p.p50, p.p95, p.p99, p.max) == (10.0, 19.0, 20.0, 20.0)
+    assert Percentiles.of([]) == Percentiles(0.0, 0.0, 0.0, 0.0)

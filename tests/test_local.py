@@ -86,3 +86,38 @@ def test_reused_then_stopped_then_destroyed(home: Path) -> None:
     proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert not (home / "pgdata").exists()
+
+
+def test_dbadmin_home_from_dotenv_is_the_one_local_manages(tmp_path: Path) -> None:
+    """DBADMIN_HOME in .env: `doctor` (any command) and `local status/stop/destroy` agree."""
+    home = tmp_path / "home-from-dotenv"
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(f"DBADMIN_HOME={home}\n")
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DBADMIN_HOME"}}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dbadmin", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=project,
+            timeout=180,
+        )
+
+    try:
+        proc = run("doctor", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert str(home) in proc.stderr  # "started the embedded PostgreSQL in <home>"
+        proc = run("local", "status", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert f'"pgdata": "{home / "pgdata"}"' in proc.stdout
+        assert '"running": true' in proc.stdout
+        proc = run("local", "stop")
+        assert "stopped" in proc.stderr, proc.stderr
+        assert _postmasters(home / "pgdata") == []
+        assert not (project / ".dbadmin").exists()
+    finally:
+        run("local", "destroy", "--yes")
+    assert not (home / "pgdata").exists()

@@ -150,6 +150,49 @@ def test_down_asks_on_a_terminal(app_db: DbUrl, pg_server: PgServer) -> None:
     assert version(pg_server, app_db) == []
 
 
+def test_ctrl_d_at_the_prompt_cancels(app_db: DbUrl, pg_server: PgServer) -> None:
+    """EOF (Ctrl-D typed on the terminal) at the confirmation is a 'no', not a crash."""
+    proc = run_with_terminal_input("migrate", "down", "-1", "-d", app_db.render(), answer="\x04")
+    assert proc.returncode == ExitCode.USAGE, proc.stderr
+    assert proc.stderr.strip().splitlines() == ["dbadmin: error: cancelled; nothing was changed"]
+    assert version(pg_server, app_db) == [HEAD]
+
+
+def test_ctrl_c_at_the_prompt_exits_130(app_db: DbUrl, pg_server: PgServer) -> None:
+    import signal
+
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dbadmin", "migrate", "down", "-1", "-d", app_db.render()],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        os.close(slave)
+        slave = -1
+        assert proc.stdout is not None
+        seen = b""
+        deadline = time.monotonic() + 60
+        while b"Continue?" not in seen and time.monotonic() < deadline:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+        assert b"Continue?" in seen, seen
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C on the terminal delivers
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert err.decode().strip().splitlines() == [
+        "dbadmin: error: interrupted; nothing half-written was left behind"
+    ]
+    assert version(pg_server, app_db) == [HEAD]
+
+
 def test_down_needs_yes_without_a_terminal(cli: Cli, app_db: DbUrl, pg_server: PgServer) -> None:
     res = cli("migrate", "down", "-1", "-d", app_db.render())
     assert res.exit_code == ExitCode.USAGE and "--yes" in res.stderr
@@ -515,6 +558,31 @@ def test_plain_alembic_upgrade_uses_dbadmin_settings(fresh_db: DbUrl, pg_server:
     assert version(pg_server, fresh_db) == [HEAD]
 
 
+def test_plain_alembic_refuses_a_pooler_direct_url(fresh_db: DbUrl, pg_server: PgServer) -> None:
+    """Plain `alembic` takes dbadmin's MigrationLock: a session lock through PgBouncer is refused
+    before anything connects, as one Alembic error message (no traceback)."""
+    pooler = "postgresql://u:pw-9931@ep-cool-1234-pooler.us-east-2.aws.neon.tech/neondb"
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "alembic"),
+            "-c",
+            str(REPO / "alembic.ini"),
+            "upgrade",
+            "head",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DATABASE_URL": fresh_db.render(), "DATABASE_DIRECT_URL": pooler},
+    )
+    assert proc.returncode != 0, proc.stderr
+    assert "-pooler endpoint (PgBouncer, transaction mode)" in proc.stderr
+    assert "Traceback" not in proc.stderr and "pw-9931" not in proc.stderr
+    assert pg_server.execute("SELECT to_regclass('alembic_version')", fresh_db.database or "") == [
+        (None,)
+    ]
+
+
 # --- the second lane: PostgreSQL 15 -------------------------------------------------------------
 def test_up_down_up_on_postgres_15(pg15_server: PgServer, tmp_path: Path) -> None:
     from dbadmin import migrate
@@ -594,6 +662,22 @@ def test_broken_revision_file_is_a_config_error(cli: Cli, tmp_path: Path) -> Non
     res = cli("migrate", "history", "--config", str(ini))
     assert res.exit_code == ExitCode.USAGE
     assert "cannot load the revision files" in res.stderr and "SyntaxError" in res.stderr
+
+
+def test_broken_revision_file_in_seed_and_doctor(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
+    """`seed` and `doctor` read the heads too: same config error, never 'unexpected'."""
+    ini = make_project(tmp_path, ("0002", "def broken(:"))
+    env = {"DBADMIN_ALEMBIC_CONFIG": str(ini)}
+    res = cli("seed", "-d", app_db.render(), "--profile", "minimal", env=env)
+    assert res.exit_code == ExitCode.USAGE, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dbadmin: error: cannot load the revision")
+    assert "SyntaxError" in lines[0] and "unexpected" not in lines[0]
+    res = cli("doctor", "-d", app_db.render(), "--json", env=env)
+    checks = {c["name"]: c for c in res.json()["checks"]}  # type: ignore[index]
+    assert checks["migrations"]["status"] == "warn"
+    assert "cannot load the revision files" in checks["migrations"]["value"]
+    assert "error" not in res.stderr
 
 
 def test_the_wheel_ships_the_migrations(tmp_path: Path) -> None:

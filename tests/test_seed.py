@@ -295,6 +295,42 @@ def test_generic_generator_names_tables_it_cannot_fill(cli: Cli, fresh_db: DbUrl
     assert counts(fresh_db) == {"booking": 0, "fine": 100, "slot": 0}
 
 
+def test_run_seed_uses_the_plans_tables_and_cycle_breaks(fresh_db: DbUrl, tmp_path: Path) -> None:
+    from dbadmin.seed.run import SeedRequest, plan_seed, run_seed
+    from dbadmin.settings import resolve
+
+    query(
+        fresh_db,
+        # a NOT NULL cycle (unfillable), a table waiting on it, and a nullable cycle to break
+        "CREATE TABLE u (id int PRIMARY KEY, v_id int NOT NULL);"
+        "CREATE TABLE v (id int PRIMARY KEY, u_id int NOT NULL REFERENCES u);"
+        "ALTER TABLE u ADD FOREIGN KEY (v_id) REFERENCES v;"
+        "CREATE TABLE a (id int PRIMARY KEY, u_id int REFERENCES u);"
+        "CREATE TABLE p (id int PRIMARY KEY, q_id int);"
+        "CREATE TABLE q (id int PRIMARY KEY, p_id int REFERENCES p);"
+        "ALTER TABLE p ADD FOREIGN KEY (q_id) REFERENCES q;",
+    )
+    settings = resolve(database_url=fresh_db.render(), environ={}, cwd=tmp_path)
+    request = SeedRequest(from_database=True, now=dt.datetime.fromisoformat(NOW))
+    plan = plan_seed(settings, request)
+    assert [t.table for t in plan.tables] == ["a", "p", "q"]
+    assert dict(plan.unfillable).keys() == {"u", "v"}
+    assert set(plan.seedable) == {"a", "p", "q", "u", "v"}
+    # only the p <-> q cycle is broken: a's key to the unfillable u is not a cycle of its own
+    assert dict(plan.null_fks) == {"p": frozenset({"p_q_id_fkey"})}
+    result = run_seed(settings, plan)
+    assert {t.table: t.rows for t in result.tables} == {
+        "a": 100,
+        "p": 100,
+        "q": 100,
+        "u": 0,
+        "v": 0,
+    }
+    assert query(fresh_db, "SELECT count(*) FROM p WHERE q_id IS NOT NULL")[0][0] == 0
+    assert query(fresh_db, "SELECT count(*) FROM q WHERE p_id IS NOT NULL")[0][0] > 0
+    assert query(fresh_db, "SELECT count(*) FROM a WHERE u_id IS NOT NULL")[0][0] == 0
+
+
 # --- the app profiles --------------------------------------------------------------------------
 def test_same_seed_gives_identical_tables(cli: Cli, pg_server: PgServer, app_template: str) -> None:
     first = pg_server.create_database(template=app_template)

@@ -322,3 +322,22 @@ def test_snapshot_deltas_across_server_restarts(cli: Cli, tmp_path) -> None:  # 
     finally:
         cluster.stop()
         shutil.rmtree(sock, ignore_errors=True)
+
+
+def test_pgss_sql_follows_the_extension_version_not_only_the_server() -> None:
+    from dbadmin import sql
+    from dbadmin.slowlog.pgss import Probe, load_sql
+
+    def probe(server: int, ext: str | None) -> Probe:
+        return Probe(server * 10000, "db", "u", True, True, None, ext, "public", ext, None, True)
+
+    assert probe(18, "1.12").sql_major == 18
+    assert probe(17, "1.10").sql_major == 16  # a PG17 server with the extension not updated
+    assert probe(15, "1.10").sql_major == 15
+    assert probe(17, None).sql_major == 17
+    assert sql.source_name("slowlog", "pgss_rows", 16) == "pgss_rows.sql"
+    assert sql.source_name("slowlog", "pgss_rows", 17) == "pgss_rows.17.sql"
+    old, new = load_sql("top", 16), load_sql("top", 18)
+    assert "/*PGSS_ROWS*/" not in old and "blk_read_time + s.blk_write_time" in old
+    assert "shared_blk_read_time" in new and "stats_since" in new
+    assert load_sql("top", 18) is new  # read once per process

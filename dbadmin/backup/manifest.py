@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dbadmin.errors import ConfigError, DbadminError, ExitCode, UsageError
+from dbadmin.files import OutputWriteError
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
@@ -33,12 +36,21 @@ FORMATS = ("custom", "directory", "plain")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
 HASH_CHUNK = 1024 * 1024
 TEMPORARY_REASON = "temporary of an unfinished run"
+LOCK_POLL_SECONDS = 0.05
 
 
 class BackupLocked(DbadminError):
     """Another backup (or prune) holds the directory's lock. Exit 1: nothing was done."""
 
     exit_code = ExitCode.PROBLEM
+
+
+class BackupWriteError(OutputWriteError):
+    """A file of a backup (data or manifest) could not be written: disk full, file size limit,
+    permissions. Exit 5, the same as a pg_dump stopped by the file size limit, so a cron job
+    sees one code for "the backup could not be written"."""
+
+    exit_code = ExitCode.EXTERNAL
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -83,22 +95,42 @@ def data_files(data: Path) -> list[tuple[str, Path]]:
     return [(data.name, data)]
 
 
+def remove_path(path: Path) -> None:
+    """Remove a file or a whole directory, quietly (cleanup of temporaries and pruned data)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
-    """Write, fsync, rename over ``path``, fsync the directory: readers see old or new, whole."""
+    """Write, fsync, rename over ``path``, fsync the directory: readers see old or new, whole.
+
+    The temporary is ``.NAME.partial-PID`` (``scan`` reports such files as leftovers of a killed
+    run). A failed write (disk full, file size limit, permissions) removes the temporary, leaves
+    ``path`` as it was and raises :class:`BackupWriteError` (exit 5) naming the file.
+    """
     temp = path.with_name(f".{path.name}{PARTIAL_MARK}-{os.getpid()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    fsync_path(path.parent)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(document, handle, indent=2, sort_keys=False)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o600)
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        fsync_path(path.parent)
+    except OSError as exc:
+        raise BackupWriteError(
+            f"cannot write manifest {path}: {exc.strerror or exc}",
+            "check free space, file size limits (ulimit -f) and permissions of the backup "
+            "directory",
+        ) from None
 
 
 # --- the manifest --------------------------------------------------------------------------------
@@ -373,15 +405,33 @@ def find_backup(directory: Path, ref: str | None, *, latest: bool = False) -> Ba
 
 
 @contextmanager
-def directory_lock(directory: Path, purpose: str = "backup") -> Iterator[Path]:
-    """An exclusive, non-blocking lock on the backup directory (flock: released if killed)."""
-    ensure_private_dir(directory)
+def directory_lock(
+    directory: Path, purpose: str = "backup", *, wait: float = 0.0, private: bool = True
+) -> Iterator[Path]:
+    """An exclusive lock on the backup directory (flock: released if killed). Non-blocking by
+    default; ``wait`` seconds of polling first for a holder that needs it only briefly.
+    ``private`` creates the directory / tightens it to 0700 first (writers of backups)."""
+    if private:
+        ensure_private_dir(directory)
     lock_file = directory / LOCK_NAME
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use backup directory {directory}: lock file {lock_file}: "
+            f"{exc.strerror or exc}",
+            "choose a writable directory with --dir or DBADMIN_BACKUP_DIR",
+        ) from None
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(LOCK_POLL_SECONDS)
+                    continue
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
             raise BackupLocked(
                 f"another dbadmin run holds the lock on {directory} ({holder}); nothing was done",

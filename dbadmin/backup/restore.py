@@ -20,6 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from dbadmin.backup.catalog import (
+    ANALYZE_KINDS,
+    ANY_KINDS,
+    TABLE_KINDS,
+    count_rows,
+    count_user_relations,
+    table_key,
+    user_relations,
+    user_relations_by_size,
+)
 from dbadmin.backup.manifest import BackupEntry
 from dbadmin.backup.runner import (
     Notice,
@@ -40,25 +50,6 @@ TRANSACTION_TIMEOUT_MAJOR = 17  # servers before 17 reject "SET transaction_time
 OLD_SERVER_HEADER_LINE = b"SET transaction_timeout = 0;"
 HEADER_BYTES = 64 * 1024
 
-USER_TABLES_SQL = """
-SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
-  AND NOT EXISTS (
-      SELECT 1 FROM pg_depend d
-      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-"""
-
-
-USER_RELATIONS_SQL = """
-SELECT n.nspname, c.relname, pg_total_relation_size(c.oid)
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
-ORDER BY 3 DESC, 1, 2
-"""
 ANALYZE_WORKERS = 2  # ANALYZE sessions in parallel (plus one counting rows)
 
 
@@ -199,8 +190,7 @@ def target_state(url: DbUrl, settings: Settings) -> tuple[int, int] | None:
         with conn.cursor() as cur:
             cur.execute("SHOW server_version_num")
             major = int(cur.fetchone()[0]) // 10000
-            cur.execute(USER_TABLES_SQL)
-            return major, int(cur.fetchone()[0])
+            return major, count_user_relations(cur, ANY_KINDS)
     finally:
         conn.close()
 
@@ -216,43 +206,31 @@ def server_major_via(url: DbUrl, settings: Settings, maintenance_db: str = "post
 
 
 def count_tables(url: DbUrl, settings: Settings, tables: Sequence[str]) -> dict[str, int]:
-    """Exact row counts of the given ``schema.table`` names that exist in ``url``'s database."""
-    from psycopg2 import sql
-
+    """Exact row counts of the given ``schema.table`` names that exist in ``url``'s database
+    (as the backup counted them: :func:`dbadmin.backup.catalog.count_rows`)."""
+    wanted = set(tables)
     conn = _connect(url, settings)
-    counts: dict[str, int] = {}
     try:
         with conn.cursor() as cur:
-            for key in tables:
-                schema, _, table = key.partition(".")
-                cur.execute(
-                    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = %s AND c.relname = %s",
-                    (schema, table),
-                )
-                if cur.fetchone() is None:
-                    continue
-                cur.execute(
-                    sql.SQL("SELECT count(*) FROM {}.{}").format(
-                        sql.Identifier(schema), sql.Identifier(table)
-                    )
-                )
-                counts[key] = int(cur.fetchone()[0])
+            present = [
+                (schema, table)
+                for schema, table in user_relations(cur, TABLE_KINDS)
+                if table_key(schema, table) in wanted
+            ]
+            return count_rows(cur, present)
     finally:
         conn.close()
-    return counts
 
 
 def analyze_groups(cur: Any, workers: int) -> list[list[tuple[str, str]]]:
     """The database's own tables (not the system catalogs, which a bare ANALYZE also walks and
     which the restore did not change), split into up to ``workers`` groups of similar size."""
-    cur.execute(USER_RELATIONS_SQL)
     groups: list[list[tuple[str, str]]] = [[] for _ in range(max(1, workers))]
     sizes = [0] * len(groups)
-    for schema, table, size in cur.fetchall():  # biggest first, each to the lightest group
-        lightest = sizes.index(min(sizes))
+    for schema, table, size in user_relations_by_size(cur, ANALYZE_KINDS):
+        lightest = sizes.index(min(sizes))  # biggest first, each to the lightest group
         groups[lightest].append((schema, table))
-        sizes[lightest] += int(size or 0)
+        sizes[lightest] += size
     return [g for g in groups if g]
 
 
@@ -307,8 +285,13 @@ def plan_restore(
     clean: bool = False,
     create: bool = False,
     jobs: int = 1,
+    checksums_verified: bool = False,
 ) -> RestorePlan:
-    """Check everything that can be checked without changing anything."""
+    """Check everything that can be checked without changing anything.
+
+    The backup's checksums are checked first unless ``checksums_verified`` says the caller has
+    just done so (``backup verify --restore-test``: hashing a large backup twice is wasted time).
+    """
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     manifest = entry.manifest
@@ -326,7 +309,7 @@ def plan_restore(
             "decompress it and run psql, or take custom-format backups",
         )
     hashed = time.monotonic()
-    problems = checksum_problems(entry)
+    problems = [] if checksums_verified else checksum_problems(entry)
     checksum_seconds = round(time.monotonic() - hashed, 3)
     if problems:
         raise ProblemFound(
@@ -339,7 +322,11 @@ def plan_restore(
         raise UsageError("the target URL names no database", "add /DBNAME to --target-url")
     state = target_state(target, settings)
     exists = state is not None
-    steps: list[str] = [f"verify sha256 of {len(manifest.files)} file(s): ok"]
+    steps: list[str] = [
+        f"sha256 of {len(manifest.files)} file(s) verified just before: ok"
+        if checksums_verified
+        else f"verify sha256 of {len(manifest.files)} file(s): ok"
+    ]
     if state is not None:
         major, tables = state
         if tables and not clean:

@@ -10,7 +10,6 @@ complete but is not. Temporaries are removed only when no other run holds the di
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,15 @@ from dbadmin.backup.manifest import (
     directory_lock,
     now_utc,
     path_size,
+    remove_path,
     scan,
 )
 from dbadmin.errors import UsageError
+
+# `backup verify` holds the lock only while it rewrites one manifest: wait that out, so a prune
+# never deletes a backup whose manifest is being rewritten (a backup run holds it for minutes;
+# then prune goes on without it, deleting backups but leaving temporaries alone).
+LOCK_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def prune(
         return PrunePlan(directory, (), (), (), None)
     with ExitStack() as stack:
         try:
-            stack.enter_context(directory_lock(directory, "prune"))
+            stack.enter_context(directory_lock(directory, "prune", wait=LOCK_WAIT_SECONDS))
             free = True
         except BackupLocked:
             free = False
@@ -118,14 +123,7 @@ def prune(
         if not dry_run:
             for doomed in plan.delete:
                 doomed.entry.manifest_file.unlink(missing_ok=True)  # first: no longer "complete"
-                _remove(doomed.entry.data_path)
+                remove_path(doomed.entry.data_path)
             for leftover in plan.leftovers:
-                _remove(leftover.path)
+                remove_path(leftover.path)
     return plan
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)

@@ -4,7 +4,9 @@ Levels: (1) sha256 of every file against the manifest, plus size; (2) ``pg_resto
 reads the archive's table of contents (custom/directory), or for plain SQL a sanity check of the
 script's header and "dump complete" trailer; (3) with ``restore_test``, a restore into a scratch
 database that dbadmin creates and drops, comparing every table's row count with the manifest.
-The outcome is recorded in the manifest (atomic rewrite), and ``backup list`` shows it.
+The outcome is recorded in the manifest (atomic rewrite under the directory lock, so a
+concurrent prune cannot delete the backup while its manifest is rewritten, nor the rewrite bring
+back a pruned manifest), and ``backup list`` shows it.
 """
 
 from __future__ import annotations
@@ -12,14 +14,22 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.backup.binaries import choose
-from dbadmin.backup.manifest import BackupEntry, now_utc, sha256_file, write_json_atomic
+from dbadmin.backup.manifest import (
+    BackupEntry,
+    BackupLocked,
+    BackupWriteError,
+    directory_lock,
+    now_utc,
+    sha256_file,
+    write_json_atomic,
+)
 from dbadmin.backup.runner import Notice, pinned_path, run_tool, tool_env
-from dbadmin.errors import DbadminError, ExternalToolError
+from dbadmin.errors import ConfigError, DbadminError, ExternalToolError
 from dbadmin.urls import DbUrl
 
 if TYPE_CHECKING:
@@ -27,6 +37,9 @@ if TYPE_CHECKING:
 
 PLAIN_HEADER = b"-- PostgreSQL database dump"
 PLAIN_TRAILER = b"-- PostgreSQL database dump complete"
+# how long recording the outcome waits for another run's directory lock (a prune deleting, a
+# backup writing); past that the outcome is reported but not written into the manifest
+RECORD_LOCK_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ class VerifyResult:
     problems: tuple[str, ...]
     row_counts: dict[str, int] = field(default_factory=dict)
     scratch_database: str | None = None
+    recorded: bool = False  # the outcome was written into the manifest
 
     @property
     def ok(self) -> bool:
@@ -127,6 +141,7 @@ def verify_backup(
     allow_relay: bool = True,
     notice: Notice | None = None,
     record: bool = True,
+    lock_wait: float = RECORD_LOCK_WAIT_SECONDS,
 ) -> VerifyResult:
     from dbadmin.backup.restore import (
         compare_counts,
@@ -161,7 +176,14 @@ def verify_backup(
         scratch = server.with_database(scratch_name)
         create_database(scratch, settings, maintenance_db=server.database or "postgres")
         try:
-            plan = plan_restore(settings, entry, target_url=scratch, clean=False, create=False)
+            plan = plan_restore(
+                settings,
+                entry,
+                target_url=scratch,
+                clean=False,
+                create=False,
+                checksums_verified=True,  # the sha256 check above passed a moment ago
+            )
             try:
                 result = execute_restore(
                     settings, plan, pg_bin=pg_bin, allow_relay=allow_relay, notice=notice
@@ -186,7 +208,8 @@ def verify_backup(
             drop_database(scratch, settings, maintenance_db=server.database or "postgres")
     result = VerifyResult(manifest.name, tuple(checks), tuple(problems), counts, scratch_name)
     if record:
-        record_verification(entry, result)
+        recorded = record_verification(entry, result, notice=notice, lock_wait=lock_wait)
+        result = replace(result, recorded=recorded)
     return result
 
 
@@ -205,16 +228,44 @@ def embedded_scratch_server(settings: Settings, notice: Notice | None = None) ->
     return embedded_url(settings.home)
 
 
-def record_verification(entry: BackupEntry, result: VerifyResult) -> None:
-    """Rewrite the manifest (atomically) with the outcome; data files are not touched."""
+def record_verification(
+    entry: BackupEntry,
+    result: VerifyResult,
+    *,
+    notice: Notice | None = None,
+    lock_wait: float = RECORD_LOCK_WAIT_SECONDS,
+) -> bool:
+    """Rewrite the manifest (atomically, holding the directory lock) with the outcome; data
+    files are not touched. False (with a notice) when another run kept the lock for longer than
+    ``lock_wait`` seconds or the backup was pruned meanwhile: the outcome is then not recorded."""
+    man_file = entry.manifest_file
     try:
-        doc = json.loads(entry.manifest_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DbadminError(f"cannot update manifest {entry.manifest_file}: {exc}") from None
-    doc["verification"] = {
-        "at": now_utc().isoformat(),
-        "ok": result.ok,
-        "restore_test": result.restore_tested,
-        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in result.checks],
-    }
-    write_json_atomic(entry.manifest_file, doc)
+        with directory_lock(man_file.parent, "verify", wait=lock_wait, private=False):
+            if not man_file.is_file():
+                if notice:
+                    notice(f"verification not recorded: {man_file} was removed meanwhile (pruned)")
+                return False
+            try:
+                doc = json.loads(man_file.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise DbadminError(f"cannot update manifest {man_file}: {exc}") from None
+            doc["verification"] = {
+                "at": now_utc().isoformat(),
+                "ok": result.ok,
+                "restore_test": result.restore_tested,
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in result.checks],
+            }
+            write_json_atomic(man_file, doc)
+    except BackupLocked:
+        if notice:
+            notice(
+                f"verification not recorded in {man_file}: another dbadmin run held the lock on "
+                f"{man_file.parent} for over {lock_wait:g} s; verify again later to record it"
+            )
+        return False
+    except ConfigError as exc:  # the lock file cannot be created: the manifest cannot be either
+        raise BackupWriteError(
+            f"cannot record the verification in {man_file}: {exc.what}",
+            "check free space and permissions of the backup directory",
+        ) from None
+    return True

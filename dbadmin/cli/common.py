@@ -145,12 +145,25 @@ def confirm(action: str, *, yes: bool, typed: str | None = None) -> None:
         return
     if not sys.stdin.isatty():
         raise UsageError(f"refusing to {action} without confirmation", "pass --yes to confirm")
-    if typed is not None:
-        answer = typer.prompt(f"This will {action}. Type {typed!r} to confirm", default="")
-        if answer.strip() != typed:
-            raise UsageError("confirmation did not match; nothing was changed")
-    elif not typer.confirm(f"This will {action}. Continue?", default=False):
-        raise UsageError("cancelled; nothing was changed")
+    try:
+        if typed is not None:
+            answer = typer.prompt(f"This will {action}. Type {typed!r} to confirm", default="")
+            if answer.strip() != typed:
+                raise UsageError("confirmation did not match; nothing was changed")
+        elif not typer.confirm(f"This will {action}. Continue?", default=False):
+            raise UsageError("cancelled; nothing was changed")
+    except typer.Abort as exc:
+        raise _cancelled(exc) from None
+
+
+def _cancelled(exc: typer.Abort) -> BaseException:
+    """Ctrl-D (EOF) at a prompt is a 'no'; Ctrl-C is an interrupt (130). Click turns both into
+    Abort and keeps the original as its context."""
+    sys.stdout.write("\n")  # end the prompt's line
+    sys.stdout.flush()
+    if isinstance(exc.__context__, KeyboardInterrupt):
+        return KeyboardInterrupt()
+    return UsageError("cancelled; nothing was changed")
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -171,33 +184,29 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except typer.Exit:
             raise
-        except DbadminError as exc:
+        except (Exception, KeyboardInterrupt) as exc:
+            message, code = _describe(exc)
             if debug:
                 traceback.print_exc(file=sys.stderr)
-            raise fail(exc.one_line(), int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            if debug:
-                traceback.print_exc(file=sys.stderr)
-            raise fail(
-                "interrupted; nothing half-written was left behind", ExitCode.INTERRUPTED
-            ) from None
-        except Exception as exc:
-            from dbadmin.urls import scrub
-
-            translated = _translate(exc)
-            if isinstance(translated, DbadminError):
-                if debug:
-                    traceback.print_exc(file=sys.stderr)
-                raise fail(translated.one_line(), int(translated.exit_code)) from None
-            if debug:
-                traceback.print_exc(file=sys.stderr)
-            text = scrub(" ".join(str(exc).split()))[:300]
-            raise fail(
-                f"unexpected {type(exc).__name__}: {text} — rerun with --debug and report it",
-                ExitCode.PROBLEM,
-            ) from None
+            raise fail(message, code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _describe(exc: BaseException) -> tuple[str, int]:
+    """The one error line and exit code for an exception that ended a command."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted; nothing half-written was left behind", ExitCode.INTERRUPTED
+    translated = exc if isinstance(exc, DbadminError) else _translate(exc)
+    if isinstance(translated, DbadminError):
+        return translated.one_line(), int(translated.exit_code)
+    from dbadmin.urls import scrub
+
+    text = scrub(" ".join(str(exc).split()))[:300]
+    return (
+        f"unexpected {type(exc).__name__}: {text} — rerun with --debug and report it",
+        ExitCode.PROBLEM,
+    )
 
 
 def _translate(exc: BaseException) -> BaseException:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +22,7 @@ from typer.core import TyperGroup
 from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
+    _translate,
     fail,
     get_settings,
     handle_errors,
@@ -36,6 +40,8 @@ except ImportError:  # pragma: no cover - depends on the installed Typer
 if TYPE_CHECKING:
     from dbadmin.health.model import CheckResult, HealthReport
     from dbadmin.health.pool import PoolLoadResult
+    from dbadmin.health.thresholds import Thresholds
+    from dbadmin.settings import Settings
 
 UNKNOWN = 3
 
@@ -152,18 +158,10 @@ def health(
         if database_url:
             state(ctx).database_url = database_url
         return
-    try:
+    with _unknown_on_error(ctx, nagios=nagios):
         report = _run_checks(
             ctx, database_url, check, skip, json_output, nagios, warn, crit, timeout
         )
-    except DbadminError as exc:
-        if nagios:
-            sys.stdout.write(f"DBADMIN UNKNOWN: {exc.one_line()}\n")
-        raise _unknown_exit(exc.one_line()) from None
-    except (KeyboardInterrupt, typer.Exit):
-        raise
-    except Exception as exc:
-        raise _unknown_exit(_unexpected(exc)) from None
 
     if prometheus is not None:
         from dataclasses import replace
@@ -185,17 +183,47 @@ def health(
     raise typer.Exit(report.exit_code)
 
 
-def _unexpected(exc: BaseException) -> str:
-    from dbadmin.urls import scrub
+@contextmanager
+def _unknown_on_error(ctx: typer.Context, *, nagios: bool = False) -> Iterator[None]:
+    """:func:`handle_errors` with Nagios codes: whatever keeps the checks from being judged is
+    one stderr line and exit 3 UNKNOWN (with --nagios, a DbadminError also prints the UNKNOWN
+    plugin line on stdout); --debug / DBADMIN_DEBUG add the traceback, as everywhere."""
+    try:
+        yield
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:
+        if state(ctx).debug:
+            traceback.print_exc(file=sys.stderr)
+        if isinstance(exc, DbadminError):
+            if nagios:
+                sys.stdout.write(f"DBADMIN UNKNOWN: {exc.one_line()}\n")
+            raise _unknown_exit(exc.one_line()) from None
+        raise _unknown_exit(_unexpected(ctx, exc)) from None
 
-    if "psycopg2" in sys.modules or "sqlalchemy" in sys.modules:
-        from dbadmin.db import translate_db_error
 
-        translated = translate_db_error(exc)
-        if isinstance(translated, DbadminError):
-            return translated.one_line()
-    text = scrub(" ".join(str(exc).split()))[:300]
+def _unexpected(ctx: typer.Context, exc: BaseException) -> str:
+    from dbadmin.urls import masked_line
+
+    translated = _translate(exc)
+    if isinstance(translated, DbadminError):
+        return translated.one_line()
+    settings = state(ctx).settings
+    text = masked_line(str(exc), settings.url.password if settings else None, limit=300)
     return f"unexpected {type(exc).__name__}: {text} — rerun with --debug and report it"
+
+
+def _settings_and_thresholds(
+    ctx: typer.Context, database_url: str | None, warn: list[str] | None, crit: list[str] | None
+) -> tuple[Settings, Thresholds]:
+    """--warn/--crit are checked before anything starts (usage errors first), then the
+    settings and the thresholds in force (pyproject, environment, flags)."""
+    from dbadmin.health.thresholds import parse_flags, resolve_thresholds
+
+    flags = parse_flags(warn or [], crit or [])
+    settings = get_settings(ctx, database_url)
+    thresholds = resolve_thresholds(env=settings.env, cwd=Path.cwd(), flags=flags)
+    return settings, thresholds
 
 
 def _run_checks(
@@ -210,18 +238,12 @@ def _run_checks(
     timeout: str,
 ) -> HealthReport:
     from dbadmin.health.checks import HealthOptions, run_health_bounded, select_checks
-    from dbadmin.health.thresholds import parse_assignments, resolve_thresholds
 
     if json_output and nagios:
         raise UsageError("--json and --nagios cannot be combined", "choose one output format")
     seconds = parse_duration(timeout, "--timeout")
     chosen = select_checks(check or [], skip or [])
-    parse_assignments(warn or [], "--warn")  # usage errors before anything starts
-    parse_assignments(crit or [], "--crit")
-    settings = get_settings(ctx, database_url)
-    thresholds = resolve_thresholds(
-        env=settings.env, cwd=Path.cwd(), warn_flags=warn or [], crit_flags=crit or []
-    )
+    settings, thresholds = _settings_and_thresholds(ctx, database_url, warn, crit)
     return run_health_bounded(settings, HealthOptions(thresholds, chosen, seconds))
 
 
@@ -328,14 +350,8 @@ def pool(
 
     Example: dbadmin health pool --concurrency 16 --duration 10s --instances 3
     """
-    try:
+    with _unknown_on_error(ctx):
         result = _run_pool(ctx, database_url, concurrency, duration, query, instances, warn, crit)
-    except DbadminError as exc:
-        raise _unknown_exit(exc.one_line()) from None
-    except (KeyboardInterrupt, typer.Exit):
-        raise
-    except Exception as exc:
-        raise _unknown_exit(_unexpected(exc)) from None
     if json_output:
         print_json(result.as_dict())
     else:
@@ -354,15 +370,9 @@ def _run_pool(
     crit: list[str] | None,
 ) -> PoolLoadResult:
     from dbadmin.health.pool import PoolLoadOptions, run_pool_load
-    from dbadmin.health.thresholds import parse_assignments, resolve_thresholds
 
     seconds = parse_duration(duration, "--duration")
-    parse_assignments(warn or [], "--warn")
-    parse_assignments(crit or [], "--crit")
-    settings = get_settings(ctx, database_url)
-    thresholds = resolve_thresholds(
-        env=settings.env, cwd=Path.cwd(), warn_flags=warn or [], crit_flags=crit or []
-    )
+    settings, thresholds = _settings_and_thresholds(ctx, database_url, warn, crit)
     options = PoolLoadOptions(
         thresholds=thresholds,
         concurrency=concurrency,

@@ -8,6 +8,7 @@ from dbadmin.cli.common import (
     JsonOpt,
     YesOpt,
     confirm,
+    get_settings,
     handle_errors,
     notice,
     out_console,
@@ -21,14 +22,11 @@ app = typer.Typer(
 )
 
 
-def _cluster():  # type: ignore[no-untyped-def]
-    import os
-    from pathlib import Path
-
+def _cluster(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    """The embedded cluster in $DBADMIN_HOME resolved like every other command (env, then .env)."""
     from dbadmin.local import embedded_cluster
-    from dbadmin.settings import default_home
 
-    return embedded_cluster(default_home(os.environ, Path.cwd()))
+    return embedded_cluster(get_settings(ctx, need_server=False).home)
 
 
 @app.command()
@@ -38,7 +36,7 @@ def start(ctx: typer.Context) -> None:
 
     Example: dbadmin local start
     """
-    cluster = _cluster()
+    cluster = _cluster(ctx)
     started = cluster.ensure_running()
     notice(("started" if started else "already running") + f": {cluster.pgdata}")
 
@@ -50,7 +48,7 @@ def stop(ctx: typer.Context) -> None:
 
     Example: dbadmin local stop
     """
-    cluster = _cluster()
+    cluster = _cluster(ctx)
     notice("stopped" if cluster.stop() else "not running")
 
 
@@ -61,7 +59,7 @@ def status(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
     Example: dbadmin local status --json
     """
-    info = _cluster().status()
+    info = _cluster(ctx).status()
     doc = {
         "running": info.running,
         "initialized": info.initialized,
@@ -86,7 +84,7 @@ def url(ctx: typer.Context) -> None:
 
     Example: export DATABASE_URL=$(dbadmin local url)
     """
-    cluster = _cluster()
+    cluster = _cluster(ctx)
     cluster.ensure_running()
     typer.echo(cluster.url().render())
 
@@ -98,7 +96,7 @@ def destroy(ctx: typer.Context, yes: YesOpt = False) -> None:
 
     Example: dbadmin local destroy --yes
     """
-    cluster = _cluster()
+    cluster = _cluster(ctx)
     confirm(f"delete the embedded database in {cluster.pgdata}", yes=yes, typed="destroy")
     cluster.destroy()
     notice(f"deleted {cluster.pgdata}")

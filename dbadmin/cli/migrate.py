@@ -193,8 +193,8 @@ def down(
     from dbadmin.migrate.runner import downgrade, load_scripts, resolve_revision
 
     settings = get_settings(ctx, database_url)
-    _, scripts = load_scripts(settings, config)
-    resolve_revision(scripts, revision)  # exit 2 before asking
+    loaded = load_scripts(settings, config)
+    resolve_revision(loaded[1], revision)  # exit 2 before asking
     confirm(
         f"revert database {settings.direct_url.database or '?'} to {revision} "
         "(downgrades usually drop data)",
@@ -204,6 +204,7 @@ def down(
         settings,
         revision,
         options=_options(config, lock_wait, lock_timeout, statement_timeout, attempts),
+        loaded=loaded,
     )
     _print_result(result, json_output)
 

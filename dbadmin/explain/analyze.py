@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dbadmin.explain.plan import PlanDocument
-from dbadmin.explain.sqltext import quote_ident
+from dbadmin.explain.sqltext import quote_ident, split_top_level, strip_parens, unquote_ident
+from dbadmin.render import human_rows
 
 SEVERITIES = ("info", "warning", "critical")
 LARGE_TABLE_ROWS = 10_000  # a seq scan reading fewer rows than this is not worth an index
@@ -29,6 +30,18 @@ HEAP_FETCH_MIN = 100
 SLOW_SHARES = ((0.90, "critical"), (0.40, "warning"), (0.10, "info"))
 MISESTIMATE_LEVELS = ((1000.0, "critical"), (100.0, "warning"), (10.0, "info"))
 MISESTIMATE_MIN_ROWS = 100
+
+
+def share_level(share: float | None) -> str | None:
+    """The SLOW_SHARES level a node's share of the time reaches (limit included), else None.
+
+    The plan renderers colour their bars by it; a slow-node finding needs the share to exceed
+    the limit.
+    """
+    if share is None:
+        return None
+    return next((level for limit, level in SLOW_SHARES if share >= limit), None)
+
 
 _BUFFER_KEYS = {
     "shared_hit": "Shared Hit Blocks",
@@ -119,9 +132,6 @@ class PlanAnalysis:
 
     def node(self, node_id: int) -> NodeMetrics:
         return self.nodes[node_id]
-
-    def findings_for(self, node_id: int) -> list[Finding]:
-        return [f for f in self.findings if f.node_id == node_id]
 
     def as_dict(self) -> dict[str, Any]:
         """The stable JSON shape (documented in the README)."""
@@ -573,13 +583,8 @@ def _qualified(node: NodeMetrics) -> str:
     return f"{quote_ident(node.schema)}.{name}" if node.schema else name
 
 
-def _fmt_rows(value: float | None) -> str:
-    if value is None:
-        return "?"
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:,.2f}"
-
-
 def _fmt_ms(ms: float | None) -> str:
+    # not render.human_ms: finding texts (also in --json) keep milliseconds above 1 s
     if ms is None:
         return "-"
     return f"{ms:,.3f} ms" if ms < 1 else f"{ms:,.1f} ms"
@@ -608,59 +613,6 @@ _CONST = re.compile(
 _KEYWORDS = {"true", "false", "null", "not", "any", "all"}
 
 
-def _strip_parens(text: str) -> str:
-    text = text.strip()
-    while text.startswith("(") and text.endswith(")") and _balanced_inner(text):
-        text = text[1:-1].strip()
-    return text
-
-
-def _balanced_inner(text: str) -> bool:
-    depth = 0
-    quoted = False
-    for i, ch in enumerate(text):
-        if ch == "'":
-            quoted = not quoted
-        if quoted:
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0 and i != len(text) - 1:
-                return False
-    return depth == 0
-
-
-def _split_and(text: str) -> list[str]:
-    parts, depth, quoted, start = [], 0, False, 0
-    i = 0
-    upper = text.upper()
-    while i < len(text):
-        ch = text[i]
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted:
-            if ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-            elif depth == 0 and upper.startswith(" AND ", i):
-                parts.append(text[start:i])
-                start = i + 5
-                i += 5
-                continue
-            elif depth == 0 and upper.startswith(" OR ", i):
-                return []  # an OR: no simple index suggestion
-        i += 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _unquote(name: str) -> str:
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
-
-
 @dataclass(frozen=True)
 class FilterColumn:
     column: str
@@ -675,23 +627,26 @@ def filter_columns(expr: str | None, names: set[str]) -> list[FilterColumn]:
     """
     if not expr:
         return []
+    text = strip_parens(expr)
+    if len(split_top_level(text, "OR")) > 1:
+        return []  # an OR: no simple index suggestion
     out: list[FilterColumn] = []
-    for conjunct in _split_and(_strip_parens(expr)):
-        term = _strip_parens(conjunct)
+    for conjunct in split_top_level(text, "AND"):
+        term = strip_parens(conjunct)
         match = _CONJUNCT.match(term)
         if not match:
             continue
         qual, col = match.group("qual"), match.group("col")
-        if qual is not None and _unquote(qual) not in names:
+        if qual is not None and unquote_ident(qual) not in names:
             continue
         if col.lower() in _KEYWORDS:
             continue
         op = match.group("op").upper()
-        rhs = _strip_parens(match.group("rhs")) if op != "IS NULL" else ""
+        rhs = strip_parens(match.group("rhs")) if op != "IS NULL" else ""
         if op != "IS NULL" and not _CONST.match(rhs):
             continue
         equality = op in {"=", "IS NULL"}
-        column = _unquote(col)
+        column = unquote_ident(col)
         if all(c.column != column for c in out):
             out.append(FilterColumn(column, equality))
     return out
@@ -740,8 +695,8 @@ def _seq_scan(ctx: _Context, node: NodeMetrics) -> list[Finding]:
     severity = "critical" if (node.share or 0) >= 0.5 and (ctx.total_ms or 0) >= 100 else "warning"
     kept = f"{kept_fraction:.2%}" if kept_fraction >= 0.0001 else "<0.01%"
     detail = (
-        f"reads {_fmt_rows(rows_read)} rows of {_qualified(node)} and keeps {kept} "
-        f"(filter {node.filter}; {_fmt_rows(removed)} rows removed)"
+        f"reads {human_rows(rows_read)} rows of {_qualified(node)} and keeps {kept} "
+        f"(filter {node.filter}; {human_rows(removed)} rows removed)"
     )
     if statement:
         action = statement + f" -- then ANALYZE {_qualified(node)};"
@@ -791,7 +746,7 @@ def _misestimate(ctx: _Context, node: NodeMetrics) -> list[Finding]:
     severity = next(level for limit, level in MISESTIMATE_LEVELS if factor >= limit)
     direction = "more" if node.misestimate_direction == "under" else "fewer"
     detail = (
-        f"planned {_fmt_rows(node.plan_rows)} rows per loop, got {_fmt_rows(node.actual_rows)} "
+        f"planned {human_rows(node.plan_rows)} rows per loop, got {human_rows(node.actual_rows)} "
         f"({factor:,.0f}x {direction} than planned); plan choices above this node rest on it"
     )
     if node.relation:
@@ -933,8 +888,8 @@ def _nested_loop(ctx: _Context, node: NodeMetrics) -> list[Finding]:
         return []
     planned_outer = (outer.plan_rows or 0.0) * (outer.loops or 1.0)
     detail = (
-        f"the inner side ({inner.label}) ran {_fmt_rows(inner.loops)} times for "
-        f"{_fmt_rows(outer_rows)} outer rows (planned {_fmt_rows(planned_outer)}); "
+        f"the inner side ({inner.label}) ran {human_rows(inner.loops)} times for "
+        f"{human_rows(outer_rows)} outer rows (planned {human_rows(planned_outer)}); "
         f"{inclusive_share:.0%} of the time is in this join"
     )
     advice = []
@@ -954,7 +909,7 @@ def _nested_loop(ctx: _Context, node: NodeMetrics) -> list[Finding]:
             kind="nested_loop",
             severity="critical" if inclusive_share >= 0.60 and outer_rows >= 100_000 else "warning",
             node_id=node.id,
-            title=f"Nested loop with a large outer side ({_fmt_rows(outer_rows)} rows)",
+            title=f"Nested loop with a large outer side ({human_rows(outer_rows)} rows)",
             detail=detail,
             action="; ".join(advice),
         )
@@ -973,9 +928,9 @@ def _heap_fetches(node: NodeMetrics) -> list[Finding]:
             kind="heap_fetches",
             severity="warning",
             node_id=node.id,
-            title=f"Index-only scan on {table} visits the table ({_fmt_rows(node.heap_fetches)} heap fetches)",
+            title=f"Index-only scan on {table} visits the table ({human_rows(node.heap_fetches)} heap fetches)",
             detail=(
-                f"{node.heap_fetches / rows:.0%} of the {_fmt_rows(rows)} rows were checked in the heap: the "
+                f"{node.heap_fetches / rows:.0%} of the {human_rows(rows)} rows were checked in the heap: the "
                 "visibility map is out of date, so the index-only scan is not index-only"
             ),
             action=(

@@ -25,6 +25,7 @@ from dbadmin.explain.plan import PlanDocument, parse_plan_text
 from dbadmin.explain.sqltext import (
     check_single_statement,
     find_placeholders,
+    named_to_positional,
     strip_semicolons,
     substitute,
 )
@@ -49,6 +50,7 @@ class PreparedQuery:
     specs: dict[str, CatalogParam] = field(default_factory=dict)
     name: str | None = None  # the catalog name, if any
     generic: bool = False  # no values at all: EXPLAIN (GENERIC_PLAN), PostgreSQL 16+, no ANALYZE
+    placeholders: tuple[str, ...] = ()  # the :name placeholders in ``sql``, in order
 
 
 def parse_param_args(values: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -79,10 +81,10 @@ def prepare_query(
     """
     named_args, positional_args = parse_param_args(params)
     holders = find_placeholders(sql)
+    # pglast reads $n but not :name: number the named ones after the positional ones
+    numbered = named_to_positional(sql, holders.named, start=max(holders.positional, default=0))
     spec_defaults = any(s.default for s in specs)
     if allow_generic and not params and not spec_defaults and (holders.named or holders.positional):
-        base = max(holders.positional, default=0)
-        numbered = substitute(sql, {n: f"${base + i + 1}" for i, n in enumerate(holders.named)}, {})
         check = check_single_statement(numbered)
         return PreparedQuery(
             sql=strip_semicolons(numbered),
@@ -131,10 +133,7 @@ def prepare_query(
     for spec in specs:
         if spec.type and not _TYPE.match(spec.type):
             raise UsageError(f"parameter :{spec.name} has an invalid type {spec.type!r}")
-    # pglast reads $n but not :name: number the named ones after the positional ones
-    base = max(holders.positional, default=0)
-    check_text = substitute(sql, {n: f"${base + i + 1}" for i, n in enumerate(holders.named)}, {})
-    check = check_single_statement(check_text)
+    check = check_single_statement(numbered)
     return PreparedQuery(
         sql=strip_semicolons(sql),
         kind=check.kind,
@@ -142,6 +141,7 @@ def prepare_query(
         positional=positional,
         specs=spec_map,
         name=name,
+        placeholders=holders.named,
     )
 
 
@@ -263,8 +263,7 @@ def _execute_interruptibly(conn: Any, cur: Any, sql: str) -> None:
 
 def _bind(cur: Any, query: PreparedQuery) -> str:
     named: dict[str, str] = {}
-    holders = find_placeholders(query.sql)
-    for name in holders.named:
+    for name in query.placeholders:
         spec = query.specs.get(name)
         if name in query.named:
             value: Any = query.named[name]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from dbadmin.explain.analyze import NodeMetrics, PlanAnalysis
+from dbadmin.explain.analyze import NodeMetrics, PlanAnalysis, share_level
 from dbadmin.render import human_ms
 
 _CSS = """
@@ -31,10 +31,11 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em}
 """
 
 
+_SHARE_CLASS = {"critical": "high", "warning": "high", "info": "mid", None: "low"}
+
+
 def _class(share: float | None) -> str:
-    if share is None:
-        return "none"
-    return "high" if share >= 0.40 else "mid" if share >= 0.10 else "low"
+    return "none" if share is None else _SHARE_CLASS[share_level(share)]
 
 
 def _node_html(node: NodeMetrics, analysis: PlanAnalysis) -> str:

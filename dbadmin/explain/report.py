@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dbadmin.explain.analyze import NodeMetrics, PlanAnalysis
-from dbadmin.render import human_ms
+from dbadmin.explain.analyze import NodeMetrics, PlanAnalysis, share_level
+from dbadmin.render import human_ms, human_rows
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -19,16 +19,11 @@ if TYPE_CHECKING:
 
 BAR_WIDTH = 12
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+SHARE_STYLE = {"critical": "bold red", "warning": "bold red", "info": "yellow", None: "green"}
 
 
 def share_style(share: float | None) -> str:
-    if share is None:
-        return "dim"
-    if share >= 0.40:
-        return "bold red"
-    if share >= 0.10:
-        return "yellow"
-    return "green"
+    return "dim" if share is None else SHARE_STYLE[share_level(share)]
 
 
 def bar(share: float | None, width: int = BAR_WIDTH) -> str:
@@ -38,14 +33,6 @@ def bar(share: float | None, width: int = BAR_WIDTH) -> str:
     full = int(filled)
     partial = " ▏▎▍▌▋▊▉"[int((filled - full) * 8)] if full < width else ""
     return ("█" * full + partial).ljust(width)[:width]
-
-
-def _rows(value: float | None) -> str:
-    if value is None:
-        return "?"
-    if value >= 10 or value == int(value):
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
 
 
 def node_line(node: NodeMetrics, analysis: PlanAnalysis) -> str:
@@ -69,20 +56,20 @@ def node_line(node: NodeMetrics, analysis: PlanAnalysis) -> str:
     if node.never_executed:
         details.append("[dim]never executed[/]")
     elif analysis.analyzed and node.actual_rows is not None:
-        rows = f"rows {_rows(node.actual_rows)}/{_rows(node.plan_rows)} planned"
+        rows = f"rows {human_rows(node.actual_rows)}/{human_rows(node.plan_rows)} planned"
         if node.misestimate_factor and node.misestimate_factor >= 10:
             arrow = "▲" if node.misestimate_direction == "under" else "▼"
             sev = "bold red" if node.misestimate_factor >= 100 else "yellow"
             rows += f" [{sev}]{arrow}{node.misestimate_factor:,.0f}x[/]"
         details.append(rows)
         if node.loops and node.loops != 1:
-            details.append(f"loops {_rows(node.loops)}")
+            details.append(f"loops {human_rows(node.loops)}")
     else:
-        details.append(f"rows ~{_rows(node.plan_rows)}  cost {node.total_cost or 0:,.0f}")
+        details.append(f"rows ~{human_rows(node.plan_rows)}  cost {node.total_cost or 0:,.0f}")
     if node.rows_removed_by_filter:
-        details.append(f"removed {_rows(node.rows_removed_by_filter)}")
+        details.append(f"removed {human_rows(node.rows_removed_by_filter)}")
     if node.heap_fetches:
-        details.append(f"heap fetches {_rows(node.heap_fetches)}")
+        details.append(f"heap fetches {human_rows(node.heap_fetches)}")
     if node.sort_method:
         space = f" {node.sort_space_kb:,.0f} kB" if node.sort_space_kb else ""
         details.append(f"{node.sort_method}{space} {node.sort_space_type or ''}".strip())

@@ -169,9 +169,13 @@ def substitute(sql: str, named: dict[str, str], positional: dict[int, str]) -> s
     return "".join(out)
 
 
-def named_to_positional(sql: str, names: tuple[str, ...]) -> str:
-    """``:name`` -> ``$n`` so PostgreSQL's parser (pglast) can read the statement."""
-    return substitute(sql, {name: f"${i + 1}" for i, name in enumerate(names)}, {})
+def named_to_positional(sql: str, names: tuple[str, ...], *, start: int = 0) -> str:
+    """``:name`` -> ``$n`` so PostgreSQL's parser (pglast) can read the statement.
+
+    The names are numbered ``$start+1``, ``$start+2``, ... in order (``start`` is the highest
+    ``$n`` the statement already uses, so the two kinds never collide).
+    """
+    return substitute(sql, {name: f"${start + i + 1}" for i, name in enumerate(names)}, {})
 
 
 def strip_semicolons(sql: str) -> str:
@@ -254,6 +258,74 @@ def check_single_statement(sql: str) -> StatementCheck:
 def _describe(node: str) -> str:
     words = re.sub(r"Stmt$", "", node)
     return re.sub(r"(?<!^)(?=[A-Z])", " ", words).upper()
+
+
+# -- expressions as PostgreSQL deparses them (EXPLAIN filters, pg_get_constraintdef) ----------
+# These scanners know single-quoted literals only: deparsed text needs no more.
+
+
+def strip_parens(text: str) -> str:
+    """Drop redundant outer parentheses: ``((a = 1))`` -> ``a = 1``, ``(a) AND (b)`` kept."""
+    text = text.strip()
+    while text.startswith("(") and text.endswith(")") and _outer_pair(text):
+        text = text[1:-1].strip()
+    return text
+
+
+def _outer_pair(text: str) -> bool:
+    """True when the first "(" closes at the very end (so the outer pair can be dropped)."""
+    depth = 0
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+            if depth == 0 and i != len(text) - 1:
+                return False
+    return depth == 0
+
+
+def split_top_level(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` (a keyword like AND, or ",") outside parentheses, brackets and quotes.
+
+    A keyword matches case-insensitively with whitespace around it; empty pieces are dropped.
+    """
+    parts: list[str] = []
+    depth = 0
+    quoted = False
+    start = 0
+    i = 0
+    pattern = re.compile(rf"\s+{sep}\s+", re.I) if sep.isalpha() else None
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted:
+            if ch in "([":
+                depth += 1
+            elif ch in ")]":
+                depth -= 1
+            elif depth == 0:
+                if pattern is not None:
+                    match = pattern.match(text, i)
+                    if match and ch.isspace():
+                        parts.append(text[start:i])
+                        start = i = match.end()
+                        continue
+                elif ch == sep:
+                    parts.append(text[start:i])
+                    start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def unquote_ident(name: str) -> str:
+    """A quoted identifier without its quotes (``""`` becomes ``"``); a bare one as it is."""
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
 
 
 _PLAIN_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")

@@ -13,14 +13,15 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import DbadminError, UsageError
 from dbadmin.health import queries
 from dbadmin.health.model import CheckResult, HealthReport, Status, worst
 from dbadmin.health.thresholds import SPECS, Thresholds, judge
-from dbadmin.urls import scrub
+from dbadmin.stats import nearest_rank
+from dbadmin.urls import error_line
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -93,10 +94,16 @@ class ConnectionLost(CheckUnknown):
 class Session:
     """One psycopg2 connection with a deadline; runs named queries in short transactions."""
 
-    def __init__(self, conn: psycopg2.extensions.connection, deadline: float) -> None:
+    def __init__(
+        self,
+        conn: psycopg2.extensions.connection,
+        deadline: float,
+        password: str | None = None,
+    ) -> None:
         conn.autocommit = True  # transactions are explicit: BEGIN; SET LOCAL ...; ROLLBACK
         self.conn = conn
         self.deadline = deadline
+        self.password = password  # masked in error texts, with any URL's password
         self.major = 0
         self._visibility: tuple[bool, str, int] | None = None
         self.lost = False
@@ -133,16 +140,21 @@ class Session:
             raise CheckUnknown(f"query cancelled by statement_timeout ({timeout_ms} ms)") from None
         except psycopg2.errors.InsufficientPrivilege as exc:
             self._reset()
-            raise CheckUnknown(f"permission denied ({_first_line(exc)}); {GRANT_HINT}") from None
+            raise CheckUnknown(
+                f"permission denied ({self.error_line(exc)}); {GRANT_HINT}"
+            ) from None
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             if getattr(exc, "pgcode", None) is None or self.conn.closed:
                 self.lost = True
-                raise ConnectionLost(f"connection lost: {_first_line(exc)}") from None
+                raise ConnectionLost(f"connection lost: {self.error_line(exc)}") from None
             self._reset()
-            raise CheckUnknown(f"query failed: {_first_line(exc)}") from None
+            raise CheckUnknown(f"query failed: {self.error_line(exc)}") from None
         except psycopg2.Error as exc:
             self._reset()
-            raise CheckUnknown(f"query {name}.sql failed: {_first_line(exc)}") from None
+            raise CheckUnknown(f"query {name}.sql failed: {self.error_line(exc)}") from None
+
+    def error_line(self, exc: BaseException) -> str:
+        return error_line(exc, self.password)
 
     def _reset(self) -> None:
         try:
@@ -161,13 +173,6 @@ class Session:
                 int(row["hidden_sessions"] or 0),
             )
         return self._visibility
-
-
-def _first_line(exc: BaseException) -> str:
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag else None
-    text = primary or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return scrub(text)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -235,18 +240,12 @@ def _invisible(result: CheckResult, session: Session, what: str) -> CheckResult:
     sees_all, role, hidden = session.visibility()
     if sees_all or hidden == 0 or result.status is not Status.OK:
         return result
-    return CheckResult(
-        name=result.name,
+    return replace(
+        result,
         status=Status.UNKNOWN,
         summary=f"{hidden} sessions of other roles are not visible to role {role}, so {what} "
         "cannot be judged",
-        value=result.value,
-        unit=result.unit,
-        warn=result.warn,
-        crit=result.crit,
         advice=GRANT_HINT,
-        details=result.details,
-        metrics=result.metrics,
     )
 
 
@@ -289,18 +288,26 @@ def _activity_check(
     s: Session,
     t: Thresholds,
     name: str,
-    query: str,
     describe: Callable[[dict[str, Any]], str],
     none_text: str,
     advice: str,
+    *,
+    some_text: Callable[[list[dict[str, Any]], float], str] = (
+        lambda rows, longest: f"{len(rows)} now, longest {_secs(longest)}"
+    ),
+    metrics: Callable[[list[dict[str, Any]]], Mapping[str, float]] = (
+        lambda rows: {"sessions": len(rows)}
+    ),
 ) -> CheckResult:
-    rows = s.rows(query)
+    """A check over sessions of pg_stat_activity (query ``name``, one row per session, with
+    ``seconds``): the longest one is judged, those over a threshold are listed."""
+    rows = s.rows(name)
     value = max((float(r["seconds"] or 0) for r in rows), default=0.0)
     flagged = _over(rows, "seconds", _lowest(t, name))
     if flagged:
         summary = describe(flagged[0]) + _more(flagged)
     elif rows:
-        summary = f"{len(rows)} now, longest {_secs(value)}"
+        summary = some_text(rows, value)
     else:
         summary = none_text
     result = _result(
@@ -310,7 +317,7 @@ def _activity_check(
         summary,
         advice=advice,
         details=flagged,
-        metrics={"sessions": len(rows)},
+        metrics=metrics(rows),
     )
     return _invisible(result, s, name.replace("_", " "))
 
@@ -319,7 +326,6 @@ def check_idle_in_transaction(s: Session, t: Thresholds) -> CheckResult:
     return _activity_check(
         s,
         t,
-        "idle_in_transaction",
         "idle_in_transaction",
         lambda r: (
             f"pid {r['pid']} ({r['user']}@{r['database']}, "
@@ -337,7 +343,6 @@ def check_long_queries(s: Session, t: Thresholds) -> CheckResult:
         s,
         t,
         "long_queries",
-        "long_queries",
         lambda r: (
             f"pid {r['pid']} ({r['user']}@{r['database']}) running for "
             f"{_secs(r['seconds'])}: {' '.join(str(r['query']).split())[:80]}"
@@ -349,34 +354,23 @@ def check_long_queries(s: Session, t: Thresholds) -> CheckResult:
 
 
 def check_lock_waits(s: Session, t: Thresholds) -> CheckResult:
-    rows = s.rows("lock_waits")
-    value = max((float(r["seconds"] or 0) for r in rows), default=0.0)
-    flagged = _over(rows, "seconds", _lowest(t, "lock_waits"))
-    if flagged:
-        r = flagged[0]
-        summary = (
+    return _activity_check(
+        s,
+        t,
+        "lock_waits",
+        lambda r: (
             f"pid {r['blocked_pid']} waits {_secs(r['seconds'])} for a {r['mode']} lock"
             + (f" on {r['relation']}" if r["relation"] else "")
             + f" held by pid {r['blocking_pid']} ({r['blocking_state']}: "
             + " ".join(str(r["blocking_query"]).split())[:60]
             + ")"
-            + _more(flagged)
-        )
-    elif rows:
-        summary = f"{len(rows)} lock waits, longest {_secs(value)}"
-    else:
-        summary = "no session waiting for a lock"
-    result = _result(
-        "lock_waits",
-        t,
-        round(value, 1),
-        summary,
-        advice="end the blocking transaction (pg_terminate_backend(blocking_pid)); use "
+        ),
+        "no session waiting for a lock",
+        "end the blocking transaction (pg_terminate_backend(blocking_pid)); use "
         "lock_timeout in migrations",
-        details=flagged,
-        metrics={"waiting": len({r["blocked_pid"] for r in rows})},
+        some_text=lambda rows, longest: f"{len(rows)} lock waits, longest {_secs(longest)}",
+        metrics=lambda rows: {"waiting": len({r["blocked_pid"] for r in rows})},
     )
-    return _invisible(result, s, "lock waits")
 
 
 def check_cache_hit(s: Session, t: Thresholds) -> CheckResult:
@@ -502,17 +496,13 @@ def check_sequences(s: Session, t: Thresholds) -> CheckResult:
     )
     if unreadable and result.status is Status.OK:
         role = s.visibility()[1]
-        return CheckResult(
-            name="sequences",
+        return replace(
+            result,
             status=Status.UNKNOWN,
             summary=f"{len(unreadable)} sequences not readable by role {role} "
             f"(e.g. {unreadable[0]})",
-            value=result.value,
-            unit=result.unit,
-            warn=result.warn,
-            crit=result.crit,
             advice="grant SELECT on the sequences, or pg_read_all_data (PostgreSQL 14+)",
-            metrics=result.metrics,
+            details=(),
         )
     return result
 
@@ -663,13 +653,6 @@ def check_database_size(s: Session, t: Thresholds) -> CheckResult:
     )
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    rank = max(math.ceil(q / 100 * len(sorted_values)) - 1, 0)
-    return sorted_values[min(rank, len(sorted_values) - 1)]
-
-
 def check_latency(
     s: Session, t: Thresholds, first_connect_ms: float, reconnect: Callable[[], float | None]
 ) -> CheckResult:
@@ -692,9 +675,9 @@ def check_latency(
             cur.execute("ROLLBACK")
     except psycopg2.Error as exc:
         s._reset()
-        raise CheckUnknown(f"ping failed: {_first_line(exc)}") from None
+        raise CheckUnknown(f"ping failed: {s.error_line(exc)}") from None
     samples.sort()
-    p50, p95 = _percentile(samples, 50), _percentile(samples, 95)
+    p50, p95 = nearest_rank(samples, 0.50), nearest_rank(samples, 0.95)
     warm_ms = reconnect() if s.remaining() > 1.0 else None
     status = worst(
         [judge(p95, *t.pair("latency")), judge(first_connect_ms, *t.pair("latency_connect"))]
@@ -808,7 +791,7 @@ def run_health(settings: Settings, options: HealthOptions) -> HealthReport:
     results: list[CheckResult] = []
     version: str | None = None
     try:
-        session = Session(conn, deadline)
+        session = Session(conn, deadline, settings.url.password)
         try:
             info = session.rows("server_info")[0]
             version = str(info["version"])
@@ -861,8 +844,6 @@ def run_health(settings: Settings, options: HealthOptions) -> HealthReport:
 
 
 def _with_elapsed(result: CheckResult, elapsed_ms: float) -> CheckResult:
-    from dataclasses import replace
-
     return replace(result, elapsed_ms=elapsed_ms)
 
 

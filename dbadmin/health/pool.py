@@ -13,7 +13,6 @@ max_connections - reserved - other connections, or Neon's pooler limits on a -po
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -26,7 +25,8 @@ from dbadmin.health import queries
 from dbadmin.health.model import Status, worst
 from dbadmin.health.thresholds import Thresholds, judge
 from dbadmin.settings import PoolSettings
-from dbadmin.urls import DbUrl, scrub
+from dbadmin.stats import nearest_rank
+from dbadmin.urls import DbUrl, masked_line
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -78,17 +78,10 @@ class Percentiles:
     @classmethod
     def of(cls, seconds: Sequence[float]) -> Percentiles:
         ordered = sorted(seconds)
-
-        def pick(q: float) -> float:
-            if not ordered:
-                return 0.0
-            rank = max(math.ceil(q / 100 * len(ordered)) - 1, 0)
-            return ordered[min(rank, len(ordered) - 1)] * 1000
-
         return cls(
-            p50=round(pick(50), 3),
-            p95=round(pick(95), 3),
-            p99=round(pick(99), 3),
+            p50=round(nearest_rank(ordered, 0.50) * 1000, 3),
+            p95=round(nearest_rank(ordered, 0.95) * 1000, 3),
+            p99=round(nearest_rank(ordered, 0.99) * 1000, 3),
             max=round(ordered[-1] * 1000, 3) if ordered else 0.0,
         )
 
@@ -378,7 +371,7 @@ def run_pool_load(settings: Settings, options: PoolLoadOptions) -> PoolLoadResul
                 except Exception as exc:
                     mine.errors += 1
                     if mine.first_error is None:
-                        mine.first_error = scrub(" ".join(str(exc).split())[:200])
+                        mine.first_error = masked_line(str(exc), url.password, limit=200)
                     time.sleep(0.05)
                     continue
                 got = clock()
@@ -391,7 +384,7 @@ def run_pool_load(settings: Settings, options: PoolLoadOptions) -> PoolLoadResul
                 except Exception as exc:
                     mine.errors += 1
                     if mine.first_error is None:
-                        mine.first_error = scrub(" ".join(str(exc).split())[:200])
+                        mine.first_error = masked_line(str(exc), url.password, limit=200)
                 finally:
                     done = clock()
                     dbapi.close()

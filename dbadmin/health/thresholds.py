@@ -150,13 +150,26 @@ def parse_assignments(values: Iterable[str], flag: str) -> dict[str, float | Non
     return out
 
 
+def parse_flags(
+    warn_flags: Iterable[str], crit_flags: Iterable[str]
+) -> dict[str, dict[str, float | None]]:
+    """``--warn`` and ``--crit`` -> {"warn": {name: value}, "crit": {name: value}}."""
+    return {
+        "warn": parse_assignments(warn_flags, "--warn"),
+        "crit": parse_assignments(crit_flags, "--crit"),
+    }
+
+
 def resolve_thresholds(
     *,
     env: Mapping[str, str],
     cwd: Path,
     warn_flags: Iterable[str] = (),
     crit_flags: Iterable[str] = (),
+    flags: Mapping[str, Mapping[str, float | None]] | None = None,
 ) -> Thresholds:
+    """The thresholds in force; ``flags`` is :func:`parse_flags`'s result when the caller has
+    already parsed (and so validated) ``--warn``/``--crit``, else they are parsed here."""
     warn: dict[str, float | None] = {n: s.warn for n, s in SPECS.items()}
     crit: dict[str, float | None] = {n: s.crit for n, s in SPECS.items()}
     params: dict[str, float] = dict(PARAM_DEFAULTS)
@@ -200,11 +213,11 @@ def resolve_thresholds(
                 raise ConfigError(f"{var} must be a non-negative number")
             params[name] = number
 
-    for flag, target, level in (("--warn", warn, "warn"), ("--crit", crit, "crit")):
-        values = parse_assignments(warn_flags if level == "warn" else crit_flags, flag)
-        for name, number in values.items():
+    parsed = flags if flags is not None else parse_flags(warn_flags, crit_flags)
+    for level, target in (("warn", warn), ("crit", crit)):
+        for name, number in parsed[level].items():
             target[name] = number
-            sources[f"{name}.{level}"] = flag
+            sources[f"{name}.{level}"] = f"--{level}"
     return Thresholds(warn=warn, crit=crit, params=params, sources=sources)
 
 

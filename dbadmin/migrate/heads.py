@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dbadmin.errors import ConfigError
 from dbadmin.migrate.locate import bundled_migrations_dir, find_alembic_ini
 
 if TYPE_CHECKING:
@@ -31,10 +30,8 @@ def alembic_config(settings: Settings, config_path: str | None = None) -> Config
 
 
 def script_heads(settings: Settings, config_path: str | None = None) -> list[str]:
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
+    """The heads of the revision files; a missing config or a broken file is a ConfigError."""
+    from dbadmin.migrate.runner import load_scripts
 
-    try:
-        return list(ScriptDirectory.from_config(alembic_config(settings, config_path)).get_heads())
-    except CommandError as exc:
-        raise ConfigError(f"cannot read migrations: {exc}", "check the alembic config") from None
+    _config, scripts = load_scripts(settings, config_path)
+    return list(scripts.get_heads())

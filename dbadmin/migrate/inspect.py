@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import ConfigError, UsageError
 from dbadmin.migrate.checksums import ChecksumFinding
-from dbadmin.migrate.runner import current_heads, load_scripts, resolve_revision
+from dbadmin.migrate.runner import (
+    current_heads,
+    load_scripts,
+    pending_revisions,
+    resolve_revision,
+)
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -99,13 +104,7 @@ def status(settings: Settings, config_path: str | None = None) -> MigrationStatu
         rows = checksums.read(conn)
         conn.commit()
     known, unknown = _split_known(scripts, current)
-    pending = (
-        ()
-        if unknown
-        else tuple(
-            info(s) for s in reversed(list(scripts.iterate_revisions("heads", known or "base")))
-        )
-    )
+    pending = () if unknown else tuple(info(s) for s in pending_revisions(scripts, "heads", known))
     findings = () if unknown else tuple(checksums.compare(scripts, known, rows))
     return MigrationStatus(current, heads, pending, unknown, findings)
 
@@ -188,9 +187,7 @@ def check(settings: Settings, config_path: str | None = None) -> CheckResult:
         found = drift(conn, metadata)
         conn.rollback()
     known, unknown = _split_known(scripts, current)
-    pending = unknown or tuple(
-        s.revision for s in reversed(list(scripts.iterate_revisions("heads", known or "base")))
-    )
+    pending = unknown or tuple(s.revision for s in pending_revisions(scripts, "heads", known))
     return CheckResult(heads, current, tuple(pending), found)
 
 

@@ -156,14 +156,13 @@ def _pending_on_database(settings: Settings, scripts: ScriptDirectory) -> tuple[
     from sqlalchemy import text
 
     from dbadmin.db import connect
-    from dbadmin.migrate.runner import current_heads
+    from dbadmin.migrate.runner import current_heads, pending_revisions
 
     with connect(settings, direct=True) as conn:
         current = current_heads(conn)
         version = str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
         conn.rollback()
-    pending = list(reversed(list(scripts.iterate_revisions("heads", current or "base"))))
-    return pending, version
+    return pending_revisions(scripts, "heads", current), version
 
 
 def _squawk_version(binary: str) -> str:

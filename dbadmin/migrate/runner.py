@@ -111,18 +111,12 @@ def load_scripts(
 
 def resolve_revision(scripts: ScriptDirectory, revision: str) -> None:
     """Exit 2 early for a revision that does not exist (before touching the database)."""
-    from alembic.util import CommandError
-
     if revision in {"head", "heads", "base"} or revision.startswith(("-", "+")):
         return
     target = revision.split("@")[-1] if "@" in revision else revision
     try:
         found = scripts.get_revisions(target)
-    except CommandError as exc:
-        raise UsageError(
-            f"unknown revision {revision!r}: {exc}", "see `dbadmin migrate history`"
-        ) from None
-    except Exception as exc:  # alembic's RevisionError variants
+    except Exception as exc:  # alembic's CommandError and RevisionError variants
         raise UsageError(
             f"unknown revision {revision!r}: {exc}", "see `dbadmin migrate history`"
         ) from None
@@ -136,6 +130,16 @@ def current_heads(conn: Connection) -> tuple[str, ...]:
     heads = MigrationContext.configure(conn).get_current_heads()
     conn.commit()
     return tuple(sorted(heads))
+
+
+def database_heads(cursor: Any) -> tuple[str, ...]:
+    """The revisions in ``alembic_version`` (none when it does not exist), from a DB-API cursor;
+    for callers on a raw connection (``current_heads`` wants a SQLAlchemy one)."""
+    cursor.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        return ()
+    cursor.execute("SELECT version_num FROM alembic_version")
+    return tuple(sorted(row[0] for row in cursor.fetchall()))
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -195,7 +199,7 @@ def upgrade(
     resolve_revision(scripts, revision)
     with _session(settings, options) as (lock, conn, watch):
         before = current_heads(conn)
-        pending = _pending(scripts, revision, before)
+        pending = pending_revisions(scripts, revision, before)
         applied: list[AppliedRevision] = []
         for script in pending:
             lock.check_alive()
@@ -222,19 +226,24 @@ def upgrade(
 
 
 def downgrade(
-    settings: Settings, revision: str, *, options: MigrateOptions | None = None
+    settings: Settings,
+    revision: str,
+    *,
+    options: MigrateOptions | None = None,
+    loaded: tuple[Config, ScriptDirectory] | None = None,
 ) -> MigrateResult:
     """Revert to ``revision`` (an id, ``base`` or ``-N``); each revision in its own transaction.
 
     A linear history is reverted one revision per step (durations, retries and the failing
-    revision are then exact); branched histories go through Alembic in one call.
+    revision are then exact); branched histories go through Alembic in one call. ``loaded`` is
+    what ``load_scripts`` returned for ``options.config_path``, when the caller already has it.
     """
     from alembic import command
 
     from dbadmin.migrate import checksums
 
     options = options or MigrateOptions()
-    config, scripts = load_scripts(settings, options.config_path)
+    config, scripts = loaded or load_scripts(settings, options.config_path)
     resolve_revision(scripts, revision)
     with _session(settings, options) as (lock, conn, watch):
         before = current_heads(conn)
@@ -343,8 +352,10 @@ def stamp(
         return MigrateResult("stamp", revision, before, after, (), lock.waited, lock.url.describe())
 
 
-def _pending(scripts: ScriptDirectory, target: str, current: tuple[str, ...]) -> list[Script]:
-    """Revisions to apply, parents first."""
+def pending_revisions(
+    scripts: ScriptDirectory, target: str, current: tuple[str, ...]
+) -> list[Script]:
+    """Revisions to apply to go from ``current`` up to ``target``, parents first."""
     try:
         upper = scripts.iterate_revisions(target, current or "base")
         pending = list(reversed(list(upper)))

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from dbadmin.models.base import Base, Timestamps
 
 PRIORITIES = ("high", "medium", "low")
+_PRIORITY_CHECK = "priority IN (" + ", ".join(f"'{p}'" for p in PRIORITIES) + ")"
 
 
 class Task(Timestamps, Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        CheckConstraint("priority IN ('high', 'medium', 'low')", name="priority"),
+        CheckConstraint(_PRIORITY_CHECK, name="priority"),
         # "my open tasks": the most common query; also serves user_id-only lookups
         Index("ix_tasks_user_id_completed", "user_id", "completed"),
     )

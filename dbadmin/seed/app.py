@@ -28,6 +28,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from dbadmin.models.tasks import PRIORITIES
 from dbadmin.seed.copy import NULL, columns_to_text, escape
 from dbadmin.seed.generic import (
     MakerContext,
@@ -296,7 +297,7 @@ class Tasks(AppTable):
                 NULL if rand() < 0.4 else d for d in rng.choices(self.descriptions, k=n)
             ],
             "completed": ["t" if c else "f" for c in completed],
-            "priority": rng.choices(("high", "medium", "low"), cum_weights=(20, 70, 100), k=n),
+            "priority": rng.choices(PRIORITIES, cum_weights=(20, 70, 100), k=n),  # 20/50/30 %
             "due_date": [NULL if d is NULL else self.ts([d])[0] for d in due],
             "created_at": self.ts(created),
             "updated_at": self.ts(updated),

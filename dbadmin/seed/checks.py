@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dbadmin.explain.sqltext import split_top_level, strip_parens, unquote_ident
+
 _CAST = re.compile(
     r"::\s*(?:\"[^\"]+\"|character varying|double precision|"
     r"timestamp with(?:out)? time zone|time with(?:out)? time zone|bit varying|"
@@ -58,17 +60,6 @@ class ColumnCheck:
         ):
             self.hi, self.hi_strict = number, op == "<"
 
-    def admits(self, number: float) -> bool:
-        if self.lo is not None and (number < self.lo or (self.lo_strict and number == self.lo)):
-            return False
-        return not (
-            self.hi is not None and (number > self.hi or (self.hi_strict and number == self.hi))
-        )
-
-
-def _ident(raw: str) -> str:
-    return raw[1:-1].replace('""', '"') if raw.startswith('"') else raw
-
 
 def _literal(raw: str) -> str:
     if raw.startswith("'"):
@@ -79,62 +70,6 @@ def _literal(raw: str) -> str:
     return raw
 
 
-def _strip_parens(text: str) -> str:
-    text = text.strip()
-    while text.startswith("(") and text.endswith(")") and _balanced_outer(text):
-        text = text[1:-1].strip()
-    return text
-
-
-def _balanced_outer(text: str) -> bool:
-    """True when the first "(" closes at the very end (so the outer pair can be dropped)."""
-    depth = 0
-    quoted = False
-    for i, ch in enumerate(text):
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-            if depth == 0 and i != len(text) - 1:
-                return False
-    return depth == 0
-
-
-def _split_top(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` (a keyword like AND, or ",") outside parentheses and quotes."""
-    parts: list[str] = []
-    depth = 0
-    quoted = False
-    start = 0
-    i = 0
-    keyword = sep.isalpha()
-    pattern = re.compile(rf"\s+{sep}\s+", re.I) if keyword else None
-    while i < len(text):
-        ch = text[i]
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted:
-            if ch in "([":
-                depth += 1
-            elif ch in ")]":
-                depth -= 1
-            elif depth == 0:
-                if pattern is not None:
-                    match = pattern.match(text, i)
-                    if match and ch.isspace():
-                        parts.append(text[start:i])
-                        start = i = match.end()
-                        continue
-                elif ch == sep:
-                    parts.append(text[start:i])
-                    start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
 def normalise(sqltext: str) -> str:
     text = _CAST.sub("", sqltext)
     previous = None
@@ -142,14 +77,14 @@ def normalise(sqltext: str) -> str:
         previous = text
         text = _WRAPPED.sub(r"\1", text)
     text = _BETWEEN.sub(r"\1 >= \2 AND \1 <= \3", text)
-    return _strip_parens(text)
+    return strip_parens(text)
 
 
 def parse_check(sqltext: str, columns: set[str], into: dict[str, ColumnCheck]) -> None:
     """Fold one CHECK constraint into per-column rules; raise when the form is unsupported."""
     text = normalise(sqltext)
-    for conjunct in _split_top(text, "AND"):
-        part = _strip_parens(conjunct)
+    for conjunct in split_top_level(text, "AND"):
+        part = strip_parens(conjunct)
         column, apply = _conjunct(part)
         if column not in columns:
             raise CheckNotUnderstood(f"CHECK ({sqltext}) names {column!r}, not a column")
@@ -158,24 +93,25 @@ def parse_check(sqltext: str, columns: set[str], into: dict[str, ColumnCheck]) -
 
 def _conjunct(part: str) -> tuple[str, Callable[[ColumnCheck], None]]:
     if match := _IN.match(part) or _ANY.match(part):
-        values = [_literal(v) for v in _split_top(match.group(2), ",")]
-        if not values or any(not re.fullmatch(_LIT, v) for v in _split_top(match.group(2), ",")):
+        items = split_top_level(match.group(2), ",")
+        values = [_literal(v) for v in items]
+        if not values or any(not re.fullmatch(_LIT, v) for v in items):
             raise CheckNotUnderstood(part)
-        return _ident(match.group(1)), lambda c: c.allow(values)
+        return unquote_ident(match.group(1)), lambda c: c.allow(values)
     if match := _NOT_NULL.match(part):
-        return _ident(match.group(1)), lambda c: None
+        return unquote_ident(match.group(1)), lambda c: None
     if match := _LENGTH.match(part):
         need = int(match.group(3)) + (1 if match.group(2) == ">" else 0)
 
         def set_length(c: ColumnCheck) -> None:
             c.min_length = max(c.min_length, need)
 
-        return _ident(match.group(1)), set_length
+        return unquote_ident(match.group(1)), set_length
     match = _CMP.match(part)
     if match:
-        column, op, literal = _ident(match.group(1)), match.group(2), match.group(3)
+        column, op, literal = unquote_ident(match.group(1)), match.group(2), match.group(3)
     elif match := _CMP_REV.match(part):
-        column, op, literal = _ident(match.group(3)), _FLIP[match.group(2)], match.group(1)
+        column, op, literal = unquote_ident(match.group(3)), _FLIP[match.group(2)], match.group(1)
     else:
         raise CheckNotUnderstood(part)
     value = _literal(literal)

@@ -114,6 +114,10 @@ class SeedPlan:
     truncate: tuple[str, ...]  # what --reset empties (TRUNCATE ... CASCADE closure)
     unfillable: tuple[tuple[str, str], ...]
     metadata: Any = field(repr=False, compare=False, default=None)
+    # what run_seed needs from the planning: seedable tables by name, and per table (fullname)
+    # the foreign keys filled with NULL to break cycles
+    seedable: Mapping[str, Table] = field(repr=False, compare=False, default_factory=dict)
+    null_fks: Mapping[str, frozenset[str]] = field(repr=False, compare=False, default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -215,15 +219,11 @@ def _validate(request: SeedRequest) -> None:
 def check_at_head(conn: psycopg2.extensions.connection, settings: Settings) -> None:
     """The app profiles need the schema the models describe: refuse unless at the head."""
     from dbadmin.migrate.heads import script_heads
+    from dbadmin.migrate.runner import database_heads
 
     heads = set(script_heads(settings))
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
-        if cur.fetchone()[0]:
-            cur.execute("SELECT version_num FROM alembic_version")
-            current = {row[0] for row in cur.fetchall()}
-        else:
-            current = set()
+        current = set(database_heads(cur))
     conn.rollback()
     if current != heads:
         shown = ", ".join(sorted(current)) or "no revision (empty or unmanaged schema)"
@@ -316,6 +316,11 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
         PlannedTable(t.name, counts[t.name], existing[t.name], reasons[t.name])
         for t in order.tables
     )
+    null_fks = order.null_fks
+    if order.unfillable:
+        # a cycle broken while unfillable tables were still waiting may point at one of them:
+        # the NULL-filled keys are those of the tables actually loaded
+        null_fks = order_tables(order.tables, SOFT_PARENTS).null_fks
     return SeedPlan(
         request=request,
         mode=mode,
@@ -324,6 +329,8 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
         truncate=tuple(to_truncate),
         unfillable=tuple(sorted(order.unfillable.items())),
         metadata=metadata,
+        seedable=tables,
+        null_fks=null_fks,
     )
 
 
@@ -398,10 +405,9 @@ def run_seed(
         )
     from dbadmin.seed.app import GENERATORS
 
-    tables = _tables(plan.metadata)
+    tables = plan.seedable
     now_ms = to_ms(plan.now)
     times = TimeFormatter()
-    order = order_tables([tables[p.table] for p in plan.tables], SOFT_PARENTS)
     results: list[TableResult] = [
         TableResult(name, 0, 0.0, "unfillable", reason) for name, reason in plan.unfillable
     ]
@@ -422,7 +428,7 @@ def run_seed(
                         planned.rows,
                         seed=request.seed,
                         now_ms=now_ms,
-                        null_fks=order.null_fks.get(table.fullname, frozenset()),
+                        null_fks=plan.null_fks.get(table.fullname, frozenset()),
                         times=times,
                     )
                 )

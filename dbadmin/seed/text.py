@@ -159,16 +159,7 @@ def phrase(rng: random.Random, min_words: int, max_words: int, capital: bool = T
     return text[:1].upper() + text[1:] if capital else text
 
 
-def phrase_pool(rng: random.Random, size: int, min_words: int, max_words: int) -> list[str]:
-    return [phrase(rng, min_words, max_words) for _ in range(size)]
-
-
 def uuid_text(bits: int) -> str:
     """A version-4-shaped UUID from 128 random bits (deterministic given the bits)."""
     h = f"{bits:032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
-
-
-def uuids(rng: random.Random, n: int) -> list[str]:
-    bits = rng.getrandbits
-    return [uuid_text(bits(128)) for _ in range(n)]

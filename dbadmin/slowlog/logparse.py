@@ -37,6 +37,7 @@ from typing import BinaryIO
 from dbadmin.errors import ProblemFound, UsageError
 from dbadmin.slowlog.fingerprint import _ZEROS, Fingerprint, FingerprintCache
 from dbadmin.slowlog.prefix import LinePrefix, infer_prefix, prefix_to_regex
+from dbadmin.stats import nearest_rank
 
 FORMATS = ("auto", "stderr", "csvlog", "jsonlog")
 EXACT_SAMPLES = 512
@@ -205,12 +206,7 @@ class _Group:
 
     def percentile(self, q: float) -> float:
         if self.samples is not None:
-            values = sorted(self.samples)
-            if not values:
-                return 0.0
-            # nearest rank, like pgBadger and most dashboards
-            rank = max(1, math.ceil(q * len(values)))
-            return values[rank - 1]
+            return nearest_rank(sorted(self.samples), q)
         assert self.hist is not None
         target = max(1, math.ceil(q * self.count))
         seen = 0

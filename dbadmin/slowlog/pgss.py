@@ -7,9 +7,10 @@ view. Deltas over a window stay correct across a reset, an evicted entry or a se
 (Neon loses the counters whenever its compute suspends): the series of an entry restarts and the
 later value counts in full, so no delta is ever negative (see ``sql/slowlog/delta.sql``).
 
-SQL lives in ``dbadmin/sql/slowlog/*.sql``; ``pgss_rows.v17.sql`` is used with extension version
-1.11+ (PostgreSQL 17+, which renamed ``blk_read_time`` and added ``stats_since``); the column set
-follows the installed extension version, not just the server's.
+SQL lives in ``dbadmin/sql/slowlog/*.sql``, loaded like the health checks' (``NAME.NN.sql`` from
+major NN on); ``pgss_rows.17.sql`` is used with extension version 1.11+ (PostgreSQL 17+, which
+renamed ``blk_read_time`` and added ``stats_since``): the column set follows the installed
+extension version, not just the server's (:attr:`Probe.sql_major`).
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from dbadmin import sql
 from dbadmin.errors import ConfigError, ProblemFound, UsageError
+from dbadmin.urls import error_line
 
 if TYPE_CHECKING:
     import psycopg2.extensions
 
     from dbadmin.settings import Settings
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "slowlog"
 SORTS = ("total", "mean", "calls", "rows", "io", "temp")
 # dbadmin's own statements (and anything reading pg_stat_statements) are left out of reports.
 _OWN = re.compile(r"pg_stat_statements|\bdbadmin\b", re.IGNORECASE)
@@ -35,14 +37,13 @@ _SINCE = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _THRESHOLD = re.compile(r"^\s*(\d+)\s*(ms|s|min)?\s*$", re.IGNORECASE)
 
 
-def load_sql(name: str, *, v17: bool = False) -> str:
-    """A named statement from sql/slowlog, with ``/*PGSS_ROWS*/`` expanded for the version."""
-    path = SQL_DIR / f"{name}.v17.sql"
-    if not (v17 and path.exists()):
-        path = SQL_DIR / f"{name}.sql"
-    text = path.read_text()
+@lru_cache(maxsize=64)
+def load_sql(name: str, major: int = 0) -> str:
+    """A named statement from sql/slowlog for ``major`` (see :mod:`dbadmin.sql`), with
+    ``/*PGSS_ROWS*/`` expanded to that version's pg_stat_statements columns."""
+    text = sql.load("slowlog", name, major)
     if "/*PGSS_ROWS*/" in text:
-        text = text.replace("/*PGSS_ROWS*/", load_sql("pgss_rows", v17=v17).strip() + "\n")
+        text = text.replace("/*PGSS_ROWS*/", load_sql("pgss_rows", major).strip() + "\n")
     return text
 
 
@@ -73,6 +74,13 @@ class Probe:
             return self.server_version_num >= 170000
         parts = tuple(int(p) for p in re.findall(r"\d+", self.ext_version)[:2])
         return parts >= (1, 11)
+
+    @property
+    def sql_major(self) -> int:
+        """The major version that picks the sql/slowlog files: the server's, but below 17 while
+        the installed extension predates 1.11 (its columns are those of PostgreSQL 14-16)."""
+        major = self.server_version_num // 10000
+        return max(major, 17) if self.v17 else min(major, 16)
 
 
 @dataclass(frozen=True)
@@ -385,7 +393,7 @@ def top(
         with _execute(conn, load_sql("stats_reset")) as cur:
             reset_row = _rows(cur)[0]
         if interval is None:
-            with _execute(conn, load_sql("top", v17=p.v17), params) as cur:
+            with _execute(conn, load_sql("top", p.sql_major), params) as cur:
                 rows = _rows(cur)
             source = "pg_stat_statements"
         else:
@@ -406,7 +414,7 @@ def top(
                     f"requested window ({since}); the report covers the shorter span"
                 )
             with _execute(
-                conn, load_sql("delta", v17=p.v17), {**params, "base_id": base["id"]}
+                conn, load_sql("delta", p.sql_major), {**params, "base_id": base["id"]}
             ) as cur:
                 rows = _rows(cur)
             restarts = sum(int(r.get("restarts") or 0) for r in rows)
@@ -474,7 +482,7 @@ def snapshot(settings: Settings, *, keep_days: int = 14) -> SnapshotResult:
             if created:
                 with _execute(conn, load_sql("snapshot_setup")):
                     pass
-            with _execute(conn, load_sql("snapshot_take", v17=p.v17)) as cur:
+            with _execute(conn, load_sql("snapshot_take", p.sql_major)) as cur:
                 taken = _rows(cur)[0]
             with _execute(conn, load_sql("snapshot_prune"), {"keep_days": keep_days}) as cur:
                 pruned = _rows(cur)[0]
@@ -490,7 +498,8 @@ def snapshot(settings: Settings, *, keep_days: int = 14) -> SnapshotResult:
 
             if isinstance(exc, psycopg2.errors.InsufficientPrivilege):
                 raise ProblemFound(
-                    f"cannot store snapshots in database {p.database}: {str(exc).strip()}",
+                    f"cannot store snapshots in database {p.database}: "
+                    + error_line(exc, settings.url.password),
                     "run the first snapshot as a role that may CREATE in this database (or "
                     "create schema dbadmin and grant it), then schedule it",
                 ) from None
@@ -586,7 +595,7 @@ def enable(settings: Settings, *, threshold: str = "250ms") -> EnableReport:
                     EnableStep(
                         "CREATE EXTENSION pg_stat_statements",
                         "failed",
-                        f"{_first_line(exc)}: needs a superuser (Neon: the project owner role, "
+                        f"{error_line(exc, settings.url.password)}: needs a superuser (Neon: the project owner role, "
                         "a member of neon_superuser)",
                     )
                 )
@@ -615,7 +624,7 @@ def enable(settings: Settings, *, threshold: str = "250ms") -> EnableReport:
                     EnableStep(
                         name,
                         "failed",
-                        f"{_first_line(exc)}: log_min_duration_statement can only be set by a "
+                        f"{error_line(exc, settings.url.password)}: log_min_duration_statement can only be set by a "
                         "superuser (PostgreSQL 15+: or a role granted SET on it); on Neon server "
                         "logs are not accessible anyway, use pg_stat_statements",
                     )
@@ -626,11 +635,6 @@ def enable(settings: Settings, *, threshold: str = "250ms") -> EnableReport:
 def _with_pgss(preload: str | None) -> str:
     items = [x.strip() for x in (preload or "").split(",") if x.strip()]
     return ",".join([*items, "pg_stat_statements"])
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _database_setting(conn: psycopg2.extensions.connection, name: str) -> str | None:

@@ -1,5 +1,5 @@
 -- Current pg_stat_statements counters with role and database names.
--- The PGSS_ROWS marker below is replaced by pgss_rows.sql or pgss_rows.v17.sql.
+-- The PGSS_ROWS marker below is replaced by pgss_rows.sql or pgss_rows.17.sql.
 WITH /* dbadmin */ r AS (/*PGSS_ROWS*/)
 SELECT r.queryid, r.query, r.calls, r.total_ms, r.max_ms, r.stddev_ms, r.rows,
        r.shared_blks_hit, r.shared_blks_read, r.temp_blks_read + r.temp_blks_written AS temp_blks,
