@@ -200,9 +200,9 @@ def _describe(exc: BaseException) -> tuple[str, int]:
     translated = exc if isinstance(exc, DbadminError) else _translate(exc)
     if isinstance(translated, DbadminError):
         return translated.one_line(), int(translated.exit_code)
-    from dbadmin.urls import scrub
+    from dbadmin.urls import masked_line
 
-    text = scrub(" ".join(str(exc).split()))[:300]
+    text = masked_line(str(exc), limit=300)
     return (
         f"unexpected {type(exc).__name__}: {text} — rerun with --debug and report it",
         ExitCode.PROBLEM,
