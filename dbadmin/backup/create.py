@@ -192,12 +192,9 @@ def _list_tables(cur: Any, exclude: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def alembic_revision(cur: Any) -> str | None:
-    cur.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
-    if not cur.fetchone()[0]:
-        return None
-    cur.execute("SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version")
-    row = cur.fetchone()
-    return row[0] if row else None
+    from dbadmin.migrate.runner import database_heads
+
+    return ",".join(database_heads(cur)) or None
 
 
 def _open_snapshot(settings: Settings) -> psycopg2.extensions.connection:

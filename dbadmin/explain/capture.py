@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import OperationTimeout, SqlError, UsageError
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT_S = 30.0
 _TYPE = re.compile(r"^[A-Za-z_][\w .]*(\[\])?$")
 _GUC = re.compile(r"^[A-Za-z_][\w.]*$")
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "explain"
 
 
 @dataclass(frozen=True)
@@ -306,7 +304,9 @@ def _relation_stats(cur: Any, doc: PlanDocument) -> dict[str, dict[str, Any]]:
         stack.extend(node.get("Plans", []) or [])
     if not names:
         return {}
-    cur.execute((SQL_DIR / "relation_stats.sql").read_text(), {"names": sorted(names)})
+    from dbadmin import sql as sql_files
+
+    cur.execute(sql_files.load("explain", "relation_stats", 0), {"names": sorted(names)})
     columns = [d[0] for d in cur.description]
     return {row[0]: dict(zip(columns, row, strict=True)) for row in cur.fetchall()}
 

@@ -7,7 +7,6 @@ one round trip per table (Neon latency).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import UsageError
@@ -15,11 +14,11 @@ from dbadmin.errors import UsageError
 if TYPE_CHECKING:
     from dbadmin.settings import Settings
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "schema"
-
 
 def load_sql(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text()
+    from dbadmin import sql
+
+    return sql.load("schema", name, 0)
 
 
 @dataclass(frozen=True)
