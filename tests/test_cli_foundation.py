@@ -171,3 +171,18 @@ def test_doctor_over_tls_on_postgres_15(cli: Cli, tls_server: PgServer) -> None:
     res = cli("doctor", "-d", url.with_query(sslmode="disable").render())
     assert res.exit_code == ExitCode.CONNECT
     assert PASSWORD not in res.stdout + res.stderr
+
+
+def test_group_options_before_a_subcommand_reach_it_or_are_refused(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """One mechanism for every group (cli.common.carry_group_options): nothing is dropped."""
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    res = cli("slow-queries", "--json", "log", str(empty))  # --json reaches `log`
+    assert res.exit_code == 0 and res.json()["total_queries"] == 0  # type: ignore[index]
+    res = cli("slow-queries", "--sort", "mean", "log", str(empty))
+    assert res.exit_code == ExitCode.USAGE
+    assert "--sort given before `log` does not apply" in res.stderr
+    res = cli("health", "--check", "connections", "pool")  # Nagios: usage errors are UNKNOWN
+    assert res.exit_code == 3 and "does not apply to `dbadmin health pool`" in res.stderr

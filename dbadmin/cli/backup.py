@@ -13,9 +13,8 @@ apply to that subcommand when it has them (its own value wins); create-only opti
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +22,7 @@ from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
     YesOpt,
+    carry_group_options,
     confirm,
     err_console,
     fail,
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from dbadmin.backup.create import BackupResult
     from dbadmin.backup.manifest import BackupEntry
     from dbadmin.settings import Settings
-
-T = TypeVar("T")
 
 app = typer.Typer(
     help="Verified, atomic pg_dump backups with manifests; `dbadmin backup` alone = create.\n\n"
@@ -128,13 +126,9 @@ def backup(
     Example: dbadmin backup --format custom --json
     """
     if ctx.invoked_subcommand is not None:
-        values = {
-            "database_url": database_url, "fmt": fmt, "jobs": jobs, "compress": compress,
-            "directory": directory, "name": name, "schema_only": schema_only,
-            "exclude_table": exclude_table, "pg_bin": pg_bin, "no_relay": no_relay, "yes": yes,
-            "json_output": json_output,
-        }  # fmt: skip
-        _carry_group_options(ctx, ctx.invoked_subcommand, values)
+        carry_group_options(
+            ctx, default_command="create", default_only=CREATE_ONLY, ignored=frozenset({"yes"})
+        )  # --yes: "a backup never asks", and neither do list and verify
         return
     _create(
         ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
@@ -142,51 +136,8 @@ def backup(
     )  # fmt: skip
 
 
-# Options of `dbadmin backup` given before a subcommand (`backup --dir X list`) are handed on to
-# the subcommand when it has an option of that name (its own value wins); the create-only ones
-# (and anything else the subcommand lacks) are a usage error rather than silently ignored.
-_GROUP_OPTIONS_KEY = "dbadmin.backup.group_options"
-_CREATE_ONLY = frozenset({"fmt", "jobs", "compress", "name", "schema_only", "exclude_table"})
-_HARMLESS = frozenset({"yes"})  # "a backup never asks": list/verify do not ask either
-
-
-def _given_on_command_line(ctx: typer.Context, name: str) -> bool:
-    source = ctx.get_parameter_source(name)
-    return getattr(source, "name", None) == "COMMANDLINE"
-
-
-def _carry_group_options(ctx: typer.Context, subcommand: str, values: dict[str, Any]) -> None:
-    from dbadmin.errors import UsageError
-
-    group: Any = ctx.command
-    sub = group.get_command(ctx, subcommand)
-    accepted = {p.name for p in sub.params} if sub is not None else set()
-    carried: dict[str, Any] = {}
-    for param in group.params:
-        if param.name is None or not _given_on_command_line(ctx, param.name):
-            continue
-        applies = param.name in accepted and (
-            subcommand == "create" or param.name not in _CREATE_ONLY
-        )
-        if applies:
-            carried[param.name] = values[param.name]  # converted (Path), unlike ctx.params
-        elif param.name not in _HARMLESS:
-            flag = "/".join(param.opts)
-            raise UsageError(
-                f"{flag} given before `{subcommand}` does not apply to `dbadmin backup "
-                f"{subcommand}`",
-                f"see `dbadmin backup {subcommand} --help`"
-                + ("; it is an option of `backup create`" if param.name in _CREATE_ONLY else ""),
-            )
-    ctx.meta[_GROUP_OPTIONS_KEY] = carried
-
-
-def _group_value(ctx: typer.Context, name: str, value: T) -> T:
-    """``value`` of a subcommand's option, or the group's when only the group was given it."""
-    carried = ctx.meta.get(_GROUP_OPTIONS_KEY) or {}
-    if name in carried and not _given_on_command_line(ctx, name):
-        return carried[name]  # type: ignore[no-any-return]
-    return value
+# options only `backup create` has (the group passes the others on to its subcommands)
+CREATE_ONLY = frozenset({"fmt", "jobs", "compress", "name", "schema_only", "exclude_table"})
 
 
 @app.command("create")
@@ -214,12 +165,9 @@ def create(
 
     Example: dbadmin backup create --format directory --jobs 2 --dir /var/backups/app
     """
-    g = functools.partial(_group_value, ctx)
     _create(
-        ctx, g("database_url", database_url), g("fmt", fmt), g("jobs", jobs),
-        g("compress", compress), g("directory", directory), g("name", name),
-        g("schema_only", schema_only), g("exclude_table", exclude_table), g("pg_bin", pg_bin),
-        g("no_relay", no_relay), g("json_output", json_output),
+        ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
+        exclude_table, pg_bin, no_relay, json_output,
     )  # fmt: skip
 
 
@@ -352,8 +300,6 @@ def list_backups(
     from dbadmin.backup.manifest import scan
     from dbadmin.render import human_bytes, simple_table
 
-    directory = _group_value(ctx, "directory", directory)
-    json_output = _group_value(ctx, "json_output", json_output)
     settings = get_settings(ctx, need_server=False)
     catalog = scan((directory or settings.backup_dir).resolve())
     if json_output:
@@ -432,11 +378,6 @@ def verify(
     from dbadmin.errors import UsageError
     from dbadmin.urls import DbUrl
 
-    directory = _group_value(ctx, "directory", directory)
-    database_url = _group_value(ctx, "database_url", database_url)
-    pg_bin = _group_value(ctx, "pg_bin", pg_bin)
-    no_relay = _group_value(ctx, "no_relay", no_relay)
-    json_output = _group_value(ctx, "json_output", json_output)
     if name is None and not latest:
         raise UsageError("name a backup or pass --latest", "see `dbadmin backup list`")
     settings = get_settings(ctx, database_url, need_server=False)
@@ -499,9 +440,6 @@ def prune_cmd(
     from dbadmin.backup.retention import prune
     from dbadmin.render import human_bytes
 
-    directory = _group_value(ctx, "directory", directory)
-    yes = _group_value(ctx, "yes", yes)
-    json_output = _group_value(ctx, "json_output", json_output)
     settings = get_settings(ctx, need_server=False)
     folder = (directory or settings.backup_dir).resolve()
     plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=True)

@@ -138,6 +138,50 @@ def get_settings(
     return resolved
 
 
+# --- group options ------------------------------------------------------------------------------
+def carry_group_options(
+    ctx: typer.Context,
+    *,
+    default_command: str | None = None,
+    default_only: frozenset[str] = frozenset(),
+    ignored: frozenset[str] = frozenset(),
+) -> None:
+    """Hand the options given to a group before its subcommand (``dbadmin backup --dir X list``)
+    on to that subcommand, through Click's ``default_map``: the subcommand's own value still
+    wins. An option the subcommand lacks, or one in ``default_only`` (options of the command the
+    group runs when no subcommand is named, ``default_command``), is a usage error instead of
+    being dropped; ``ignored`` ones are accepted and dropped (e.g. ``--yes`` where nothing asks).
+    Call it from the group callback."""
+    name = ctx.invoked_subcommand
+    if name is None:
+        return
+    group: Any = ctx.command
+    sub = group.get_command(ctx, name)
+    accepted = {param.name for param in sub.params} if sub is not None else set()
+    carried: dict[str, Any] = {}
+    for param in group.params:
+        key = param.name
+        if key is None or getattr(ctx.get_parameter_source(key), "name", None) != "COMMANDLINE":
+            continue
+        if key in accepted and (name == default_command or key not in default_only):
+            carried[key] = ctx.params[key]
+        elif key not in ignored:
+            owner = (
+                f"; it is an option of `{ctx.info_name} {default_command}`"
+                if (key in default_only and default_command)
+                else ""
+            )
+            raise UsageError(
+                f"{'/'.join(param.opts)} given before `{name}` does not apply to "
+                f"`dbadmin {ctx.info_name} {name}`",
+                f"see `dbadmin {ctx.info_name} {name} --help`{owner}",
+            )
+    if carried:
+        defaults = dict(ctx.default_map or {})
+        defaults[name] = {**defaults.get(name, {}), **carried}
+        ctx.default_map = defaults
+
+
 # --- confirmation ------------------------------------------------------------------------------
 def confirm(action: str, *, yes: bool, typed: str | None = None) -> None:
     """Ask before a destructive action: on a terminal ask; otherwise require --yes."""

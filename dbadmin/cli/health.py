@@ -23,6 +23,7 @@ from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
     _translate,
+    carry_group_options,
     fail,
     get_settings,
     handle_errors,
@@ -155,8 +156,8 @@ def health(
     Example: dbadmin health --prometheus /var/lib/node_exporter/textfile/dbadmin.prom
     """
     if ctx.invoked_subcommand is not None:
-        if database_url:
-            state(ctx).database_url = database_url
+        with _unknown_on_error(ctx, nagios=nagios):
+            carry_group_options(ctx)  # `health --json pool`; a checks-only option there is exit 3
         return
     with _unknown_on_error(ctx, nagios=nagios):
         report = _run_checks(

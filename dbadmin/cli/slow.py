@@ -14,12 +14,12 @@ import typer
 from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
+    carry_group_options,
     get_settings,
     handle_errors,
     notice,
     out_console,
     print_json,
-    state,
 )
 
 if TYPE_CHECKING:
@@ -80,12 +80,10 @@ def slow_queries(
 
     Example: dbadmin slow-queries --top 10 --sort mean
     """
-    if database_url:
-        state(ctx).database_url = database_url
-    if ctx.invoked_subcommand is None:
-        _top(
-            ctx, database_url, json_output, top_n, sort, min_calls, since, all_databases, html_file
-        )
+    if ctx.invoked_subcommand is not None:
+        carry_group_options(ctx, default_command="top")
+        return
+    _top(ctx, database_url, json_output, top_n, sort, min_calls, since, all_databases, html_file)
 
 
 @app.command("top")
