@@ -197,6 +197,7 @@ def main() -> None:
             clear()
             direct_dump = [
                 str(pg_dump.path), "--format=custom", f"--file={out / 'direct.dump'}", "-w",
+                *(["--statistics"] if pg_dump.major >= 18 else []),  # as dbadmin runs it
             ]  # fmt: skip
             ours_dump = [
                 *dbadmin, "backup", "-d", url.render(), "--dir", str(out), "--name", f"c{run}",
@@ -212,7 +213,12 @@ def main() -> None:
                 record(key, seconds, rss)
             dump_size = (out / f"c{run}.dump").stat().st_size
             # 2. restore: dbadmin vs pg_restore into fresh empty databases
-            keys = ("pg_restore", "pg_restore + vacuumdb --analyze-only", "dbadmin restore")
+            keys = (
+                "pg_restore",
+                "pg_restore + vacuumdb --analyze-only",
+                "dbadmin restore",
+                "dbadmin restore --thorough",
+            )
             for key in keys[:: 1 if run % 2 == 0 else -1]:
                 psql(cluster, "DROP DATABASE IF EXISTS target")
                 psql(cluster, "CREATE DATABASE target")
@@ -234,6 +240,7 @@ def main() -> None:
                     argv = [
                         *dbadmin, "restore", f"c{run}", "--dir", str(out), "-d", url.render(),
                         "--target-url", cluster.url("target").render(), "--yes", "--json",
+                        *(["--thorough"] if key.endswith("--thorough") else []),
                     ]  # fmt: skip
                     seconds, rss = timed(argv, env, stdout=restore_json)
                     inner = json.loads(restore_json.read_text())
@@ -241,10 +248,13 @@ def main() -> None:
                         ("restore_seconds", "pg_restore"),
                         ("checksum_seconds", "checksum"),
                         ("analyze_seconds", "ANALYZE (parallel)"),
-                        ("count_seconds", "row counts"),
+                        ("count_seconds", "count(*)"),
                     ):
-                        results.setdefault(f"  inside dbadmin restore: {label}", []).append(
-                            inner[name]
+                        results.setdefault(f"  inside {key}: {label}", []).append(inner[name])
+                    if run == 0:
+                        print(
+                            f"{key}: {len(inner['analyzed'])} of {len(inner['row_counts'])} "
+                            f"tables analyzed, {len(inner['counted_by_scan'])} counted by scan"
                         )
                 record(key, seconds, rss)
             psql(cluster, "DROP DATABASE IF EXISTS target")
@@ -301,6 +311,11 @@ def main() -> None:
         print(
             f"ratio dbadmin restore / (pg_restore + vacuumdb --analyze-only) = "
             f"{med['dbadmin restore'] / analyzed:.3f} (dbadmin also checks sha256 and counts rows)"
+        )
+        print(
+            f"ratio dbadmin restore --thorough / pg_restore = "
+            f"{med['dbadmin restore --thorough'] / med['pg_restore']:.3f} "
+            "(count(*) and ANALYZE of every table)"
         )
         print(f"ratio directory --jobs 2 / --jobs 1 = {jobs_ratio:.3f} (lower is better)")
         print(

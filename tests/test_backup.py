@@ -207,6 +207,147 @@ def test_argv_never_holds_the_password(pg_server: PgServer, source: str, tmp_pat
     assert "--no-owner" in built and "--single-transaction" in built
 
 
+# --- after the restore: exact counts, planner statistics ------------------------------------------
+def _wait_for_changes_counted(server: PgServer, db: str, table: str, rows: int) -> None:
+    """Block until the source's counters show ``rows`` changes since the last ANALYZE."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = server.execute(
+            f"SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = '{table}'", db
+        )
+        if got and got[0][0] >= rows:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the changes to {table} were never counted")
+
+
+def _manual_analyze(server: PgServer, db: str) -> dict[str, bool]:
+    rows = server.execute(
+        "SELECT schemaname || '.' || relname, last_analyze IS NOT NULL FROM pg_stat_user_tables",
+        db,
+    )
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def _tables_with_planner_stats(server: PgServer, db: str) -> set[str]:
+    rows = server.execute(
+        "SELECT DISTINCT schemaname || '.' || tablename FROM pg_stats "
+        "WHERE schemaname IN ('public', 'audit')",
+        db,
+    )
+    return {name for (name,) in rows}
+
+
+def test_restore_keeps_current_statistics_and_confirms_counts_by_counters(
+    cli: Cli, pg_server: PgServer, source: str, scratch_dbs: list[str], tmp_path: Path
+) -> None:
+    """pg_dump 18 carries the planner statistics; on a PostgreSQL 18 target the restore keeps
+    those that are current and ANALYZEs the rest: orders (changed after its last ANALYZE on the
+    source) and audit.events (extended statistics, which pg_dump does not carry). On an older
+    target the statistics are left out of the restore and every table is analyzed. The row
+    counts come from the server's insert counters: no table needs a count(*)."""
+    pg_server.execute(
+        "CREATE INDEX customers_lower_email ON customers (lower(email));"
+        "CREATE STATISTICS audit.events_kind ON id, kind FROM audit.events;"
+        "ALTER TABLE orders SET (autovacuum_enabled = off); ANALYZE",
+        source,
+    )
+    pg_server.execute("UPDATE orders SET total = total + 1 WHERE id <= 3000", source)
+    _wait_for_changes_counted(pg_server, source, "orders", 3000)
+    url = pg_server.url(source).render()
+    backups = tmp_path / "bk"
+    res = cli("backup", "-d", url, "--dir", str(backups), "--name", "b", "--json")
+    assert res.exit_code == 0, res.stderr
+    manifest = res.json()["manifest"]  # type: ignore[index]
+    assert manifest["pg_dump_version"].startswith("18") and manifest["statistics"] is True
+    assert manifest["stale_statistics"] == ["public.orders"]
+
+    target = f"stats_{os.getpid()}"
+    scratch_dbs.append(target)
+    res2 = cli("restore", "b", "--dir", str(backups), "-d", url, "--create", "--yes", "--json",
+               "--target-url", pg_server.url(target).render())  # fmt: skip
+    assert res2.exit_code == 0, res2.stderr
+    out = res2.json()
+    assert out["ok"] and out["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
+    assert out["counted_by_scan"] == []  # type: ignore[index]
+    analyzed = _manual_analyze(pg_server, target)
+    if pg_server.major >= 18:
+        assert out["analyzed"] == ["audit.events", "public.orders"]  # type: ignore[index]
+        assert out["statistics_from_backup"] == ["public.Mixed Case", "public.customers"]  # type: ignore[index]
+        assert "restore the planner statistics the backup carries" in out["steps"]  # type: ignore[operator]
+        assert analyzed == {
+            "audit.events": True, "public.orders": True,
+            "public.customers": False, "public.Mixed Case": False,
+        }  # fmt: skip
+    else:
+        assert out["analyzed"] == sorted(EXPECTED_ROWS)  # type: ignore[index]
+        assert out["statistics_from_backup"] == []  # type: ignore[index]
+        assert any("leave out the backup's planner statistics" in s for s in out["steps"])  # type: ignore[union-attr]
+        assert all(analyzed.values())
+    # either way every table ends up with planner statistics, the expression index's included
+    assert _tables_with_planner_stats(pg_server, target) == {
+        "public.customers", "public.orders", "public.Mixed Case", "audit.events",
+        "public.customers_lower_email",
+    }  # fmt: skip
+
+
+def test_restore_counts_by_scan_what_the_counters_cannot_confirm(
+    cli: Cli, pg_server: PgServer, source: str, scratch_dbs: list[str], tmp_path: Path
+) -> None:
+    """With track_counts off the counters say nothing: every table is counted with count(*)
+    and the restore still succeeds. A manifest that disagrees with what was restored is caught
+    by a real count (the counters never decide a mismatch), and --thorough scans everything."""
+    url = pg_server.url(source).render()
+    backups = tmp_path / "bk"
+    assert cli("backup", "-d", url, "--dir", str(backups), "--name", "b").exit_code == 0
+    target = f"scan_{os.getpid()}"
+    scratch_dbs.append(target)
+    pg_server.execute(f"CREATE DATABASE {target}")
+    pg_server.execute(f"ALTER DATABASE {target} SET track_counts = off")
+    target_url = pg_server.url(target).render()
+    res = cli("restore", "b", "--dir", str(backups), "-d", url, "--yes", "--json",
+              "--target-url", target_url)  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    out = res.json()
+    assert out["ok"] and out["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
+    assert out["counted_by_scan"] == sorted(EXPECTED_ROWS)  # type: ignore[index]
+
+    pg_server.execute(f"ALTER DATABASE {target} RESET track_counts")
+    man_file = backups / "b.manifest.json"
+    doc = json.loads(man_file.read_text())
+    doc["row_counts"]["audit.events"] = 999
+    man_file.write_text(json.dumps(doc))
+    bad = cli("restore", "b", "--dir", str(backups), "-d", url, "--yes", "--clean", "--json",
+              "--target-url", target_url)  # fmt: skip
+    assert bad.exit_code == ExitCode.PROBLEM
+    assert "audit.events: 1000 rows, manifest says 999" in bad.stderr
+    assert bad.json()["counted_by_scan"] == ["audit.events"]  # type: ignore[index]
+
+    doc["row_counts"]["audit.events"] = 1000
+    man_file.write_text(json.dumps(doc))
+    full = cli("restore", "b", "--dir", str(backups), "-d", url, "--yes", "--clean", "--json",
+               "--thorough", "--target-url", target_url)  # fmt: skip
+    assert full.exit_code == 0, full.stderr
+    out = full.json()
+    assert out["counted_by_scan"] == sorted(EXPECTED_ROWS)  # type: ignore[index]
+    assert out["analyzed"] == sorted(EXPECTED_ROWS) and out["statistics_from_backup"] == []  # type: ignore[index]
+    assert all(_manual_analyze(pg_server, target).values())
+
+
+def test_statistics_go_stale_by_autovacuums_rule() -> None:
+    from dbadmin.backup.postrestore import TableStatistics, needs_analyze
+
+    def stats(reltuples: float, missing: str | None = None) -> TableStatistics:
+        return TableStatistics("public.t", reltuples, missing, threshold=50, scale_factor=0.1)
+
+    assert not stats(1000).stale_for(1000) and not stats(1000).stale_for(1150)
+    assert stats(1000).stale_for(1151) and stats(1000).stale_for(849)
+    assert stats(-1).stale_for(0)  # never analyzed nor vacuumed
+    assert not needs_analyze(stats(1000), 1000, ()) and not needs_analyze(stats(1000), None, ())
+    assert needs_analyze(stats(1000, "columns"), 1000, ())
+    assert needs_analyze(stats(1000), 1000, ["public.t"])
+
+
 # --- corruption -----------------------------------------------------------------------------------
 def test_flipped_byte_fails_verify_and_restore(
     cli: Cli, pg_server: PgServer, source: str, tmp_path: Path

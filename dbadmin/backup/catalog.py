@@ -16,10 +16,16 @@ from dbadmin import sql as sql_files
 TABLE_KINDS = ("r",)  # what pg_dump dumps rows of, and what the manifest counts
 ANALYZE_KINDS = ("r", "p")
 ANY_KINDS = ("r", "p", "v", "m", "f")  # "the target already has N tables/views"
+STATISTICS_MAJOR = 18  # pg_dump --statistics; pg_restore_relation_stats() on the server
 
 
 def user_relations_sql() -> str:
     return sql_files.load("backup", "user_relations", 0)
+
+
+def with_user_relations(name: str) -> str:
+    """Query ``sql/backup/NAME.sql``, which reads the user relations as ``rel``."""
+    return f"WITH rel AS ({user_relations_sql()})\n{sql_files.load('backup', name, 0)}"
 
 
 def table_key(schema: str, table: str) -> str:
@@ -46,6 +52,12 @@ def user_relations_by_size(cur: Any, kinds: Sequence[str]) -> list[tuple[str, st
         {"relkinds": list(kinds)},
     )
     return [(schema, name, int(size or 0)) for schema, name, size in cur.fetchall()]
+
+
+def stale_statistics(cur: Any) -> list[str]:
+    """``schema.table`` of the tables whose planner statistics are stale (autovacuum's rule)."""
+    cur.execute(with_user_relations("stale_statistics"), {"relkinds": list(TABLE_KINDS)})
+    return [table_key(schema, name) for schema, name in cur.fetchall()]
 
 
 def count_rows(cur: Any, tables: Iterable[tuple[str, str]]) -> dict[str, int]:

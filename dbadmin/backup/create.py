@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbadmin import __version__
-from dbadmin.backup.catalog import TABLE_KINDS, count_rows, user_relations
+from dbadmin.backup.catalog import (
+    STATISTICS_MAJOR,
+    TABLE_KINDS,
+    count_rows,
+    stale_statistics,
+    table_key,
+    user_relations,
+)
 from dbadmin.backup.manifest import (
     FORMATS,
     NAME_RE,
@@ -159,6 +166,7 @@ def build_dump_argv(
     compress: Sequence[str] = (),
     schema_only: bool = False,
     exclude_tables: Sequence[str] = (),
+    statistics: bool = False,
 ) -> list[str]:
     """pg_dump's argv. The connection (and password) comes from the environment, never here."""
     argv = [str(pg_dump), f"--format={fmt}", f"--file={out_path}", "--no-password"]
@@ -172,8 +180,17 @@ def build_dump_argv(
     argv += list(compress)
     if schema_only:
         argv.append("--schema-only")
+    elif statistics:
+        argv.append("--statistics")
     argv += [f"--exclude-table={table}" for table in exclude_tables]
     return argv
+
+
+def carries_statistics(fmt: str, pg_dump_major: int, schema_only: bool) -> bool:
+    """Whether the dump includes the planner statistics (``--statistics``, pg_dump 18+): a
+    restore into PostgreSQL 18+ then needs no full ANALYZE. Not for plain SQL, which cannot be
+    filtered at restore time and would fail on older servers (no pg_restore_relation_stats)."""
+    return pg_dump_major >= STATISTICS_MAJOR and fmt != "plain" and not schema_only
 
 
 def is_excluded(schema: str, table: str, patterns: Sequence[str]) -> bool:
@@ -241,6 +258,8 @@ def create_backup(
                     tables = (
                         [] if options.schema_only else _list_tables(cur, options.exclude_tables)
                     )
+                    listed = {table_key(s, t) for s, t in tables}
+                    stale = tuple(k for k in stale_statistics(cur) if k in listed)
             except DbadminError:
                 raise
             except Exception as exc:
@@ -269,6 +288,9 @@ def create_backup(
                     compress=compress_args(spec, tool.binary.major),
                     schema_only=options.schema_only,
                     exclude_tables=options.exclude_tables,
+                    statistics=carries_statistics(
+                        options.format, tool.binary.major, options.schema_only
+                    ),
                 )
                 counts = _Counts()
                 counter = threading.Thread(
@@ -347,6 +369,8 @@ def create_backup(
                 duration_seconds=round(time.monotonic() - t0, 3),
                 dbadmin_version=__version__,
                 snapshot=snapshot,
+                statistics="--statistics" in argv,
+                stale_statistics=stale,
                 timings={
                     "pg_dump_seconds": round(dump_seconds, 3),
                     "row_count_seconds": round(counts.seconds, 3),

@@ -168,6 +168,10 @@ class BackupManifest:
     snapshot: str | None = None
     verification: dict[str, Any] | None = None
     manifest_version: int = MANIFEST_VERSION
+    # the dump carries the planner statistics (pg_dump 18 --statistics; restored by pg_restore)
+    statistics: bool = False
+    # tables whose statistics were stale on the source (a restore re-analyzes them)
+    stale_statistics: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -198,6 +202,8 @@ class BackupManifest:
             "alembic_revision": self.alembic_revision,
             "row_counts": dict(self.row_counts),
             "snapshot": self.snapshot,
+            "statistics": self.statistics,
+            "stale_statistics": list(self.stale_statistics),
             "schema_only": self.schema_only,
             "exclude_tables": list(self.exclude_tables),
             "jobs": self.jobs,
@@ -238,6 +244,8 @@ class BackupManifest:
                 duration_seconds=float(doc.get("duration_seconds") or 0.0),
                 dbadmin_version=doc.get("dbadmin_version", ""),
                 snapshot=doc.get("snapshot"),
+                statistics=bool(doc.get("statistics", False)),
+                stale_statistics=tuple(doc.get("stale_statistics") or ()),
                 verification=doc.get("verification"),
                 manifest_version=int(doc.get("manifest_version") or 1),
                 timings={k: float(v) for k, v in (doc.get("timings") or {}).items()},

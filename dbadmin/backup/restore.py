@@ -12,25 +12,16 @@ from __future__ import annotations
 
 import gzip
 import re
+import secrets
 import shutil
-import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from dbadmin.backup.catalog import (
-    ANALYZE_KINDS,
-    ANY_KINDS,
-    TABLE_KINDS,
-    count_rows,
-    count_user_relations,
-    table_key,
-    user_relations,
-    user_relations_by_size,
-)
+from dbadmin.backup.catalog import ANY_KINDS, STATISTICS_MAJOR, count_user_relations
 from dbadmin.backup.manifest import BackupEntry
+from dbadmin.backup.postrestore import ANALYZE_WORKERS, PostRestore, after_restore
 from dbadmin.backup.runner import (
     Notice,
     ToolHooks,
@@ -40,7 +31,7 @@ from dbadmin.backup.runner import (
     tool_failure,
 )
 from dbadmin.backup.verify import checksum_problems
-from dbadmin.errors import ConnectError, DbadminError, ProblemFound, UsageError
+from dbadmin.errors import ConnectError, ProblemFound, UsageError
 from dbadmin.urls import DbUrl
 
 if TYPE_CHECKING:
@@ -49,8 +40,6 @@ if TYPE_CHECKING:
 TRANSACTION_TIMEOUT_MAJOR = 17  # servers before 17 reject "SET transaction_timeout"
 OLD_SERVER_HEADER_LINE = b"SET transaction_timeout = 0;"
 HEADER_BYTES = 64 * 1024
-
-ANALYZE_WORKERS = 2  # ANALYZE sessions in parallel (plus one counting rows)
 
 
 @dataclass(frozen=True)
@@ -65,6 +54,8 @@ class RestorePlan:
     jobs: int
     steps: tuple[str, ...]
     checksum_seconds: float = 0.0
+    thorough: bool = False  # count(*) and ANALYZE every table (see backup/postrestore.py)
+    analyze: bool = True  # False for a scratch database that is dropped right after
 
 
 @dataclass(frozen=True)
@@ -73,14 +64,16 @@ class RestoreResult:
     tool: str
     relayed: bool
     restore_seconds: float
-    analyze_seconds: float
-    count_seconds: float
-    row_counts: dict[str, int]
+    after: PostRestore
     mismatches: tuple[str, ...]
 
     @property
     def ok(self) -> bool:
         return not self.mismatches
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return self.after.row_counts
 
 
 # --- argv ----------------------------------------------------------------------------------------
@@ -91,13 +84,18 @@ def restore_argv(
     dbname: str | None,
     clean: bool = False,
     jobs: int = 1,
+    no_statistics: bool = False,
 ) -> list[str]:
     """pg_restore's argv: the database *name* only; host, user and password come from the env.
 
-    ``dbname=None`` renders the SQL script on stdout instead (``--file=-``).
+    ``dbname=None`` renders the SQL script on stdout instead (``--file=-``). ``no_statistics``:
+    leave out the planner statistics a pg_dump 18 archive carries (servers before 18 reject
+    them); ANALYZE provides them afterwards.
     """
     target = f"--dbname={dbname}" if dbname is not None else "--file=-"
     argv = [str(pg_restore), target, "--no-owner", "--no-privileges", "--no-password"]
+    if no_statistics:
+        argv.append("--no-statistics")
     if clean:
         argv += ["--clean", "--if-exists"]
     if jobs > 1:
@@ -205,77 +203,6 @@ def server_major_via(url: DbUrl, settings: Settings, maintenance_db: str = "post
         conn.close()
 
 
-def count_tables(url: DbUrl, settings: Settings, tables: Sequence[str]) -> dict[str, int]:
-    """Exact row counts of the given ``schema.table`` names that exist in ``url``'s database
-    (as the backup counted them: :func:`dbadmin.backup.catalog.count_rows`)."""
-    wanted = set(tables)
-    conn = _connect(url, settings)
-    try:
-        with conn.cursor() as cur:
-            present = [
-                (schema, table)
-                for schema, table in user_relations(cur, TABLE_KINDS)
-                if table_key(schema, table) in wanted
-            ]
-            return count_rows(cur, present)
-    finally:
-        conn.close()
-
-
-def analyze_groups(cur: Any, workers: int) -> list[list[tuple[str, str]]]:
-    """The database's own tables (not the system catalogs, which a bare ANALYZE also walks and
-    which the restore did not change), split into up to ``workers`` groups of similar size."""
-    groups: list[list[tuple[str, str]]] = [[] for _ in range(max(1, workers))]
-    sizes = [0] * len(groups)
-    for schema, table, size in user_relations_by_size(cur, ANALYZE_KINDS):
-        lightest = sizes.index(min(sizes))  # biggest first, each to the lightest group
-        groups[lightest].append((schema, table))
-        sizes[lightest] += size
-    return [g for g in groups if g]
-
-
-def analyze_tables(cur: Any, tables: Sequence[tuple[str, str]]) -> None:
-    from psycopg2 import sql
-
-    if tables:
-        names = [sql.SQL("{}.{}").format(sql.Identifier(s), sql.Identifier(t)) for s, t in tables]
-        cur.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(names)))
-
-
-def analyze_database(url: DbUrl, settings: Settings, workers: int = ANALYZE_WORKERS) -> None:
-    """ANALYZE every user table, ``workers`` sessions in parallel (each one statement)."""
-    conn = _connect(url, settings)
-    try:
-        with conn.cursor() as cur:
-            groups = analyze_groups(cur, workers)
-            failures: list[BaseException] = []
-
-            def run(tables: list[tuple[str, str]]) -> None:
-                try:
-                    other = _connect(url, settings)
-                    try:
-                        with other.cursor() as other_cur:
-                            analyze_tables(other_cur, tables)
-                    finally:
-                        other.close()
-                except BaseException as exc:  # reported below
-                    failures.append(exc)
-
-            helpers = [threading.Thread(target=run, args=(g,), daemon=True) for g in groups[1:]]
-            for helper in helpers:
-                helper.start()
-            try:
-                if groups:
-                    analyze_tables(cur, groups[0])
-            finally:
-                for helper in helpers:
-                    helper.join()
-            if failures:
-                raise failures[0]
-    finally:
-        conn.close()
-
-
 # --- plan ----------------------------------------------------------------------------------------
 def plan_restore(
     settings: Settings,
@@ -286,6 +213,8 @@ def plan_restore(
     create: bool = False,
     jobs: int = 1,
     checksums_verified: bool = False,
+    thorough: bool = False,
+    analyze: bool = True,
 ) -> RestorePlan:
     """Check everything that can be checked without changing anything.
 
@@ -369,7 +298,7 @@ def plan_restore(
             + (" --clean --if-exists" if clean else "")
             + f" {manifest.data}"
         )
-    steps += ["ANALYZE", f"compare row counts of {len(manifest.row_counts)} tables with manifest"]
+    steps += after_steps(manifest, major, thorough=thorough, analyze=analyze)
     return RestorePlan(
         entry=entry,
         target=target,
@@ -381,7 +310,34 @@ def plan_restore(
         jobs=jobs,
         steps=tuple(steps),
         checksum_seconds=checksum_seconds,
+        thorough=thorough,
+        analyze=analyze,
     )
+
+
+def after_steps(manifest: Any, major: int, *, thorough: bool, analyze: bool) -> list[str]:
+    tables = len(manifest.row_counts)
+    if thorough:
+        counts = f"count(*) each of the {tables} tables and compare with the manifest"
+    else:
+        counts = (
+            f"confirm the row counts of {tables} tables with the manifest by the server's insert "
+            "counters (count(*) where they differ; --thorough: always)"
+        )
+    steps = []
+    if manifest.statistics and manifest.format != "plain":
+        steps.append(
+            "restore the planner statistics the backup carries"
+            if major >= STATISTICS_MAJOR
+            else f"leave out the backup's planner statistics (PostgreSQL {major} cannot take them)"
+        )
+    if analyze:
+        steps.append(
+            "ANALYZE every table"
+            if thorough
+            else "ANALYZE each table whose statistics are missing or stale"
+        )
+    return [*steps, counts]
 
 
 # --- run -----------------------------------------------------------------------------------------
@@ -394,7 +350,6 @@ def execute_restore(
     notice: Notice | None = None,
     hooks: ToolHooks | None = None,
 ) -> RestoreResult:
-    from dbadmin.db import translate_db_error
 
     manifest = plan.entry.manifest
     target = plan.target
@@ -411,10 +366,15 @@ def execute_restore(
         allow_relay=allow_relay,
         notice=notice,
     ) as tool:
-        env = tool.env()
+        # a name of its own for the restore's sessions, so their end can be waited for
+        session_name = f"dbadmin-restore-{secrets.token_hex(4)}"
+        env = {**tool.env(), "PGAPPNAME": session_name}
         dbname = target.database or ""
         data = plan.entry.data_path
         script_mode = plan.server_major < TRANSACTION_TIMEOUT_MAJOR
+        no_statistics = (
+            tool.binary.major >= STATISTICS_MAJOR and plan.server_major < STATISTICS_MAJOR
+        )
         if manifest.format == "plain":
             gz = data.name.endswith(".gz")
             piped = gz or script_mode
@@ -432,8 +392,12 @@ def execute_restore(
             # pg_restore 17+ always emits "SET transaction_timeout = 0", which servers before 17
             # reject: render the script (-f -) and feed psql without that one header line.
             script = _ScriptSource(
-                restore_argv(tool.path, data, dbname=None, clean=plan.clean, jobs=1), env
-            )
+                restore_argv(
+                    tool.path, data, dbname=None, clean=plan.clean, jobs=1,
+                    no_statistics=no_statistics,
+                ),
+                env,
+            )  # fmt: skip
             psql = tool.sibling("psql")
             argv = psql_argv(psql.path, dbname=dbname, file=None)
             result = run_tool(argv, env, hooks=hooks, feed=script.feed, secrets=[target.password])
@@ -444,7 +408,10 @@ def execute_restore(
                     result.argv, result.returncode, script.stderr_tail + result.stderr_tail
                 )
         else:
-            argv = restore_argv(tool.path, data, dbname=dbname, clean=plan.clean, jobs=plan.jobs)
+            argv = restore_argv(
+                tool.path, data, dbname=dbname, clean=plan.clean, jobs=plan.jobs,
+                no_statistics=no_statistics,
+            )  # fmt: skip
             result = run_tool(argv, env, hooks=hooks, secrets=[target.password])
         if result.returncode != 0:
             hint = (
@@ -453,41 +420,24 @@ def execute_restore(
                 else "with --jobs > 1 the restore is not atomic: the target may be partly restored"
             )
             raise tool_failure(f"restore into {target.describe()} failed", result, hint)
-    # ANALYZE (planner statistics) and the exact counts use separate connections, in parallel
-    analyzed: list[float] = []
-    failures: list[BaseException] = []
-
-    def analyze() -> None:
-        started = time.monotonic()
-        try:
-            analyze_database(target, settings, max(ANALYZE_WORKERS, plan.jobs))
-        except BaseException as exc:  # reported below
-            failures.append(exc)
-        analyzed.append(time.monotonic() - started)
-
-    analyzer = threading.Thread(target=analyze, name="dbadmin-analyze", daemon=True)
-    analyzer.start()
-    counted = time.monotonic()
-    try:
-        counts = count_tables(target, settings, list(manifest.row_counts))
-    finally:
-        count_seconds = time.monotonic() - counted
-        analyzer.join()
-    for exc in failures:
-        if isinstance(exc, DbadminError):
-            raise exc
-        raise translate_db_error(exc, target) from exc
-    analyze_seconds = analyzed[0] if analyzed else 0.0
-    mismatches = compare_counts(manifest.row_counts, counts)
+    after = after_restore(
+        target,
+        settings,
+        manifest.row_counts,
+        stale_on_source=manifest.stale_statistics,
+        thorough=plan.thorough,
+        analyze=plan.analyze,
+        workers=max(ANALYZE_WORKERS, plan.jobs),
+        connect=lambda url: _connect(url, settings),
+        restore_sessions=session_name,
+    )
     return RestoreResult(
         plan=plan,
         tool=str(tool.binary.path),
         relayed=tool.relayed,
         restore_seconds=round(result.seconds, 3),
-        analyze_seconds=round(analyze_seconds, 3),
-        count_seconds=round(count_seconds, 3),
-        row_counts=counts,
-        mismatches=tuple(mismatches),
+        after=after,
+        mismatches=tuple(compare_counts(manifest.row_counts, after.row_counts)),
     )
 
 

@@ -183,6 +183,8 @@ def verify_backup(
                 clean=False,
                 create=False,
                 checksums_verified=True,  # the sha256 check above passed a moment ago
+                thorough=True,  # the point of the test: count(*) every table
+                analyze=False,  # the scratch database is dropped right after
             )
             try:
                 result = execute_restore(

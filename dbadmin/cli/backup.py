@@ -249,6 +249,14 @@ def backup_document(result: BackupResult) -> dict[str, Any]:
     }
 
 
+def _statistics_line(m: Any) -> str:
+    if not m.statistics:
+        return "not included (pg_dump 18+ with custom/directory format carries them)"
+    if not m.stale_statistics:
+        return "included, all current"
+    return f"included; stale on the source, re-analyzed on restore: {len(m.stale_statistics)}"
+
+
 def _print_summary(result: BackupResult) -> None:
     from dbadmin.render import human_bytes, simple_table
 
@@ -264,6 +272,7 @@ def _print_summary(result: BackupResult) -> None:
         ("pg_dump", f"{m.pg_dump_version} {m.pg_dump_path}" + (" via TLS relay" if m.relayed else "")),
         ("alembic revision", m.alembic_revision or "-"),
         ("tables / rows", f"{len(m.row_counts)} / {sum(m.row_counts.values())}"),
+        ("planner statistics", _statistics_line(m)),
         ("duration", f"{m.duration_seconds:.1f} s"),
     ]  # fmt: skip
     out_console().print(simple_table("Backup complete", ["", "value"], rows))
@@ -503,6 +512,14 @@ def restore(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Parallel pg_restore (not atomic if > 1).")
     ] = 1,
+    thorough: Annotated[
+        bool,
+        typer.Option(
+            "--thorough",
+            help="count(*) and ANALYZE every table, instead of trusting the server's insert "
+            "counters and the backup's current planner statistics.",
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be done.")] = False,
     directory: DirOpt = None,
     database_url: DatabaseUrlOpt = None,
@@ -513,8 +530,9 @@ def restore(
 ) -> None:
     """Restore a verified backup: checksum first, typed confirmation, refuses non-empty targets.
 
-    Uses --no-owner --no-privileges, one transaction when --jobs 1, ANALYZE afterwards and
-    compares every table's row count with the manifest (exit 1 on a mismatch).
+    Uses --no-owner --no-privileges, one transaction when --jobs 1, then compares every table's
+    exact row count with the manifest (exit 1 on a mismatch) and ANALYZEs each table whose
+    planner statistics did not come current with the backup.
 
     Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
     """
@@ -526,7 +544,13 @@ def restore(
     entry = find_backup((directory or settings.backup_dir).resolve(), backup_ref)
     target = DbUrl.parse(target_url).secure() if target_url else None
     plan = plan_restore(
-        settings, entry, target_url=target, clean=clean, create=create_db, jobs=jobs
+        settings,
+        entry,
+        target_url=target,
+        clean=clean,
+        create=create_db,
+        jobs=jobs,
+        thorough=thorough,
     )
     if dry_run:
         if json_output:
@@ -551,18 +575,26 @@ def restore(
             pg_restore=result.tool,
             relayed=result.relayed,
             restore_seconds=result.restore_seconds,
-            analyze_seconds=result.analyze_seconds,
-            count_seconds=result.count_seconds,
+            analyze_seconds=result.after.analyze_seconds,
+            count_seconds=result.after.count_seconds,
             checksum_seconds=plan.checksum_seconds,
             row_counts=result.row_counts,
+            counted_by_scan=list(result.after.scanned),
+            analyzed=list(result.after.analyzed),
+            statistics_from_backup=list(result.after.kept_statistics),
             mismatches=list(result.mismatches),
         )
         print_json(doc)
     else:
+        after = result.after
+        confirmed = len(after.row_counts) - len(after.scanned)
         out_console().print(
             f"restored {entry.name} into {plan.target.describe()} in "
             f"{result.restore_seconds:.1f} s; {len(result.row_counts)} tables, row counts "
-            + ("match the manifest" if result.ok else "DIFFER from the manifest"),
+            + ("match the manifest" if result.ok else "DIFFER from the manifest")
+            + f" ({confirmed} by the server's insert counters, {len(after.scanned)} by count(*)); "
+            f"ANALYZE {len(after.analyzed)} tables, {len(after.kept_statistics)} kept the "
+            "backup's statistics",
             highlight=False,
         )
     if not result.ok:
