@@ -7,12 +7,15 @@ foreign keys, 11 tables); `--data synthetic`: four generate_series tables with o
 (the cheapest possible restore, so dbadmin's fixed work weighs most):
   1. `dbadmin backup --format custom`  vs  the same pg_dump binary, same options     (<= 1.05)
   2. `dbadmin restore`                 vs  pg_restore with the same options           (<= 1.05)
-     and vs pg_restore followed by `vacuumdb --analyze-only` (what pg_restore's docs advise)
+     and vs pg_restore followed by `vacuumdb --analyze-only` (what pg_restore's docs advise);
+     also `dbadmin restore --thorough` (count(*) and ANALYZE of every table)
   3. `dbadmin backup --format directory --jobs 2`  vs  `--jobs 1`
   4. peak RSS of the dbadmin process itself (RUSAGE_SELF at exit, not pg_dump's)   (< 100 MB)
 dbadmin's extra work is included on purpose: snapshot export + exact row counts (in parallel
 with pg_dump), fsync, sha256 of the output, manifest; for restore: checksum verification,
-target checks, ANALYZE and row-count comparison.
+target checks, the row counts confirmed (server insert counters, count(*) where they cannot
+confirm) and ANALYZE of what lacks current statistics. pg_dump 18 runs with --statistics on
+both sides, as dbadmin runs it, so both restores load the same planner statistics.
 
 Run: .venv/bin/python bench/backup.py [--size-mb 500] [--runs 2] [--data app|synthetic]
 """
@@ -203,6 +206,7 @@ def main() -> None:
                 *dbadmin, "backup", "-d", url.render(), "--dir", str(out), "--name", f"c{run}",
             ]  # fmt: skip
             for key in ("pg_dump custom", "dbadmin backup custom")[:: 1 if run % 2 == 0 else -1]:
+                psql(cluster, "CHECKPOINT")
                 if key == "pg_dump custom":
                     seconds, rss = timed(direct_dump, libpq)
                 else:
@@ -222,6 +226,7 @@ def main() -> None:
             for key in keys[:: 1 if run % 2 == 0 else -1]:
                 psql(cluster, "DROP DATABASE IF EXISTS target")
                 psql(cluster, "CREATE DATABASE target")
+                psql(cluster, "CHECKPOINT")  # no run pays for the previous one's dirty pages
                 if key.startswith("pg_restore"):
                     argv = [
                         str(pg_restore.path), "--dbname=target", "--no-owner", "--no-privileges",

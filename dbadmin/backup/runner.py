@@ -209,14 +209,14 @@ def run_tool(
         feeder.start()
     if hooks.on_spawn:
         hooks.on_spawn(proc.pid)
+    # a blocking wait in a thread sees the exit at once (Popen.wait(timeout) polls every 50 ms)
+    exited = threading.Event()
+    waiter = threading.Thread(target=lambda: (proc.wait(), exited.set()), daemon=True)
+    waiter.start()
     try:
-        while True:
-            try:
-                proc.wait(timeout=poll_interval)
-                break
-            except subprocess.TimeoutExpired:
-                if hooks.on_poll:
-                    hooks.on_poll(time.monotonic() - started)
+        while not exited.wait(poll_interval):
+            if hooks.on_poll:
+                hooks.on_poll(time.monotonic() - started)
     except BaseException:
         proc.terminate()
         try:

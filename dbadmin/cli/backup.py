@@ -593,12 +593,16 @@ def restore(
             f"{result.restore_seconds:.1f} s; {len(result.row_counts)} tables, row counts "
             + ("match the manifest" if result.ok else "DIFFER from the manifest")
             + f" ({confirmed} by the server's insert counters, {len(after.scanned)} by count(*)); "
-            f"ANALYZE {len(after.analyzed)} tables, {len(after.kept_statistics)} kept the "
-            "backup's statistics",
+            f"ANALYZE of {_tables(len(after.analyzed))}, {len(after.kept_statistics)} kept the "
+            "backup's current statistics",
             highlight=False,
         )
     if not result.ok:
         raise fail(f"row counts differ from the manifest: {'; '.join(result.mismatches[:5])}", 1)
+
+
+def _tables(n: int) -> str:
+    return f"{n} table" if n == 1 else f"{n} tables"
 
 
 def _restore_plan_doc(plan: Any, *, dry_run: bool) -> dict[str, Any]:
