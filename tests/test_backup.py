@@ -208,12 +208,13 @@ def test_argv_never_holds_the_password(pg_server: PgServer, source: str, tmp_pat
 
 
 # --- after the restore: exact counts, planner statistics ------------------------------------------
-def _wait_for_changes_counted(server: PgServer, db: str, table: str, rows: int) -> None:
-    """Block until the source's counters show ``rows`` changes since the last ANALYZE."""
+def _wait_for_counter(server: PgServer, db: str, table: str, counter: str, rows: int) -> None:
+    """Block until pg_stat_user_tables.``counter`` of ``table`` reaches ``rows`` (a session's
+    counters are flushed as it ends, a moment after its connection closes)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         got = server.execute(
-            f"SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = '{table}'", db
+            f"SELECT {counter} FROM pg_stat_user_tables WHERE relname = '{table}'", db
         )
         if got and got[0][0] >= rows:
             return
@@ -249,11 +250,16 @@ def test_restore_keeps_current_statistics_and_confirms_counts_by_counters(
     pg_server.execute(
         "CREATE INDEX customers_lower_email ON customers (lower(email));"
         "CREATE STATISTICS audit.events_kind ON id, kind FROM audit.events;"
-        "ALTER TABLE orders SET (autovacuum_enabled = off); ANALYZE",
+        "ALTER TABLE orders SET (autovacuum_enabled = off);"
+        "ALTER TABLE customers SET (autovacuum_enabled = off)",
         source,
     )
+    bloat = "UPDATE customers SET note = note;"  # three dead versions of every row
+    pg_server.execute(bloat * 3, source)
+    _wait_for_counter(pg_server, source, "customers", "n_tup_upd", 6000)
+    pg_server.execute("ANALYZE", source)  # current statistics, the bloated relpages included
     pg_server.execute("UPDATE orders SET total = total + 1 WHERE id <= 3000", source)
-    _wait_for_changes_counted(pg_server, source, "orders", 3000)
+    _wait_for_counter(pg_server, source, "orders", "n_mod_since_analyze", 3000)
     url = pg_server.url(source).render()
     backups = tmp_path / "bk"
     res = cli("backup", "-d", url, "--dir", str(backups), "--name", "b", "--json")
@@ -279,6 +285,16 @@ def test_restore_keeps_current_statistics_and_confirms_counts_by_counters(
             "audit.events": True, "public.orders": True,
             "public.customers": False, "public.Mixed Case": False,
         }  # fmt: skip
+        # the kept table's relation figures are the restored table's, as ANALYZE records them:
+        # its own page count (not the bloated source's), the exact rows, nothing all-visible
+        relation = (
+            "SELECT relpages, reltuples::bigint, relallvisible, "
+            "pg_relation_size(oid) / current_setting('block_size')::int "
+            "FROM pg_class WHERE oid = 'public.customers'::regclass"
+        )
+        (source_pages, *_), = pg_server.execute(relation, source)  # fmt: skip
+        (pages, rows, visible, actual), = pg_server.execute(relation, target)  # fmt: skip
+        assert (pages, rows, visible) == (actual, 2000, 0) and source_pages > 1.5 * actual
     else:
         assert out["analyzed"] == sorted(EXPECTED_ROWS)  # type: ignore[index]
         assert out["statistics_from_backup"] == []  # type: ignore[index]

@@ -15,6 +15,9 @@ or an extended statistics object without statistics; ``sql/backup/table_statisti
 stale: ``reltuples`` off the exact count by more than autovacuum's analyze threshold, or the
 manifest lists the table as changed since its last ANALYZE on the source. A backup or a target
 without statistics support therefore gets a full ANALYZE, as pg_restore's documentation advises.
+A table that keeps the restored statistics gets the relation-level figures ANALYZE would record
+(``sql/backup/settle_relation_stats.sql``): the restored file's relpages, the exact row count as
+reltuples, no page all-visible yet.
 
 ``thorough``: count(*) and ANALYZE every table regardless.
 """
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbadmin.backup.catalog import (
     ANALYZE_KINDS,
+    STATISTICS_MAJOR,
     TABLE_KINDS,
     count_rows,
     table_key,
@@ -136,6 +140,22 @@ def needs_analyze(
     )
 
 
+def settle_relation_stats(cur: Any, rows: Mapping[tuple[str, str], int]) -> None:
+    """Relation-level statistics of tables that keep the backup's column statistics: relpages
+    of the restored file, the exact reltuples, nothing all-visible yet (PostgreSQL 18+)."""
+    if rows:
+        from dbadmin import sql as sql_files
+
+        cur.execute(
+            sql_files.load("backup", "settle_relation_stats", 0),
+            {
+                "schemas": [schema for schema, _ in rows],
+                "names": [name for _, name in rows],
+                "rows": [float(n) for n in rows.values()],
+            },
+        )
+
+
 # --- ANALYZE -------------------------------------------------------------------------------------
 def analyze_groups(
     cur: Any, workers: int, only: Collection[str] | None = None
@@ -222,6 +242,8 @@ def after_restore(
             confirmed = {} if thorough else confirmed_by_counters(cur, expected)
             to_scan = [(s, t) for s, t in present if table_key(s, t) not in confirmed]
             stats = table_statistics(cur) if analyze else {}
+            cur.execute("SHOW server_version_num")
+            settles = int(cur.fetchone()[0]) // 10000 >= STATISTICS_MAJOR
             first = {
                 key
                 for key, st in stats.items()
@@ -259,11 +281,15 @@ def after_restore(
                 if key in stats and key not in first and needs_analyze(stats[key], rows, ())
             ]
             analyzer.join()
+            by_key = {table_key(s, t): (s, t) for s, t in present}
             if second and not failures:
                 started = time.monotonic()
-                by_key = {table_key(s, t): (s, t) for s, t in present}
                 analyze_tables(cur, [by_key[key] for key in second])
                 analyzed.append(time.monotonic() - started)
+            exact = {**confirmed, **scanned}
+            kept = sorted(set(stats) - first - set(second))
+            if kept and settles and not failures:
+                settle_relation_stats(cur, {by_key[k]: exact[k] for k in kept if k in exact})
     except DbadminError:
         raise
     except Exception as exc:
@@ -275,12 +301,11 @@ def after_restore(
         if isinstance(exc, DbadminError):
             raise exc
         raise translate_db_error(exc, url) from exc
-    done = sorted(first | set(second))
     return PostRestore(
-        row_counts={**confirmed, **scanned},
+        row_counts=exact,
         scanned=tuple(sorted(scanned)),
-        analyzed=tuple(done),
-        kept_statistics=tuple(sorted(set(stats) - set(done))),
+        analyzed=tuple(sorted(first | set(second))),
+        kept_statistics=tuple(kept),
         count_seconds=round(count_seconds, 3),
         analyze_seconds=round(sum(analyzed), 3),
     )
