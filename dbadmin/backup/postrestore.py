@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dbadmin.backup.catalog import (
     ANALYZE_KINDS,
@@ -42,9 +42,6 @@ from dbadmin.backup.catalog import (
 )
 from dbadmin.errors import DbadminError
 from dbadmin.urls import DbUrl
-
-if TYPE_CHECKING:
-    from dbadmin.settings import Settings
 
 ANALYZE_WORKERS = 2  # ANALYZE sessions in parallel (plus one counting rows)
 SESSION_EXIT_WAIT_SECONDS = 5.0  # for the restore's sessions to end (and flush their counters)
@@ -95,7 +92,7 @@ def wait_for_sessions_to_end(cur: Any, application_name: str, timeout: float) ->
             return True
         if time.monotonic() >= deadline:
             return False
-        time.sleep(0.01)
+        time.sleep(0.002)
 
 
 def confirmed_by_counters(cur: Any, expected: Mapping[str, int]) -> dict[str, int]:
@@ -211,7 +208,6 @@ def analyze_in_parallel(
 # --- the whole step ------------------------------------------------------------------------------
 def after_restore(
     url: DbUrl,
-    settings: Settings,
     expected: Mapping[str, int],
     *,
     stale_on_source: Collection[str] = (),
@@ -223,9 +219,11 @@ def after_restore(
 ) -> PostRestore:
     """Exact counts of the manifest's tables, and ANALYZE where the statistics need it.
 
-    ANALYZE sessions and the count(*) session run at the same time. A table that must be
+    The ANALYZE sessions and the count(*) session run at the same time. A table that had to be
     counted and whose restored statistics are complete is analyzed afterwards if its count
-    shows them stale.
+    shows them stale; the tables that keep the restored statistics get the relation figures
+    ANALYZE would record. ``restore_sessions``: the application_name of the restore's own
+    sessions, waited out before the counters are read.
     """
     from dbadmin.db import translate_db_error
 
@@ -268,7 +266,8 @@ def after_restore(
         analyzed.append(time.monotonic() - started)
 
     analyzer = threading.Thread(target=run_analyze, name="dbadmin-analyze", daemon=True)
-    analyzer.start()
+    if groups:
+        analyzer.start()
     counted = time.monotonic()
     try:
         with conn.cursor() as cur:
@@ -280,7 +279,8 @@ def after_restore(
                 for key, rows in scanned.items()
                 if key in stats and key not in first and needs_analyze(stats[key], rows, ())
             ]
-            analyzer.join()
+            if groups:
+                analyzer.join()
             by_key = {table_key(s, t): (s, t) for s, t in present}
             if second and not failures:
                 started = time.monotonic()
@@ -295,7 +295,8 @@ def after_restore(
     except Exception as exc:
         raise translate_db_error(exc, url) from exc
     finally:
-        analyzer.join()
+        if groups:
+            analyzer.join()
         conn.close()
     for exc in failures:
         if isinstance(exc, DbadminError):

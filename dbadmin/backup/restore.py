@@ -422,7 +422,6 @@ def execute_restore(
             raise tool_failure(f"restore into {target.describe()} failed", result, hint)
     after = after_restore(
         target,
-        settings,
         manifest.row_counts,
         stale_on_source=manifest.stale_statistics,
         thorough=plan.thorough,
