@@ -1,11 +1,13 @@
-"""`dbadmin restore`: verify first, refuse to overwrite by accident, restore, ANALYZE, compare.
+"""`dbadmin restore`: verify first, refuse to overwrite by accident, restore, compare, ANALYZE.
 
 Planning (:func:`plan_restore`) changes nothing: it checks the backup's checksums, finds the
 target, and refuses a target that already has tables unless ``clean`` (exit 2). The CLI shows
 the plan, asks for typed confirmation, then :func:`execute_restore` runs pg_restore (or psql for
 plain SQL) with ``--no-owner --no-privileges`` (Neon roles are not superusers),
 ``--single-transaction --exit-on-error`` when jobs = 1 (all or nothing) and ``--if-exists`` with
-``--clean``; then ANALYZE, then exact row counts compared with the manifest.
+``--clean`` (and ``--no-statistics`` for a target before 18); then
+:func:`dbadmin.backup.postrestore.after_restore` compares exact row counts with the manifest and
+ANALYZEs what lacks current planner statistics.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from dbadmin.backup.catalog import ANY_KINDS, STATISTICS_MAJOR, count_user_relations
-from dbadmin.backup.manifest import BackupEntry
+from dbadmin.backup.manifest import BackupEntry, BackupManifest
 from dbadmin.backup.postrestore import ANALYZE_WORKERS, PostRestore, after_restore
 from dbadmin.backup.runner import (
     Notice,
@@ -315,7 +317,10 @@ def plan_restore(
     )
 
 
-def after_steps(manifest: Any, major: int, *, thorough: bool, analyze: bool) -> list[str]:
+def after_steps(
+    manifest: BackupManifest, major: int, *, thorough: bool, analyze: bool
+) -> list[str]:
+    """What :func:`dbadmin.backup.postrestore.after_restore` will do, for the plan's steps."""
     tables = len(manifest.row_counts)
     if thorough:
         counts = f"count(*) each of the {tables} tables and compare with the manifest"
@@ -350,7 +355,6 @@ def execute_restore(
     notice: Notice | None = None,
     hooks: ToolHooks | None = None,
 ) -> RestoreResult:
-
     manifest = plan.entry.manifest
     target = plan.target
     if not plan.target_exists:

@@ -36,7 +36,7 @@ from dbadmin.cli.common import (
 
 if TYPE_CHECKING:
     from dbadmin.backup.create import BackupResult
-    from dbadmin.backup.manifest import BackupEntry
+    from dbadmin.backup.manifest import BackupEntry, BackupManifest
     from dbadmin.settings import Settings
 
 app = typer.Typer(
@@ -249,7 +249,7 @@ def backup_document(result: BackupResult) -> dict[str, Any]:
     }
 
 
-def _statistics_line(m: Any) -> str:
+def _statistics_line(m: BackupManifest) -> str:
     if not m.statistics:
         return "not included (pg_dump 18+ with custom/directory format carries them)"
     if not m.stale_statistics:
