@@ -279,6 +279,9 @@ def create_backup(
                 allow_relay=options.allow_relay,
                 notice=notice,
             ) as tool:
+                statistics = carries_statistics(
+                    options.format, tool.binary.major, options.schema_only
+                )
                 argv = build_dump_argv(
                     tool.path,
                     fmt=options.format,
@@ -288,9 +291,7 @@ def create_backup(
                     compress=compress_args(spec, tool.binary.major),
                     schema_only=options.schema_only,
                     exclude_tables=options.exclude_tables,
-                    statistics=carries_statistics(
-                        options.format, tool.binary.major, options.schema_only
-                    ),
+                    statistics=statistics,
                 )
                 counts = _Counts()
                 counter = threading.Thread(
@@ -369,7 +370,7 @@ def create_backup(
                 duration_seconds=round(time.monotonic() - t0, 3),
                 dbadmin_version=__version__,
                 snapshot=snapshot,
-                statistics="--statistics" in argv,
+                statistics=statistics,
                 stale_statistics=stale,
                 timings={
                     "pg_dump_seconds": round(dump_seconds, 3),

@@ -179,13 +179,23 @@ def analyze_tables(cur: Any, tables: Sequence[tuple[str, str]]) -> None:
         cur.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(names)))
 
 
-def analyze_in_parallel(
-    url: DbUrl, connect: Connect, groups: Sequence[Sequence[tuple[str, str]]]
-) -> None:
-    """One ANALYZE statement per group, each group in its own session, all at once."""
-    failures: list[BaseException] = []
+class ParallelAnalyze:
+    """One ANALYZE statement per group, each group in its own session, all started at once;
+    :meth:`join` waits for them and returns how long the slowest took."""
 
-    def run(tables: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, url: DbUrl, connect: Connect, groups: Sequence[Sequence[tuple[str, str]]]
+    ) -> None:
+        self.failures: list[BaseException] = []
+        self._started = time.monotonic()
+        self._ended: list[float] = []
+        self._threads = [
+            threading.Thread(target=self._run, args=(url, connect, g), daemon=True) for g in groups
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, url: DbUrl, connect: Connect, tables: Sequence[tuple[str, str]]) -> None:
         try:
             conn = connect(url)
             try:
@@ -193,16 +203,14 @@ def analyze_in_parallel(
                     analyze_tables(cur, tables)
             finally:
                 conn.close()
-        except BaseException as exc:  # reported below
-            failures.append(exc)
+        except BaseException as exc:  # reported by the caller, after join()
+            self.failures.append(exc)
+        self._ended.append(time.monotonic())
 
-    helpers = [threading.Thread(target=run, args=(g,), daemon=True) for g in groups]
-    for helper in helpers:
-        helper.start()
-    for helper in helpers:
-        helper.join()
-    if failures:
-        raise failures[0]
+    def join(self) -> float:
+        for thread in self._threads:
+            thread.join()
+        return max(self._ended, default=self._started) - self._started
 
 
 # --- the whole step ------------------------------------------------------------------------------
@@ -215,6 +223,7 @@ def after_restore(
     analyze: bool = True,
     workers: int = ANALYZE_WORKERS,
     connect: Connect,
+    server_major: int,
     restore_sessions: str | None = None,
 ) -> PostRestore:
     """Exact counts of the manifest's tables, and ANALYZE where the statistics need it.
@@ -222,8 +231,8 @@ def after_restore(
     The ANALYZE sessions and the count(*) session run at the same time. A table that had to be
     counted and whose restored statistics are complete is analyzed afterwards if its count
     shows them stale; the tables that keep the restored statistics get the relation figures
-    ANALYZE would record. ``restore_sessions``: the application_name of the restore's own
-    sessions, waited out before the counters are read.
+    ANALYZE would record (PostgreSQL 18+: ``server_major``). ``restore_sessions``: the
+    application_name of the restore's own sessions, waited out before the counters are read.
     """
     from dbadmin.db import translate_db_error
 
@@ -240,8 +249,6 @@ def after_restore(
             confirmed = {} if thorough else confirmed_by_counters(cur, expected)
             to_scan = [(s, t) for s, t in present if table_key(s, t) not in confirmed]
             stats = table_statistics(cur) if analyze else {}
-            cur.execute("SHOW server_version_num")
-            settles = int(cur.fetchone()[0]) // 10000 >= STATISTICS_MAJOR
             first = {
                 key
                 for key, st in stats.items()
@@ -254,20 +261,8 @@ def after_restore(
     except Exception as exc:
         conn.close()
         raise translate_db_error(exc, url) from exc
-    analyzed: list[float] = []
-    failures: list[BaseException] = []
-
-    def run_analyze() -> None:
-        started = time.monotonic()
-        try:
-            analyze_in_parallel(url, connect, groups)
-        except BaseException as exc:  # reported below
-            failures.append(exc)
-        analyzed.append(time.monotonic() - started)
-
-    analyzer = threading.Thread(target=run_analyze, name="dbadmin-analyze", daemon=True)
-    if groups:
-        analyzer.start()
+    analyzer = ParallelAnalyze(url, connect, groups)
+    analyze_seconds = 0.0
     counted = time.monotonic()
     try:
         with conn.cursor() as cur:
@@ -279,26 +274,24 @@ def after_restore(
                 for key, rows in scanned.items()
                 if key in stats and key not in first and needs_analyze(stats[key], rows, ())
             ]
-            if groups:
-                analyzer.join()
+            analyze_seconds = analyzer.join()
             by_key = {table_key(s, t): (s, t) for s, t in present}
-            if second and not failures:
+            if second and not analyzer.failures:
                 started = time.monotonic()
                 analyze_tables(cur, [by_key[key] for key in second])
-                analyzed.append(time.monotonic() - started)
+                analyze_seconds += time.monotonic() - started
             exact = {**confirmed, **scanned}
             kept = sorted(set(stats) - first - set(second))
-            if kept and settles and not failures:
+            if kept and server_major >= STATISTICS_MAJOR and not analyzer.failures:
                 settle_relation_stats(cur, {by_key[k]: exact[k] for k in kept if k in exact})
     except DbadminError:
         raise
     except Exception as exc:
         raise translate_db_error(exc, url) from exc
     finally:
-        if groups:
-            analyzer.join()
+        analyzer.join()
         conn.close()
-    for exc in failures:
+    for exc in analyzer.failures:
         if isinstance(exc, DbadminError):
             raise exc
         raise translate_db_error(exc, url) from exc
@@ -308,5 +301,5 @@ def after_restore(
         analyzed=tuple(sorted(first | set(second))),
         kept_statistics=tuple(kept),
         count_seconds=round(count_seconds, 3),
-        analyze_seconds=round(sum(analyzed), 3),
+        analyze_seconds=round(analyze_seconds, 3),
     )

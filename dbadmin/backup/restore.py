@@ -330,7 +330,7 @@ def after_steps(
             "counters (count(*) where they differ; --thorough: always)"
         )
     steps = []
-    if manifest.statistics and manifest.format != "plain":
+    if manifest.statistics:
         steps.append(
             "restore the planner statistics the backup carries"
             if major >= STATISTICS_MAJOR
@@ -432,6 +432,7 @@ def execute_restore(
         analyze=plan.analyze,
         workers=max(ANALYZE_WORKERS, plan.jobs),
         connect=lambda url: _connect(url, settings),
+        server_major=plan.server_major,
         restore_sessions=session_name,
     )
     return RestoreResult(
