@@ -237,6 +237,7 @@ def after_restore(
     from dbadmin.db import translate_db_error
 
     conn = connect(url)
+    analyzer: ParallelAnalyze | None = None
     try:
         with conn.cursor() as cur:
             present = [
@@ -255,17 +256,8 @@ def after_restore(
                 if thorough or needs_analyze(st, confirmed.get(key), stale_on_source)
             }
             groups = analyze_groups(cur, workers, first) if first else []
-    except DbadminError:
-        conn.close()
-        raise
-    except Exception as exc:
-        conn.close()
-        raise translate_db_error(exc, url) from exc
-    analyzer = ParallelAnalyze(url, connect, groups)
-    analyze_seconds = 0.0
-    counted = time.monotonic()
-    try:
-        with conn.cursor() as cur:
+            analyzer = ParallelAnalyze(url, connect, groups)  # while this session counts
+            counted = time.monotonic()
             scanned = count_rows(cur, to_scan)
             count_seconds = time.monotonic() - counted
             # tables counted just now whose complete statistics the count shows stale
@@ -275,26 +267,25 @@ def after_restore(
                 if key in stats and key not in first and needs_analyze(stats[key], rows, ())
             ]
             analyze_seconds = analyzer.join()
+            if analyzer.failures:
+                raise analyzer.failures[0]  # translated below, as this session's errors are
             by_key = {table_key(s, t): (s, t) for s, t in present}
-            if second and not analyzer.failures:
+            if second:
                 started = time.monotonic()
                 analyze_tables(cur, [by_key[key] for key in second])
                 analyze_seconds += time.monotonic() - started
             exact = {**confirmed, **scanned}
             kept = sorted(set(stats) - first - set(second))
-            if kept and server_major >= STATISTICS_MAJOR and not analyzer.failures:
+            if kept and server_major >= STATISTICS_MAJOR:
                 settle_relation_stats(cur, {by_key[k]: exact[k] for k in kept if k in exact})
     except DbadminError:
         raise
     except Exception as exc:
         raise translate_db_error(exc, url) from exc
     finally:
-        analyzer.join()
+        if analyzer is not None:
+            analyzer.join()
         conn.close()
-    for exc in analyzer.failures:
-        if isinstance(exc, DbadminError):
-            raise exc
-        raise translate_db_error(exc, url) from exc
     return PostRestore(
         row_counts=exact,
         scanned=tuple(sorted(scanned)),
