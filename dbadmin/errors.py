@@ -16,7 +16,9 @@ class ExitCode(IntEnum):
     CONNECT = 3  # cannot connect / authenticate
     TIMEOUT = 4  # lock_timeout, statement_timeout, overall deadline
     EXTERNAL = 5  # pg_dump / pg_restore / squawk failed
-    INTERRUPTED = 130
+    HANGUP = 129  # SIGHUP (128 + 1), handled like Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    TERMINATED = 143  # SIGTERM (128 + 15), handled like Ctrl-C
 
 
 class DbadminError(Exception):

@@ -54,9 +54,11 @@ from dbadmin.backup.runner import (
     pinned_path,
     prepared_tool,
     run_tool,
+    tool_conninfo,
     tool_failure,
 )
-from dbadmin.errors import DbadminError, UsageError
+from dbadmin.deadline import Deadline, optional
+from dbadmin.errors import DbadminError, OperationTimeout, UsageError
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -78,6 +80,7 @@ class BackupOptions:
     exclude_tables: tuple[str, ...] = ()
     pg_bin: str | None = None
     allow_relay: bool = True
+    timeout: float | None = None  # overall limit in seconds (exit 4, nothing kept)
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,14 @@ def build_dump_argv(
     schema_only: bool = False,
     exclude_tables: Sequence[str] = (),
     statistics: bool = False,
+    conninfo: str | None = None,
 ) -> list[str]:
-    """pg_dump's argv. The connection (and password) comes from the environment, never here."""
+    """pg_dump's argv. The connection (and password) comes from the environment, never here;
+    ``conninfo`` (:func:`dbadmin.backup.runner.tool_conninfo`) adds the database name and
+    keepalive settings."""
     argv = [str(pg_dump), f"--format={fmt}", f"--file={out_path}", "--no-password"]
+    if conninfo:
+        argv.append(f"--dbname={conninfo}")
     if fmt == "plain":
         # a SQL script cannot be filtered at restore time: make it portable (Neon roles) now
         argv += ["--no-owner", "--no-privileges"]
@@ -214,7 +222,11 @@ def alembic_revision(cur: Any) -> str | None:
     return ",".join(database_heads(cur)) or None
 
 
-def _open_snapshot(settings: Settings) -> psycopg2.extensions.connection:
+def _open_snapshot(
+    settings: Settings, deadline: Deadline | None = None
+) -> psycopg2.extensions.connection:
+    """The session that holds the dump's snapshot; with a deadline, its statements (the row
+    counts) may run only for what is left of it."""
     from dbadmin.db import connect_raw
 
     conn = connect_raw(
@@ -223,8 +235,48 @@ def _open_snapshot(settings: Settings) -> psycopg2.extensions.connection:
         retry_seconds=settings.connect_retry_seconds,
         application_name="dbadmin-backup",
     )
+    if deadline is not None:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            left_ms = max(1, int(deadline.remaining() * 1000))
+            cur.execute("SELECT set_config('statement_timeout', %s, false)", (str(left_ms),))
+        conn.autocommit = False
     conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
     return conn
+
+
+def _join(thread: threading.Thread, deadline: Deadline | None) -> None:
+    while thread.is_alive():
+        thread.join(0.5 if deadline is None else deadline.wait(0.5))
+        if deadline is not None and thread.is_alive():
+            deadline.check("counting rows in the dump's snapshot")
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Temporaries of runs that were killed (SIGKILL, power loss). Called under the directory
+    lock, so none of them belongs to a running backup: the directory becomes what an unstarted
+    run would have left."""
+    from dbadmin.backup.manifest import TEMPORARY_REASON, scan
+
+    for leftover in scan(directory).leftovers:
+        if leftover.reason == TEMPORARY_REASON:
+            remove_path(leftover.path)
+
+
+def abort_connection(conn: Any) -> None:
+    """Shut the connection's socket down, so a thread blocked on it (a server that stopped
+    answering) gets an error at once; ``close()`` would wait for that thread."""
+    import socket
+
+    try:
+        fd = os.dup(conn.fileno())
+    except Exception:
+        return
+    with socket.socket(fileno=fd) as sock:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -240,12 +292,14 @@ def create_backup(
     from dbadmin.db import translate_db_error
 
     spec = validate(options)
+    deadline = optional(options.timeout)
     directory = ensure_private_dir((options.directory or settings.backup_dir).resolve())
     started = now_utc()
     t0 = time.monotonic()
     hooks = hooks or ToolHooks()
     with directory_lock(directory, "backup"):
-        conn = _open_snapshot(settings)
+        remove_stale_temporaries(directory)
+        conn = _open_snapshot(settings, deadline)
         try:
             try:
                 with conn.cursor() as cur:
@@ -292,6 +346,7 @@ def create_backup(
                     schema_only=options.schema_only,
                     exclude_tables=options.exclude_tables,
                     statistics=statistics,
+                    conninfo=tool_conninfo(dbname),
                 )
                 counts = _Counts()
                 counter = threading.Thread(
@@ -315,17 +370,24 @@ def create_backup(
                         tool.env(),
                         hooks=ToolHooks(on_spawn, on_poll, hooks.child_setup),
                         secrets=[settings.direct_url.password],
+                        deadline=deadline,
                     )
                     if result.returncode != 0:
                         raise tool_failure("backup failed, nothing was kept", result)
-                    counter.join()
+                    _join(counter, deadline)
                     if counts.error is not None:
                         raise translate_db_error(counts.error, settings.direct_url)
-                except BaseException:
+                except BaseException as exc:
                     if counter.is_alive():
                         conn.cancel()
-                        counter.join(timeout=10)
+                        counter.join(timeout=5)
+                    if counter.is_alive():  # a server that does not answer: cut the session
+                        abort_connection(conn)
+                        counter.join(timeout=5)
                     remove_path(temp)
+                    if isinstance(exc, OperationTimeout):
+                        raise OperationTimeout(f"backup stopped, nothing was kept: {exc.what}",
+                                               exc.hint) from None  # fmt: skip
                     raise
             conn.rollback()  # releases the snapshot; pg_dump is done with it
             dump_seconds = result.seconds

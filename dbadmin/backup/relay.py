@@ -60,6 +60,14 @@ def tls_context(url: DbUrl) -> ssl.SSLContext:
     return context
 
 
+def keepalive(sock: socket.socket) -> None:
+    """The relay's upstream leg gets the keepalives the tools ask libpq for (runner.KEEPALIVES)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6)):
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+
 @dataclass(frozen=True)
 class RelayEndpoint:
     socket_dir: Path
@@ -148,6 +156,7 @@ class TlsRelay:
         where = f"{self.host}:{self.port}"
         try:
             raw = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+            keepalive(raw)
         except OSError as exc:
             raise ConnectError(f"TLS relay cannot reach {where}: {exc}") from None
         try:

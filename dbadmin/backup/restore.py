@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -26,14 +27,18 @@ from dbadmin.backup.manifest import BackupEntry, BackupManifest
 from dbadmin.backup.postrestore import ANALYZE_WORKERS, PostRestore, after_restore
 from dbadmin.backup.runner import (
     Notice,
+    PreparedTool,
     ToolHooks,
     ToolResult,
     prepared_tool,
     run_tool,
+    tool_conninfo,
     tool_failure,
 )
 from dbadmin.backup.verify import checksum_problems
+from dbadmin.deadline import Deadline
 from dbadmin.errors import ConnectError, ProblemFound, UsageError
+from dbadmin.signals import child_preexec
 from dbadmin.urls import DbUrl
 
 if TYPE_CHECKING:
@@ -111,18 +116,37 @@ def restore_argv(
 
 
 def psql_argv(psql: str | Path, *, dbname: str, file: Path | None) -> list[str]:
+    """psql's argv. Reading a ``file`` itself, psql wraps it in one transaction
+    (``--single-transaction``). Fed through a pipe (``file=None``) it must NOT: psql commits a
+    single transaction at end of input, and a pipe also ends when its writer dies, so a killed
+    dbadmin would commit half a restore. Piped input carries its own BEGIN and COMMIT instead
+    (:func:`transaction_wrapped`, pg_restore's script), and psql leaving at end of input without
+    the COMMIT makes the server roll everything back."""
     argv = [
         str(psql),
         "--no-psqlrc",
         "--quiet",
         "--no-password",
-        "--single-transaction",
         "--set=ON_ERROR_STOP=1",
         f"--dbname={dbname}",
     ]
     if file is not None:
-        argv.append(f"--file={file}")
+        argv += ["--single-transaction", f"--file={file}"]
     return argv
+
+
+def transaction_wrapped(
+    feed: Callable[[IO[bytes]], None],
+) -> Callable[[IO[bytes]], None]:
+    """``feed`` between ``BEGIN;`` and ``COMMIT;``; the COMMIT is written only after ``feed``
+    returned normally, i.e. after the whole source was read."""
+
+    def wrapped(pipe: IO[bytes]) -> None:
+        pipe.write(b"BEGIN;\n")
+        feed(pipe)
+        pipe.write(b"\n;\nCOMMIT;\n")
+
+    return wrapped
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -136,7 +160,11 @@ def compare_counts(expected: dict[str, int], actual: dict[str, int]) -> list[str
     return problems
 
 
-def _connect(url: DbUrl, settings: Settings, autocommit: bool = True) -> Any:
+def _connect(
+    url: DbUrl, settings: Settings, autocommit: bool = True, deadline: Deadline | None = None
+) -> Any:
+    """A session for the restore's own statements; with a ``deadline``, each statement may run
+    only for what is left of it (the server cancels it then, exit 4)."""
     from dbadmin.db import connect_raw
 
     conn = connect_raw(
@@ -146,6 +174,12 @@ def _connect(url: DbUrl, settings: Settings, autocommit: bool = True) -> Any:
         application_name="dbadmin-restore",
     )
     conn.autocommit = autocommit
+    if deadline is not None:
+        with conn.cursor() as cur:
+            left_ms = max(1, int(deadline.remaining() * 1000))
+            cur.execute("SELECT set_config('statement_timeout', %s, false)", (str(left_ms),))
+        if not autocommit:
+            conn.commit()
     return conn
 
 
@@ -354,11 +388,66 @@ def execute_restore(
     allow_relay: bool = True,
     notice: Notice | None = None,
     hooks: ToolHooks | None = None,
+    deadline: Deadline | None = None,
 ) -> RestoreResult:
+    """Run the plan. A database this run creates is dropped again if the restore into it fails,
+    times out or is interrupted (Ctrl-C, SIGTERM, SIGHUP): an unstarted run would not have it.
+    A killed run (SIGKILL) can leave it behind, empty: its restore rolled back."""
     manifest = plan.entry.manifest
     target = plan.target
     if not plan.target_exists:
         create_database(target, settings)
+    try:
+        tool, result, session_name = _restore_data(
+            settings, plan, pg_bin=pg_bin, allow_relay=allow_relay, notice=notice, hooks=hooks,
+            deadline=deadline,
+        )  # fmt: skip
+    except BaseException:
+        if not plan.target_exists:
+            _drop_quietly(target, settings)
+        raise
+    after = after_restore(
+        target,
+        manifest.row_counts,
+        stale_on_source=manifest.stale_statistics,
+        thorough=plan.thorough,
+        analyze=plan.analyze,
+        workers=max(ANALYZE_WORKERS, plan.jobs),
+        connect=lambda url: _connect(url, settings, deadline=deadline),
+        server_major=plan.server_major,
+        restore_sessions=session_name,
+    )
+    return RestoreResult(
+        plan=plan,
+        tool=str(tool.binary.path),
+        relayed=tool.relayed,
+        restore_seconds=round(result.seconds, 3),
+        after=after,
+        mismatches=tuple(compare_counts(manifest.row_counts, after.row_counts)),
+    )
+
+
+def _drop_quietly(target: DbUrl, settings: Settings) -> None:
+    """Best effort: the original error is the one to report."""
+    try:
+        drop_database(target, settings)
+    except Exception:
+        pass
+
+
+def _restore_data(
+    settings: Settings,
+    plan: RestorePlan,
+    *,
+    pg_bin: str | None,
+    allow_relay: bool,
+    notice: Notice | None,
+    hooks: ToolHooks | None,
+    deadline: Deadline | None,
+) -> tuple[PreparedTool, ToolResult, str]:
+    """pg_restore or psql, all or nothing (jobs = 1): (tool, its result, its session name)."""
+    manifest = plan.entry.manifest
+    target = plan.target
     # pg_restore must read the archive (made by pg_dump N) and talk to the server
     min_major = max(plan.server_major, manifest.pg_dump_major)
     tool_name = "psql" if manifest.format == "plain" else "pg_restore"
@@ -373,7 +462,7 @@ def execute_restore(
         # a name of its own for the restore's sessions, so their end can be waited for
         session_name = f"dbadmin-restore-{secrets.token_hex(4)}"
         env = {**tool.env(), "PGAPPNAME": session_name}
-        dbname = target.database or ""
+        dbname = tool_conninfo(target.database or "")
         data = plan.entry.data_path
         script_mode = plan.server_major < TRANSACTION_TIMEOUT_MAJOR
         no_statistics = (
@@ -390,7 +479,12 @@ def execute_restore(
                     copy_for_old_server(source, pipe, filter_header=script_mode)
 
             result = run_tool(
-                argv, env, hooks=hooks, feed=feed_file if piped else None, secrets=[target.password]
+                argv,
+                env,
+                hooks=hooks,
+                feed=transaction_wrapped(feed_file) if piped else None,
+                secrets=[target.password],
+                deadline=deadline,
             )
         elif script_mode:
             # pg_restore 17+ always emits "SET transaction_timeout = 0", which servers before 17
@@ -404,7 +498,15 @@ def execute_restore(
             )  # fmt: skip
             psql = tool.sibling("psql")
             argv = psql_argv(psql.path, dbname=dbname, file=None)
-            result = run_tool(argv, env, hooks=hooks, feed=script.feed, secrets=[target.password])
+            # the script holds pg_restore's own BEGIN ... COMMIT (--single-transaction)
+            result = run_tool(
+                argv,
+                env,
+                hooks=hooks,
+                feed=script.feed,
+                secrets=[target.password],
+                deadline=deadline,
+            )
             if script.returncode not in (0, None) and result.returncode == 0:
                 result = ToolResult(script.argv, script.returncode, script.stderr_tail, 0.0)
             elif script.returncode not in (0, None):
@@ -416,7 +518,7 @@ def execute_restore(
                 tool.path, data, dbname=dbname, clean=plan.clean, jobs=plan.jobs,
                 no_statistics=no_statistics,
             )  # fmt: skip
-            result = run_tool(argv, env, hooks=hooks, secrets=[target.password])
+            result = run_tool(argv, env, hooks=hooks, secrets=[target.password], deadline=deadline)
         if result.returncode != 0:
             hint = (
                 "the restore ran in one transaction: nothing was applied"
@@ -424,25 +526,7 @@ def execute_restore(
                 else "with --jobs > 1 the restore is not atomic: the target may be partly restored"
             )
             raise tool_failure(f"restore into {target.describe()} failed", result, hint)
-    after = after_restore(
-        target,
-        manifest.row_counts,
-        stale_on_source=manifest.stale_statistics,
-        thorough=plan.thorough,
-        analyze=plan.analyze,
-        workers=max(ANALYZE_WORKERS, plan.jobs),
-        connect=lambda url: _connect(url, settings),
-        server_major=plan.server_major,
-        restore_sessions=session_name,
-    )
-    return RestoreResult(
-        plan=plan,
-        tool=str(tool.binary.path),
-        relayed=tool.relayed,
-        restore_seconds=round(result.seconds, 3),
-        after=after,
-        mismatches=tuple(compare_counts(manifest.row_counts, after.row_counts)),
-    )
+    return tool, result, session_name
 
 
 def copy_for_old_server(source: IO[bytes], sink: IO[bytes], *, filter_header: bool) -> int:
@@ -486,7 +570,7 @@ class _ScriptSource:
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(
                 list(self.argv), env=self.env, stdout=subprocess.PIPE, stderr=errors,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, preexec_fn=child_preexec(),
             )  # fmt: skip
             assert proc.stdout is not None
             try:

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import IO
 
 from dbadmin.backup.binaries import ToolBinary, choose
+from dbadmin.deadline import Deadline
 from dbadmin.errors import ExternalToolError, UsageError
+from dbadmin.signals import child_preexec
 from dbadmin.urls import DbUrl, scrub
 
 Notice = Callable[[str], None]
@@ -93,6 +95,20 @@ def tool_env(url: DbUrl) -> dict[str, str]:
     return env
 
 
+# TCP keepalives for the tools' sessions: a peer that vanished (a Neon compute gone, a dropped
+# NAT entry) is noticed after about 30 + 6 x 10 s instead of the kernel's 2 hours. They do not
+# help against a server that still ACKs but never answers: that is what --timeout is for.
+KEEPALIVES = (("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"),
+              ("keepalives_count", "6"))  # fmt: skip
+
+
+def tool_conninfo(dbname: str) -> str:
+    """``--dbname`` for pg_dump/pg_restore/psql: the database name plus keepalive settings, as a
+    libpq connection string (host, user and password stay in the environment)."""
+    quoted = dbname.replace("\\", "\\\\").replace("'", "\\'")
+    return " ".join([f"dbname='{quoted}'", *(f"{k}={v}" for k, v in KEEPALIVES)])
+
+
 def pinned_path(pg_bin: str | Path | None, tool: str) -> Path | None:
     if not pg_bin:
         return None
@@ -159,10 +175,13 @@ def run_tool(
     secrets: Sequence[str | None] = (),
     poll_interval: float = 0.5,
     umask: int = 0o077,
+    deadline: Deadline | None = None,
 ) -> ToolResult:
     """Run a child to completion. ``feed`` (if given) writes its stdin from this process.
 
-    KeyboardInterrupt terminates the child before propagating, so nothing keeps writing.
+    KeyboardInterrupt (Ctrl-C, and SIGTERM/SIGHUP through :mod:`dbadmin.signals`) and a passed
+    ``deadline`` terminate the child before propagating, so nothing keeps writing; the child also
+    dies with this process if it is SIGKILLed (PR_SET_PDEATHSIG).
     """
     hooks = hooks or ToolHooks()
     started = time.monotonic()
@@ -174,7 +193,7 @@ def run_tool(
             stdin=subprocess.PIPE if feed else (stdin or subprocess.DEVNULL),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=hooks.child_setup,
+            preexec_fn=child_preexec(hooks.child_setup),
             umask=umask,  # files the child creates are private from the first byte
         )
     except OSError as exc:
@@ -214,22 +233,31 @@ def run_tool(
     waiter = threading.Thread(target=lambda: (proc.wait(), exited.set()), daemon=True)
     waiter.start()
     try:
-        while not exited.wait(poll_interval):
+        while not exited.wait(poll_interval if deadline is None else deadline.wait(poll_interval)):
+            if deadline is not None:
+                deadline.check(f"{Path(argv[0]).name} was stopped")
             if hooks.on_poll:
                 hooks.on_poll(time.monotonic() - started)
     except BaseException:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc)
         raise
     finally:
         reader.join(timeout=10)
         if feeder is not None:
             feeder.join(timeout=10)
     return ToolResult(tuple(argv), proc.returncode, tuple(tail), time.monotonic() - started)
+
+
+def stop_child(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s: a child being stopped gets no say in how long."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def tool_failure(what: str, result: ToolResult, hint: str | None = None) -> ExternalToolError:

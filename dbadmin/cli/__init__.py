@@ -200,4 +200,7 @@ def root(
 
 
 def main() -> None:
+    from dbadmin import signals
+
+    signals.install()  # SIGTERM/SIGHUP clean up like Ctrl-C (exit 143/129)
     app(prog_name="dbadmin")

@@ -97,6 +97,16 @@ NoRelayOpt = Annotated[
     ),
 ]
 
+TimeoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timeout",
+        help="Give up after this long (e.g. 30m, 2h; a bare number is seconds): the run is "
+        "stopped, nothing is kept or changed, exit 4. Default: no limit.",
+        show_default=False,
+    ),
+]
+
 BackupYesOpt = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Accepted for uniform cron lines; a backup never asks."),
@@ -118,6 +128,7 @@ def backup(
     exclude_table: ExcludeOpt = None,
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
+    timeout: TimeoutOpt = None,
     yes: BackupYesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -132,12 +143,14 @@ def backup(
         return
     _create(
         ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
-        exclude_table, pg_bin, no_relay, json_output,
+        exclude_table, pg_bin, no_relay, timeout, json_output,
     )  # fmt: skip
 
 
 # options only `backup create` has (the group passes the others on to its subcommands)
-CREATE_ONLY = frozenset({"fmt", "jobs", "compress", "name", "schema_only", "exclude_table"})
+CREATE_ONLY = frozenset(
+    {"fmt", "jobs", "compress", "name", "schema_only", "exclude_table", "timeout"}
+)
 
 
 @app.command("create")
@@ -154,6 +167,7 @@ def create(
     exclude_table: ExcludeOpt = None,
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
+    timeout: TimeoutOpt = None,
     yes: BackupYesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -167,7 +181,7 @@ def create(
     """
     _create(
         ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
-        exclude_table, pg_bin, no_relay, json_output,
+        exclude_table, pg_bin, no_relay, timeout, json_output,
     )  # fmt: skip
 
 
@@ -183,10 +197,13 @@ def _create(
     exclude_table: list[str] | None,
     pg_bin: str | None,
     no_relay: bool,
+    timeout: str | None,
     json_output: bool,
 ) -> None:
     from dbadmin.backup.create import BackupOptions
+    from dbadmin.durations import parse_duration
 
+    seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
     settings = get_settings(ctx, database_url)
     options = BackupOptions(
         format=fmt,
@@ -198,6 +215,7 @@ def _create(
         exclude_tables=tuple(exclude_table or ()),
         pg_bin=pg_bin,
         allow_relay=not no_relay,
+        timeout=seconds,
     )
     result = run_backup(settings, options, show_progress=stdout_is_terminal() and not json_output)
     if json_output:
@@ -525,6 +543,7 @@ def restore(
     database_url: DatabaseUrlOpt = None,
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
+    timeout: TimeoutOpt = None,
     yes: YesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -538,8 +557,11 @@ def restore(
     """
     from dbadmin.backup.manifest import find_backup
     from dbadmin.backup.restore import execute_restore, plan_restore
+    from dbadmin.deadline import optional
+    from dbadmin.durations import parse_duration
     from dbadmin.urls import DbUrl
 
+    seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
     settings = get_settings(ctx, database_url, need_server=target_url is None)
     entry = find_backup((directory or settings.backup_dir).resolve(), backup_ref)
     target = DbUrl.parse(target_url).secure() if target_url else None
@@ -567,7 +589,14 @@ def restore(
     if plan.target_tables:
         action += f", replacing objects among its {plan.target_tables} tables/views (--clean)"
     confirm(action, yes=yes, typed=plan.target.database)
-    result = execute_restore(settings, plan, pg_bin=pg_bin, allow_relay=not no_relay, notice=notice)
+    result = execute_restore(
+        settings,
+        plan,
+        pg_bin=pg_bin,
+        allow_relay=not no_relay,
+        notice=notice,
+        deadline=optional(seconds),
+    )
     if json_output:
         doc = _restore_plan_doc(plan, dry_run=False)
         doc.update(

@@ -218,7 +218,8 @@ def fail(message: str, code: int) -> typer.Exit:
 
 
 def handle_errors(func: F) -> F:
-    """Run a command: DbadminError -> one stderr line + its exit code; Ctrl-C -> 130."""
+    """Run a command: DbadminError -> one stderr line + its exit code; Ctrl-C -> 130, SIGTERM ->
+    143, SIGHUP -> 129 (see dbadmin.signals)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -239,6 +240,10 @@ def handle_errors(func: F) -> F:
 
 def _describe(exc: BaseException) -> tuple[str, int]:
     """The one error line and exit code for an exception that ended a command."""
+    from dbadmin.signals import Terminated
+
+    if isinstance(exc, Terminated):
+        return f"stopped by {exc.name}; nothing half-written was left behind", exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted; nothing half-written was left behind", ExitCode.INTERRUPTED
     translated = exc if isinstance(exc, DbadminError) else _translate(exc)
