@@ -119,7 +119,7 @@ def _copying(server: PgServer, db: str) -> Callable[[], bool]:
     def check() -> bool:
         rows = server.execute(
             "SELECT p.tuples_processed FROM pg_stat_progress_copy p "
-            "JOIN pg_database d ON d.oid = p.datid WHERE d.datname = %s" % _lit(db)
+            f"JOIN pg_database d ON d.oid = p.datid WHERE d.datname = {_lit(db)}"
         )
         return any(100_000 <= r[0] < BIG_ROWS for r in rows)
 
@@ -131,8 +131,8 @@ def _stalled(server: PgServer, db: str) -> Callable[[], bool]:
 
     def check() -> bool:
         rows = server.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-            "AND wait_event = 'PgSleep'" % _lit(db)
+            f"SELECT count(*) FROM pg_stat_activity WHERE datname = {_lit(db)} "
+            "AND wait_event = 'PgSleep'"
         )
         return rows[0][0] > 0
 
@@ -183,8 +183,8 @@ def _wait_sessions_gone(server: PgServer, db: str) -> None:
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
         rows = server.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-            "AND pid <> pg_backend_pid()" % _lit(db)
+            f"SELECT count(*) FROM pg_stat_activity WHERE datname = {_lit(db)} "
+            "AND pid <> pg_backend_pid()"
         )
         if rows[0][0] == 0:
             return
@@ -193,14 +193,14 @@ def _wait_sessions_gone(server: PgServer, db: str) -> None:
 
 
 def _database_exists(server: PgServer, db: str) -> bool:
-    return bool(server.execute("SELECT 1 FROM pg_database WHERE datname = %s" % _lit(db)))
+    return bool(server.execute(f"SELECT 1 FROM pg_database WHERE datname = {_lit(db)}"))
 
 
 def _user_tables(server: PgServer, db: str) -> list[str]:
     rows = server.execute(
         "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-        "AND n.nspname NOT LIKE 'pg_toast%%'",
+        "AND n.nspname NOT LIKE 'pg_toast%'",
         db,
     )
     return sorted(r[0] for r in rows)
@@ -348,8 +348,8 @@ def test_backup_stopped_by_a_signal_leaves_no_backup_and_no_child(
             "pg_dump's COPY",
             lambda: bool(
                 pg_server.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND query LIKE 'COPY %%'"
-                    % _lit(source)
+                    f"SELECT 1 FROM pg_stat_activity WHERE datname = {_lit(source)} "
+                    "AND query LIKE 'COPY %'"
                 )
             ),
             proc,
