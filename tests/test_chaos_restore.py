@@ -10,6 +10,11 @@ Both lanes: on the embedded PostgreSQL 18 lane pg_restore loads the target direc
 transaction) and psql reads a plain backup itself; on the PostgreSQL 15 lane every format goes
 through the script path (pg_restore | dbadmin | psql), where a dying dbadmin used to make psql
 commit half a restore.
+
+``--timeout``: a backend is frozen with SIGSTOP in the middle of its COPY (the server still ACKs
+every packet, so keepalives cannot notice), or another session holds the lock the restore needs;
+backup and restore end with exit 4 soon after the limit and leave nothing behind. The bounds
+only prove "does not hang".
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import psycopg2
 import pytest
 from conftest import PgServer
 
@@ -64,10 +71,20 @@ class Backups:
 
 
 @pytest.fixture(scope="module")
-def backups(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backups]:
-    """One backup per format of a source with a million-row table (taken once per module)."""
+def big_source(pg_server: PgServer) -> Iterator[str]:
+    """A database with a million-row table (made once per module; never written to)."""
     source = pg_server.create_database()
     pg_server.execute(SOURCE_SQL, source)
+    yield source
+    pg_server.drop_database(source)
+
+
+@pytest.fixture(scope="module")
+def backups(
+    pg_server: PgServer, big_source: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backups]:
+    """One backup per format of ``big_source`` (taken once per module)."""
+    source = big_source
     root = tmp_path_factory.mktemp("chaos-backups")
     settings = resolve(
         database_url=pg_server.url(source).render(), environ={"DBADMIN_HOME": str(root / "h")}
@@ -76,7 +93,6 @@ def backups(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> It
     for fmt in ("custom", "directory", "plain"):
         options = BackupOptions(format=fmt, directory=root / "bk", name=f"chaos-{fmt}")
         names[fmt] = create_backup(settings, options).manifest.name
-    pg_server.drop_database(source)
     yield Backups(root / "bk", names)
 
 
@@ -334,42 +350,135 @@ def test_plain_restore_killed_after_its_data_is_in_commits_nothing(
 # --- backup: children die with dbadmin, nothing looks complete --------------------------------
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
 def test_backup_stopped_by_a_signal_leaves_no_backup_and_no_child(
-    sig: signal.Signals, pg_server: PgServer, tmp_path: Path
+    sig: signal.Signals, pg_server: PgServer, big_source: str, tmp_path: Path
 ) -> None:
-    source = pg_server.create_database()
+    source = big_source
+    directory = tmp_path / "bk"
+    proc = _dbadmin(
+        "backup", "-d", pg_server.url(source).render(), "--dir", str(directory),
+        "--compress", "gzip:9", cwd=tmp_path,
+    )  # fmt: skip
+    _wait_until(
+        "pg_dump's COPY",
+        lambda: bool(
+            pg_server.execute(
+                f"SELECT 1 FROM pg_stat_activity WHERE datname = {_lit(source)} "
+                "AND query LIKE 'COPY %'"
+            )
+        ),
+        proc,
+    )
+    code, err, children = _stop(proc, sig)
+    assert children, "pg_dump was running"
+    _check_exit(code, err, sig)
+    _assert_gone(children)
+    _wait_sessions_gone(pg_server, source)  # the server sessions end with them
+    catalog = scan(directory)
+    assert catalog.backups == ()
+    if sig != signal.SIGKILL:
+        assert catalog.leftovers == ()  # cleaned up like Ctrl-C
+    # the next run takes its backup and clears what a killed run left
+    again = _dbadmin(
+        "backup", "-d", pg_server.url(source).render(), "--dir", str(directory), cwd=tmp_path
+    )
+    _out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    catalog = scan(directory)
+    assert len(catalog.backups) == 1 and catalog.leftovers == ()
+
+
+# --- --timeout: a frozen backend (SIGSTOP: the server still ACKs) or a lock nobody releases ---
+HANG_BOUND = 25.0  # seconds after the limit that would mean "it hung"
+
+
+@contextmanager
+def _frozen(pid: int) -> Iterator[None]:
+    os.kill(pid, signal.SIGSTOP)
     try:
-        pg_server.execute(SOURCE_SQL, source)
-        directory = tmp_path / "bk"
-        proc = _dbadmin(
-            "backup", "-d", pg_server.url(source).render(), "--dir", str(directory),
-            "--compress", "gzip:9", cwd=tmp_path,
-        )  # fmt: skip
-        _wait_until(
-            "pg_dump's COPY",
-            lambda: bool(
-                pg_server.execute(
-                    f"SELECT 1 FROM pg_stat_activity WHERE datname = {_lit(source)} "
-                    "AND query LIKE 'COPY %'"
-                )
-            ),
-            proc,
-        )
-        code, err, children = _stop(proc, sig)
-        assert children, "pg_dump was running"
-        _check_exit(code, err, sig)
-        _assert_gone(children)
-        _wait_sessions_gone(pg_server, source)  # the server sessions end with them
-        catalog = scan(directory)
-        assert catalog.backups == ()
-        if sig != signal.SIGKILL:
-            assert catalog.leftovers == ()  # cleaned up like Ctrl-C
-        # the next run takes its backup and clears what a killed run left
-        again = _dbadmin(
-            "backup", "-d", pg_server.url(source).render(), "--dir", str(directory), cwd=tmp_path
-        )
-        _out, err = again.communicate(timeout=120)
-        assert again.returncode == 0, err
-        catalog = scan(directory)
-        assert len(catalog.backups) == 1 and catalog.leftovers == ()
+        yield
     finally:
-        pg_server.drop_database(source)
+        os.kill(pid, signal.SIGCONT)
+
+
+def _copy_backend(server: PgServer, db: str) -> int | None:
+    rows = server.execute(
+        f"SELECT pid FROM pg_stat_activity WHERE datname = {_lit(db)} "
+        "AND query LIKE 'COPY %' AND pid <> pg_backend_pid()"
+    )
+    return rows[0][0] if rows else None
+
+
+def test_backup_timeout_with_a_frozen_backend_exits_4_and_keeps_nothing(
+    pg_server: PgServer, big_source: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "bk"
+    proc = _dbadmin(
+        "backup", "-d", pg_server.url(big_source).render(), "--dir", str(directory),
+        "--compress", "gzip:9", "--timeout", "3s", cwd=tmp_path,
+    )  # fmt: skip
+    started = time.monotonic()
+    _wait_until("pg_dump's COPY", lambda: _copy_backend(pg_server, big_source) is not None, proc)
+    pid = _copy_backend(pg_server, big_source)
+    assert pid is not None
+    with _frozen(pid):
+        _out, err = proc.communicate(timeout=3 + HANG_BOUND)
+        elapsed = time.monotonic() - started
+    assert proc.returncode == 4, err
+    assert "--timeout 3s reached" in err and "nothing was kept" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert elapsed < 3 + HANG_BOUND
+    catalog = scan(directory)
+    assert catalog.backups == () and catalog.leftovers == ()
+    _wait_sessions_gone(pg_server, big_source)
+
+
+def test_clean_restore_timeout_on_a_held_lock_exits_4_and_changes_nothing(
+    backups: Backups, pg_server: PgServer, tmp_path: Path
+) -> None:
+    target = "chaos_timeout_lock"
+    _old_target(pg_server, target, stall=False)
+    holder = psycopg2.connect(**pg_server.url(target).connect_kwargs())
+    try:
+        holder.cursor().execute("LOCK TABLE big IN ACCESS SHARE MODE")  # DROP TABLE must wait
+        proc = _dbadmin(
+            "restore", backups.names["custom"], "--dir", str(backups.directory),
+            "--target-url", pg_server.url(target).render(), "--clean", "--yes",
+            "--timeout", "2", cwd=tmp_path,
+        )  # fmt: skip
+        _out, err = proc.communicate(timeout=2 + HANG_BOUND)
+        assert proc.returncode == 4, err
+        assert "--timeout 2s reached" in err and "Traceback" not in err
+    finally:
+        holder.close()
+    _wait_sessions_gone(pg_server, target)
+    assert _old_rows(pg_server, target) == (OLD_ROWS, OLD_ROWS, "old")
+    pg_server.drop_database(target)
+
+
+@pytest.mark.parametrize("fmt", ["custom", "plain"])
+def test_restore_timeout_with_a_frozen_backend_exits_4(
+    fmt: str, backups: Backups, pg_server: PgServer, tmp_path: Path
+) -> None:
+    target = f"chaos_timeout_frozen_{fmt}"
+    proc = _dbadmin(
+        "restore", backups.names[fmt], "--dir", str(backups.directory),
+        "--target-url", pg_server.url(target).render(), "--create", "--yes",
+        "--timeout", "2", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        _wait_until(
+            "the restore's COPY", lambda: _copy_backend(pg_server, target) is not None, proc
+        )
+        pid = _copy_backend(pg_server, target)
+        assert pid is not None
+        with _frozen(pid):
+            _out, err = proc.communicate(timeout=2 + HANG_BOUND)
+        assert proc.returncode == 4, err
+        assert "--timeout 2s reached" in err and "Traceback" not in err
+        # the frozen session could not be dropped while stopped; once it runs again it finds its
+        # client gone and rolls back: the database is absent or has no table
+        _wait_sessions_gone(pg_server, target)
+        if _database_exists(pg_server, target):
+            assert _user_tables(pg_server, target) == []
+    finally:
+        pg_server.drop_database(target)
