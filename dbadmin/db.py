@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from dbadmin import signals
 from dbadmin.errors import ConfigError, ConnectError, DbadminError, OperationTimeout, SqlError
 from dbadmin.urls import DbUrl, scrub
 
@@ -112,7 +113,9 @@ def connect_raw(
     while True:
         attempt += 1
         try:
-            return psycopg2.connect(**kwargs)
+            conn = psycopg2.connect(**kwargs)
+            signals.track(conn)  # a stop signal cancels its running statement at once
+            return conn
         except psycopg2.OperationalError as exc:
             message = str(exc)
             remaining = deadline - time.monotonic()

@@ -7,6 +7,13 @@ as a normal end of input. :func:`install` turns both signals into :class:`Termin
 ``KeyboardInterrupt`` subclass, so every ``except KeyboardInterrupt`` / ``finally`` that cleans
 up after Ctrl-C runs for them too; the CLI then exits 128 + the signal number (143, 129).
 
+Python runs a signal handler only between bytecodes, never while libpq blocks in C for a
+statement: a SIGTERM would wait for a 20-minute CREATE INDEX. So the handlers also wake a watcher
+thread (``signal.set_wakeup_fd``, written by the C-level handler at once), which sends a cancel
+request for every open connection made by :func:`dbadmin.db.connect_raw` (:func:`track`). The
+statement ends with an error, control returns to Python, and the handler's exception unwinds
+through the usual clean-up (rollback, temporaries, children).
+
 SIGKILL cannot be caught: for that, :func:`child_preexec` asks Linux to kill each child when
 dbadmin dies (``PR_SET_PDEATHSIG``), so no pg_dump/pg_restore/psql keeps working for a dead
 parent, and their server sessions end with them.
@@ -17,8 +24,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import weakref
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 HANDLED = (signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
@@ -47,17 +57,57 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
-def install() -> None:
-    """SIGTERM/SIGHUP -> :class:`Terminated` (main thread only; a no-op elsewhere). A signal
-    that the parent set to ignored (``nohup``) stays ignored."""
-    import threading
+# Connections to cancel when a stop signal arrives. Process-wide by nature (signals are): weak
+# references only, so tracking never keeps a connection alive.
+_open_connections: weakref.WeakSet[Any] = weakref.WeakSet()
+_STOP_SIGNALS = frozenset({int(signal.SIGINT), *(int(s) for s in HANDLED)})
 
+
+def track(conn: Any) -> None:
+    """Cancel ``conn``'s running statement when SIGINT/SIGTERM/SIGHUP arrives (see module doc)."""
+    _open_connections.add(conn)
+
+
+def cancel_open_statements() -> None:
+    for conn in list(_open_connections):
+        try:
+            if not conn.closed:
+                conn.cancel()
+        except Exception:  # a connection being closed meanwhile: nothing to cancel
+            pass
+
+
+def _watch(read_fd: int) -> None:
+    while True:
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        if any(byte in _STOP_SIGNALS for byte in data):
+            cancel_open_statements()
+
+
+def install() -> None:
+    """SIGTERM/SIGHUP -> :class:`Terminated`, and a watcher that cancels running statements on
+    SIGINT/SIGTERM/SIGHUP (main thread only; a no-op elsewhere). A signal that the parent set to
+    ignored (``nohup``) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in HANDLED:
         if signal.getsignal(sig) is signal.SIG_IGN:
             continue
         signal.signal(sig, _raise_terminated)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread of the main interpreter
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    threading.Thread(target=_watch, args=(read_fd,), name="dbadmin-signals", daemon=True).start()
 
 
 def _pdeathsig_setter() -> Callable[[], None] | None:
