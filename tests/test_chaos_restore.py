@@ -482,3 +482,29 @@ def test_restore_timeout_with_a_frozen_backend_exits_4(
             assert _user_tables(pg_server, target) == []
     finally:
         pg_server.drop_database(target)
+
+
+# --- through the TLS relay: pg_restore | dbadmin | psql -> relay -> TLS server -------------------
+def test_restore_through_the_relay_killed_mid_copy_commits_nothing(
+    backups: Backups, pg_server: PgServer, tls_server: PgServer, tmp_path: Path
+) -> None:
+    """PostgreSQL 15 with TLS only: on the embedded lane the backup (pg_dump 18) needs pg_restore
+    18, which has no TLS, so every byte also passes dbadmin's relay. Killing dbadmin kills the
+    relay, the feeding thread and (PR_SET_PDEATHSIG) pg_restore and psql at once."""
+    target = "chaos_relay_sigkill"
+    url = tls_server.password_url(target).with_query(sslmode="require")
+    try:
+        proc = _dbadmin(
+            "restore", backups.names["custom"], "--dir", str(backups.directory),
+            "--target-url", url.render(), "--create", "--yes", cwd=tmp_path,
+        )  # fmt: skip
+        _wait_until("the COPY of big", _copying(tls_server, target), proc)
+        code, err, children = _stop(proc, signal.SIGKILL)
+        _check_exit(code, err, signal.SIGKILL)
+        if pg_server.major >= 18:  # the backup was made by pg_dump 18
+            assert "relay" in err
+        _assert_gone(children)
+        _wait_sessions_gone(tls_server, target)
+        assert _user_tables(tls_server, target) == []
+    finally:
+        tls_server.drop_database(target)
