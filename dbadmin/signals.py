@@ -68,6 +68,17 @@ def track(conn: Any) -> None:
     _open_connections.add(conn)
 
 
+_received: list[int] = []  # stop signals seen by the watcher, in order
+
+
+def stop_signal() -> int | None:
+    """The first stop signal this process received (SIGINT/SIGTERM/SIGHUP), or None. The
+    statement it cancelled fails with "canceling statement due to user request": that error
+    is the signal's doing, and the run must end as stopped by it (exit 130/143/129), not as a
+    timeout."""
+    return _received[0] if _received else None
+
+
 def cancel_open_statements() -> None:
     for conn in list(_open_connections):
         try:
@@ -85,7 +96,9 @@ def _watch(read_fd: int) -> None:
             return
         if not data:
             return
-        if any(byte in _STOP_SIGNALS for byte in data):
+        stops = [byte for byte in data if byte in _STOP_SIGNALS]
+        if stops:
+            _received.extend(stops)
             cancel_open_statements()
 
 

@@ -78,6 +78,10 @@ def test_reused_then_stopped_then_destroyed(home: Path) -> None:
     out, err = _dbadmin(home, "local", "stop").communicate(timeout=60)
     assert "stopped" in err
     assert _postmasters(home / "pgdata") == []
+    proc = _dbadmin(home, "local", "status")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3  # LSB: not running
+    assert "running      no" in out and "None" not in out and "False" not in out
     proc = _dbadmin(home, "local", "destroy")
     proc.communicate(timeout=60)
     assert proc.returncode == ExitCode.USAGE  # no terminal, no --yes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -240,8 +241,12 @@ def handle_errors(func: F) -> F:
 
 def _describe(exc: BaseException) -> tuple[str, int]:
     """The one error line and exit code for an exception that ended a command."""
-    from dbadmin.signals import Terminated
+    from dbadmin.signals import Terminated, stop_signal
 
+    stopped_by = stop_signal()
+    if stopped_by is not None and not isinstance(exc, KeyboardInterrupt):
+        # a statement cancelled because of the signal, seen before the signal's own exception
+        exc = KeyboardInterrupt() if stopped_by == signal.SIGINT else Terminated(stopped_by)
     if isinstance(exc, Terminated):
         return f"stopped by {exc.name}; nothing half-written was left behind", exc.exit_code
     if isinstance(exc, KeyboardInterrupt):

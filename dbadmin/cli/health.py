@@ -189,11 +189,15 @@ def _unknown_on_error(ctx: typer.Context, *, nagios: bool = False) -> Iterator[N
     """:func:`handle_errors` with Nagios codes: whatever keeps the checks from being judged is
     one stderr line and exit 3 UNKNOWN (with --nagios, a DbadminError also prints the UNKNOWN
     plugin line on stdout); --debug / DBADMIN_DEBUG add the traceback, as everywhere."""
+    from dbadmin.signals import stop_signal
+
     try:
         yield
     except (KeyboardInterrupt, typer.Exit):
         raise
     except Exception as exc:
+        if stop_signal() is not None:  # a statement cancelled by Ctrl-C/SIGTERM: exit as stopped
+            raise
         if state(ctx).debug:
             traceback.print_exc(file=sys.stderr)
         if isinstance(exc, DbadminError):

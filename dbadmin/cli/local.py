@@ -57,6 +57,8 @@ def stop(ctx: typer.Context) -> None:
 def status(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Show whether the embedded server runs, its data directory and URL.
 
+    Exit status as LSB init scripts have it: 0 running, 3 not running.
+
     Example: dbadmin local status --json
     """
     info = _cluster(ctx).status()
@@ -71,10 +73,16 @@ def status(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     }
     if json_output:
         print_json(doc)
-        return
-    console = out_console()
-    for key, value in doc.items():
-        console.print(f"[bold]{key:12}[/bold] {value}", highlight=False)
+    else:
+        console = out_console()
+        for key, value in doc.items():
+            shown = {True: "yes", False: "no", None: "-"}.get(value, value)  # type: ignore[arg-type]
+            console.print(f"[bold]{key:12}[/bold] {shown}", highlight=False)
+    if not info.running:
+        raise typer.Exit(LSB_NOT_RUNNING)
+
+
+LSB_NOT_RUNNING = 3  # LSB: "program is not running"
 
 
 @app.command()
