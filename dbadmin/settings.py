@@ -7,6 +7,7 @@ found from the working directory upward, and finally the embedded local server.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,13 +94,17 @@ def read_dotenv(path: Path) -> DotEnv:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     lines: dict[str, int] = {}
     for binding in parse_stream(io.StringIO(text)):
+        # a binding starts with the blank lines before it: count from its first character
+        original = binding.original.string
+        blank = original[: len(original) - len(original.lstrip())]
+        line = binding.original.line + len(re.findall(r"\r\n|\n|\r", blank))
         if binding.error:
             raise ConfigError(
-                f"{path}, line {binding.original.line}: cannot parse this line",
+                f"{path}, line {line}: cannot parse this line",
                 "write KEY=value (quote values with spaces; # starts a comment)",
             )
         if binding.key is not None:
-            lines[binding.key] = binding.original.line
+            lines[binding.key] = line
     return DotEnv(path, dotenv_values(stream=io.StringIO(text)), lines)
 
 
