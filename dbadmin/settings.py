@@ -65,8 +65,8 @@ class DotEnv:
     """A parsed ``.env``: its values, and the line each key was set on (for messages)."""
 
     path: Path
-    values: Mapping[str, str | None]
-    lines: Mapping[str, int]
+    values: Mapping[str, str | None] = field(repr=False)  # holds passwords
+    lines: Mapping[str, int] = field(default_factory=dict)
 
     def where(self, key: str) -> str:
         line = self.lines.get(key)

@@ -112,7 +112,7 @@ class DbUrl:
             match = _KV_PAIR_RE.match(text, pos)
             if match is None or match.end() == pos:
                 raise ConfigError(
-                    f"malformed connection string {scrub(text)!r} near character {pos + 1}",
+                    f'malformed connection string "{scrub(text)}" near character {pos + 1}',
                     "use key=value pairs (host=... dbname=... user=...) or a postgresql:// URL",
                 )
             value = match.group("value")
@@ -122,7 +122,7 @@ class DbUrl:
             pos = match.end()
         port = pairs.pop("port", None)
         if port is not None and not port.isdigit():
-            raise ConfigError(f"malformed connection string {scrub(text)!r}: bad port")
+            raise ConfigError(f'malformed connection string "{scrub(text)}": bad port')
         return cls(
             user=pairs.pop("user", None),
             password=pairs.pop("password", None),
@@ -286,8 +286,11 @@ _URL_PASSWORD_RE = re.compile(
     r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>\S*)(?P<post>@)", re.I
 )
 # password=..., PGPASSWORD=..., a URL's ?password=... (quoted values as libpq quotes them)
+# (a value already masked, "***" then a delimiter, is left alone: scrubbing twice changes nothing)
 _KV_PASSWORD_RE = re.compile(
-    r"(?P<pre>\b(?:pg)?password\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*(?:'|$)|(?:\\.|\S)+)", re.I
+    r"(?P<pre>\b(?:pg)?password\s*=\s*)(?!\*\*\*(?:[\s\"',;&)]|$))"
+    r"(?P<pw>'(?:[^'\\]|\\.)*(?:'|$)|(?:\\.|\S)+)",
+    re.I,
 )
 
 
@@ -339,7 +342,11 @@ def _encode_raw_userinfo(text: str) -> str:
                 break
             userinfo = quote(unquote(user), safe="") + colon + quote(unquote(password), safe="")
             return f"{scheme}://{userinfo}{rest[index:]}"
-    return text
+    # no reading makes sense: guessing could connect somewhere else
+    raise ConfigError(
+        f"malformed database URL {scrub(text)!r}: cannot tell the password from the host and port",
+        "percent-encode the password (@ %40, : %3A, / %2F, % %25, # %23, ? %3F) and check the port",
+    )
 
 
 def scrub(text: str, *secrets: str | None) -> str:

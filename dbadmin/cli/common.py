@@ -95,7 +95,9 @@ def notice(message: str) -> None:
 class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            notice(record.getMessage())
+            from dbadmin.urls import scrub
+
+            notice(scrub(record.getMessage()))
         except Exception:  # a closed stderr must not break the command
             pass
 
