@@ -142,3 +142,17 @@ def test_nothing_configured_anywhere_is_still_the_embedded_server(tmp_path: Path
     settings = resolve(environ={"DBADMIN_HOME": str(tmp_path / "h")}, cwd=tmp_path)
     assert settings.embedded and settings.url_source == "embedded"
     assert settings.connect_retry_seconds == 5
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:Kq7@:/%#?zV@db.example.com:notaport/app",  # raw password, bad port
+        "postgresql://app:pa/ss@db.example.com:54x/app",  # "/" in the password, bad port
+    ],
+)
+def test_a_url_that_cannot_be_read_is_exit_2_not_another_server(url: str, cli: Cli) -> None:
+    """Guessing here once meant 'database % on the local socket'."""
+    res = cli("backup", "-d", url)
+    assert_refused(res.exit_code, res.stderr, ExitCode.USAGE, "malformed database URL")
+    assert "Kq7@" not in res.stderr and "pa/ss" not in res.stderr

@@ -236,3 +236,24 @@ def test_output_files_are_private_and_a_chosen_mode_is_kept(tmp_path: Path) -> N
     shared.chmod(0o640)  # an administrator let node_exporter's group read it
     write_atomically(shared, "new\n")
     assert shared.read_text() == "new\n" and mode_of(shared) == 0o640
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [  # (user, password, host, port, database, query): the standard reading wins when it works
+        (
+            "postgresql://h:5432/db?application_name=a@b",
+            (None, None, "h", 5432, "db", (("application_name", "a@b"),)),
+        ),
+        ("postgresql://u:p@ss@h/db", ("u", "p@ss", "h", None, "db", ())),
+        ("postgresql://u:50%off@h/db", ("u", "50%off", "h", None, "db", ())),
+        ("postgresql://u:a%40b@h/db", ("u", "a@b", "h", None, "db", ())),
+        (
+            "postgresql://u:x?y#z@h:6543/db?sslmode=disable",
+            ("u", "x?y#z", "h", 6543, "db", (("sslmode", "disable"),)),
+        ),
+    ],
+)
+def test_raw_and_encoded_passwords_read_as_libpq_users_mean(raw: str, expected: tuple) -> None:
+    url = DbUrl.parse(raw)
+    assert (url.user, url.password, url.host, url.port, url.database, url.query) == expected
