@@ -109,8 +109,9 @@ def read_dotenv(path: Path) -> DotEnv:
 
 
 def _require_value(name: str, value: str | None, source: str) -> str:
-    """A connection variable that is set must say something: an empty one is an error, never
-    'not configured' (a cron job would otherwise use another database and report success)."""
+    """A database URL that is set must say something: an empty one is an error, never 'not
+    configured' (a cron job would otherwise back up another database and report success). An
+    empty direct URL is fine: the direct URL is then derived from the URL, the same database."""
     if value is None or not value.strip():
         raise ConfigError(
             f"{name} is set but empty (in {source})",
@@ -175,30 +176,31 @@ def resolve(
         **process_env,
     }  # the environment beats .env
 
-    def configured(name: str) -> tuple[str, str] | None:
-        """(value, source) of a variable set in the environment or .env, even empty."""
+    def configured(name: str) -> tuple[str | None, str, str] | None:
+        """(value, source, where) of a variable set in the environment or .env, even empty."""
         if name in process_env:
-            source = "the environment"
-            return _require_value(name, process_env[name], source), name
+            return process_env[name], name, "the environment"
         if dotenv is not None and name in dotenv_values:
-            source = dotenv.where(name)
-            return _require_value(name, dotenv_values[name], source), f".env ({dotenv.path})"
+            return dotenv_values[name], f".env ({dotenv.path})", dotenv.where(name)
         return None
 
     home = default_home(env, cwd)
     url: DbUrl
     database = configured("DATABASE_URL")
     direct_env = configured("DATABASE_DIRECT_URL")
+    if direct_env is not None and not (direct_env[0] or "").strip():
+        direct_env = None  # empty: derived from the URL, the same database
     if database_url is not None:
         url = DbUrl.parse(_require_value("--database-url", database_url, "the command line"))
         source = "--database-url"
     elif database is not None:
-        url, source = DbUrl.parse(database[0]), database[1]
+        url = DbUrl.parse(_require_value("DATABASE_URL", database[0], database[2]))
+        source = database[1]
     elif (pg_url := _url_from_pg_env(env)) is not None:
         url, source = pg_url, "PG* environment"
     elif direct_env is not None:
         raise ConfigError(
-            f"DATABASE_DIRECT_URL is set (in {direct_env[1]}) but DATABASE_URL is not",
+            f"DATABASE_DIRECT_URL is set (in {direct_env[2]}) but DATABASE_URL is not",
             "set DATABASE_URL too; the embedded server is used only when nothing is configured",
         )
     else:
@@ -207,10 +209,9 @@ def resolve(
         url, source = embedded_url(home), "embedded"
 
     url = url.secure()
-    if direct_url is not None:
-        raw_direct = _require_value("--direct-url", direct_url, "the command line")
-        direct = DbUrl.parse(raw_direct).secure()
-    elif direct_env is not None and database_url is None:
+    if direct_url and direct_url.strip():
+        direct = DbUrl.parse(direct_url).secure()
+    elif direct_env is not None and direct_env[0] and database_url is None:
         direct = DbUrl.parse(direct_env[0]).secure()
     else:
         direct = url.direct()

@@ -107,8 +107,8 @@ def test_an_empty_flag_is_not_no_flag(cli: Cli) -> None:
     """``-d "$PROD_URL"`` with the variable unset."""
     res = cli("backup", "-d", "")
     assert_refused(res.exit_code, res.stderr, ExitCode.USAGE, "--database-url is set but empty")
-    res = cli("--direct-url", " ", "doctor", env={"DATABASE_URL": SECRET_URL})
-    assert_refused(res.exit_code, res.stderr, ExitCode.USAGE, "--direct-url is set but empty")
+    res = cli("backup", "-d", " ", env={"DATABASE_URL": SECRET_URL})
+    assert_refused(res.exit_code, res.stderr, ExitCode.USAGE, "--database-url is set but empty")
 
 
 def test_a_direct_url_alone_is_not_nothing(cli: Cli) -> None:
@@ -120,10 +120,15 @@ def test_a_direct_url_alone_is_not_nothing(cli: Cli) -> None:
         "DATABASE_DIRECT_URL is set",
         "DATABASE_URL is not",
     )
-    res = cli("backup", env={"DATABASE_URL": SECRET_URL, "DATABASE_DIRECT_URL": ""})
-    assert_refused(
-        res.exit_code, res.stderr, ExitCode.USAGE, "DATABASE_DIRECT_URL is set but empty"
-    )
+
+
+def test_an_empty_direct_url_is_derived_from_the_url_the_same_database() -> None:
+    """Not a fall-back to another database: the direct URL is the URL's own direct endpoint."""
+    pooled = f"postgresql://app:{PASSWORD}@ep-cool-1234-pooler.eu-central-1.aws.neon.tech/app"
+    for environ in ({"DATABASE_DIRECT_URL": ""}, {"DATABASE_DIRECT_URL": " "}, {}):
+        settings = resolve(database_url=pooled, direct_url=" ", environ=environ)
+        assert settings.direct_url.host == "ep-cool-1234.eu-central-1.aws.neon.tech"
+        assert settings.direct_url.database == "app"
 
 
 def test_end_to_end_cron_line_with_an_unset_variable(tmp_path: Path) -> None:
