@@ -286,9 +286,10 @@ _URL_PASSWORD_RE = re.compile(
     r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>\S*)(?P<post>@)", re.I
 )
 # password=..., PGPASSWORD=..., a URL's ?password=... (quoted values as libpq quotes them)
-# (a value already masked, "***" then a delimiter, is left alone: scrubbing twice changes nothing)
+# (a value already masked, "***", is left alone: scrubbing twice changes nothing; so is a
+# statement's placeholder, "password = $1" or "password = ?")
 _KV_PASSWORD_RE = re.compile(
-    r"(?P<pre>\b(?:pg)?password\s*=\s*)(?!\*\*\*(?:[\s\"',;&)]|$))"
+    r"(?P<pre>\b(?:pg)?password\s*=\s*)(?!(?:\*\*\*|\$\d+|\?)(?:[\s\"',;&)]|$))"
     r"(?P<pw>'(?:[^'\\]|\\.)*(?:'|$)|(?:\\.|\S)+)",
     re.I,
 )
@@ -360,6 +361,20 @@ def scrub(text: str, *secrets: str | None) -> str:
             if quoted != secret:
                 out = out.replace(quoted, MASK)
     return out
+
+
+# SQL that sets a password: CREATE/ALTER ROLE ... PASSWORD '...', OPTIONS (password '...')
+_SQL_PASSWORD_RE = re.compile(
+    r"(?P<pre>\bpassword\s+)(?P<pw>[eE]?'(?:[^']|'')*(?:'|$)|\$(?P<tag>\w*)\$.*?(?:\$(?P=tag)\$|$))",
+    re.I | re.S,
+)
+
+
+def scrub_sql(text: str) -> str:
+    """Statement text from other sessions (pg_stat_statements, server logs) with passwords
+    masked: pg_stat_statements keeps utility statements such as ``ALTER ROLE app PASSWORD
+    '...'`` verbatim, and they would otherwise reach slow-query tables, JSON and HTML."""
+    return scrub(_SQL_PASSWORD_RE.sub(lambda m: m.group("pre") + f"'{MASK}'", text))
 
 
 def masked_line(text: str, *secrets: str | None, limit: int | None = None) -> str:

@@ -257,3 +257,59 @@ def test_output_files_are_private_and_a_chosen_mode_is_kept(tmp_path: Path) -> N
 def test_raw_and_encoded_passwords_read_as_libpq_users_mean(raw: str, expected: tuple) -> None:
     url = DbUrl.parse(raw)
     assert (url.user, url.password, url.host, url.port, url.database, url.query) == expected
+
+
+# --- other sessions' statements: pg_stat_statements and server logs -----------------------------
+ROLE_SQL = [
+    f"CREATE ROLE chaos_other LOGIN PASSWORD '{SECRET}'",
+    f"ALTER ROLE chaos_other WITH ENCRYPTED PASSWORD E'{SECRET}'",
+]
+
+
+def test_role_passwords_in_pg_stat_statements_are_masked(
+    cli: Cli, pg_server: PgServer, secret_db: str, tmp_path: Path
+) -> None:
+    """pg_stat_statements keeps utility statements verbatim (PostgreSQL 15 and 18 alike)."""
+    try:
+        for sql in ROLE_SQL:
+            pg_server.execute(sql, secret_db)
+        raw = pg_server.execute(
+            "SELECT query FROM pg_stat_statements WHERE query ILIKE '%chaos_other%'", secret_db
+        )
+        assert any(SECRET in row[0] for row in raw)  # the leak this guards against is real
+        url = pg_server.url(secret_db).render()
+        page = tmp_path / "top.html"
+        outputs = [
+            cli("slow-queries", "top", "-d", url, "--top", "100", "--json"),
+            cli("slow-queries", "top", "-d", url, "--top", "100", "--html", str(page)),
+        ]
+        assert all(res.exit_code == 0 for res in outputs), [res.stderr for res in outputs]
+        assert "chaos_other" in outputs[0].stdout and "PASSWORD '***'" in outputs[0].stdout
+        assert_clean(*(res.stdout + res.stderr for res in outputs), page.read_text())
+    finally:
+        pg_server.execute("DROP ROLE IF EXISTS chaos_other", secret_db)
+
+
+def test_role_passwords_in_server_logs_are_masked(cli: Cli, tmp_path: Path) -> None:
+    log = tmp_path / "postgresql.log"
+    lines = [
+        f"2026-01-01 10:00:0{i}.000 UTC [4{i}] LOG:  duration: 12.5 ms  statement: {sql}"
+        for i, sql in enumerate(ROLE_SQL)
+    ]
+    lines += [
+        '2026-01-01 10:00:05.000 UTC [47] ERROR:  role "chaos_other" does not exist',
+        f"2026-01-01 10:00:05.000 UTC [47] STATEMENT:  {ROLE_SQL[1]}",
+        "2026-01-01 10:00:06.000 UTC [48] LOG:  duration: 3.0 ms  statement: "
+        "SELECT dblink_connect('host=db password=" + quote(SECRET, safe="") + " dbname=app')",
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    page = tmp_path / "log.html"
+    outputs = [
+        cli("slow-queries", "log", str(log)),
+        cli("slow-queries", "log", str(log), "--json", "--html", str(page)),
+    ]
+    assert all(res.exit_code == 0 for res in outputs), [res.stderr for res in outputs]
+    doc = outputs[1].json()
+    assert doc["total_queries"] == 3 and doc["errors"]  # type: ignore[index]
+    assert_clean(*(res.stdout + res.stderr for res in outputs), page.read_text())
+    assert mode_of(page) == 0o600
