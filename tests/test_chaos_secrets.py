@@ -313,3 +313,26 @@ def test_role_passwords_in_server_logs_are_masked(cli: Cli, tmp_path: Path) -> N
     assert doc["total_queries"] == 3 and doc["errors"]  # type: ignore[index]
     assert_clean(*(res.stdout + res.stderr for res in outputs), page.read_text())
     assert mode_of(page) == 0o600
+
+
+def test_a_password_left_idle_in_a_transaction_is_masked_in_health(
+    cli: Cli, pg_server: PgServer, secret_db: str
+) -> None:
+    import time
+
+    import psycopg2
+
+    idle = psycopg2.connect(**pg_server.url(secret_db).connect_kwargs())
+    try:
+        with idle.cursor() as cur:  # the transaction stays open: idle in transaction
+            cur.execute(f"CREATE ROLE chaos_idle PASSWORD '{SECRET}'")
+        time.sleep(1.2)  # past the lowered threshold below (1 s)
+        url = pg_server.url(secret_db).render()
+        args = ("health", "-d", url, "-c", "idle_in_transaction", "--warn", "idle_in_transaction=1")
+        outputs = [cli(*args, "--json"), cli(*args, "--nagios"), cli(*args)]
+        assert [res.exit_code for res in outputs] == [1, 1, 1], [r.stderr for r in outputs]
+        details = outputs[0].json()["checks"]["idle_in_transaction"]["details"]  # type: ignore[index]
+        assert details[0]["last_query"] == "CREATE ROLE chaos_idle PASSWORD '***'"
+        assert_clean(*(res.stdout + res.stderr for res in outputs))
+    finally:
+        idle.close()
