@@ -296,16 +296,18 @@ def _translate(exc: BaseException) -> BaseException:
 
 # --- secrets in errors and tracebacks ----------------------------------------------------------
 def known_secrets(app_state: AppState | None) -> tuple[str, ...]:
-    """The passwords this invocation knows: of the URLs in use and of the URLs given on the
-    command line (which may not have parsed). Masked wherever an error's text is printed."""
-    if app_state is None:
-        return ()
+    """The passwords this invocation knows: of the URLs in use, and of the URLs given on the
+    command line or in the environment (which may not have parsed: the error may be about them).
+    Masked wherever an error's text is printed."""
     from dbadmin.urls import DbUrl
 
-    found: list[str | None] = []
-    if app_state.settings is not None:
+    found: list[str | None] = [os.environ.get("PGPASSWORD")]
+    raws = [os.environ.get("DATABASE_URL"), os.environ.get("DATABASE_DIRECT_URL")]
+    if app_state is not None:
+        raws += [app_state.database_url, app_state.direct_url]
+    if app_state is not None and app_state.settings is not None:
         found += [app_state.settings.url.password, app_state.settings.direct_url.password]
-    for raw in (app_state.database_url, app_state.direct_url):
+    for raw in raws:
         if raw:
             try:
                 found.append(DbUrl.parse(raw).password)
