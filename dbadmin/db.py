@@ -60,6 +60,17 @@ def is_transient(message: str) -> bool:
     return any(marker in low for marker in TRANSIENT_MARKERS)
 
 
+def login_user(url: DbUrl) -> str:
+    """The user libpq logs in as: the URL's, else $PGUSER, else the operating-system user."""
+    import getpass
+    import os
+
+    try:
+        return url.user or os.environ.get("PGUSER") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid
+        return "(default)"
+
+
 def translate_connect_error(exc: BaseException, url: DbUrl) -> DbadminError:
     """Turn a psycopg2 connect failure into a one-line, secret-free DbadminError."""
     raw = str(exc).strip()
@@ -69,7 +80,7 @@ def translate_connect_error(exc: BaseException, url: DbUrl) -> DbadminError:
     where = url.describe()
     if "password authentication failed" in low or "no password supplied" in low:
         return ConnectError(
-            f"authentication failed for user {url.user or '(default)'} on {where}",
+            f"authentication failed for user {login_user(url)} on {where}",
             "check the user and password in DATABASE_URL (the password is not shown)",
         )
     if "does not exist" in low and "database" in low:
@@ -244,7 +255,9 @@ def translate_db_error(exc: BaseException, url: DbUrl | None = None) -> BaseExce
         isinstance(original, psycopg2.OperationalError)
         and getattr(original, "pgcode", None) is None
     ):
-        return translate_connect_error(original, url) if url else ConnectError(str(original))
+        if url is not None:
+            return translate_connect_error(original, url)
+        return ConnectError(scrub(" ".join(str(original).split()) or type(original).__name__))
     if isinstance(original, psycopg2.Error):
         return SqlError(scrub(_pg_message(original), password))
     return exc

@@ -9,6 +9,7 @@ limit, permissions) removes the temporary file and leaves the old file untouched
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,9 +20,19 @@ class OutputWriteError(DbadminError):
     """The output file could not be written (disk full, file size limit, permissions)."""
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` via a temporary file + fsync + rename in the same directory."""
+def write_atomically(path: Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` via a temporary file + fsync + rename in the same directory.
+
+    These files hold query text and data (reports, baselines, metrics): a new file is 0600 (the
+    temporary file already is, so no other user can open it between create and rename), and a
+    replaced file keeps its mode, so a ``chmod`` an administrator made (e.g. for node_exporter
+    to read a Prometheus file) survives the next run. ``mode`` overrides both."""
     path = Path(path)
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0o600
     folder = path.parent  # Path("x").parent is Path(".")
     if not folder.is_dir():
         raise OutputWriteError(

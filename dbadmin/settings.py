@@ -7,6 +7,7 @@ found from the working directory upward, and finally the embedded local server.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -59,10 +60,64 @@ def find_dotenv(start: Path) -> Path | None:
     return None
 
 
-def _read_dotenv(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
+@dataclass(frozen=True)
+class DotEnv:
+    """A parsed ``.env``: its values, and the line each key was set on (for messages)."""
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    path: Path
+    values: Mapping[str, str | None] = field(repr=False)  # holds passwords
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def where(self, key: str) -> str:
+        line = self.lines.get(key)
+        return f".env ({self.path}" + (f", line {line})" if line else ")")
+
+
+def read_dotenv(path: Path) -> DotEnv:
+    """Read ``path`` strictly. python-dotenv skips a line it cannot parse and a decoding error
+    ends the run with a traceback; either could make dbadmin fall back to another database, so
+    both are configuration errors naming the file and line."""
+    import io
+
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (line {line}, byte {exc.start + 1})",
+            "save the .env file as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    lines: dict[str, int] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        # a binding starts with the blank lines before it: count from its first character
+        original = binding.original.string
+        blank = original[: len(original) - len(original.lstrip())]
+        line = binding.original.line + len(re.findall(r"\r\n|\n|\r", blank))
+        if binding.error:
+            raise ConfigError(
+                f"{path}, line {line}: cannot parse this line",
+                "write KEY=value (quote values with spaces; # starts a comment)",
+            )
+        if binding.key is not None:
+            lines[binding.key] = line
+    return DotEnv(path, dotenv_values(stream=io.StringIO(text)), lines)
+
+
+def _require_value(name: str, value: str | None, source: str) -> str:
+    """A database URL that is set must say something: an empty one is an error, never 'not
+    configured' (a cron job would otherwise back up another database and report success). An
+    empty direct URL is fine: the direct URL is then derived from the URL, the same database."""
+    if value is None or not value.strip():
+        raise ConfigError(
+            f"{name} is set but empty (in {source})",
+            f"set {name} to a postgresql:// URL, or remove it to use the embedded server",
+        )
+    return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float, kind: type = int) -> float:
@@ -114,30 +169,50 @@ def resolve(
     cwd = cwd or Path.cwd()
     process_env = dict(os.environ if environ is None else environ)
     dotenv_path = find_dotenv(cwd)
-    dotenv = _read_dotenv(dotenv_path) if dotenv_path else {}
-    env: dict[str, str] = {**dotenv, **process_env}  # the environment beats .env
+    dotenv = read_dotenv(dotenv_path) if dotenv_path else None
+    dotenv_values = dotenv.values if dotenv else {}
+    env: dict[str, str] = {
+        **{k: v for k, v in dotenv_values.items() if v is not None},
+        **process_env,
+    }  # the environment beats .env
 
-    def source_of(name: str) -> str:
-        return name if name in process_env else f".env ({dotenv_path})"
+    def configured(name: str) -> tuple[str | None, str, str] | None:
+        """(value, source, where) of a variable set in the environment or .env, even empty."""
+        if name in process_env:
+            return process_env[name], name, "the environment"
+        if dotenv is not None and name in dotenv_values:
+            return dotenv_values[name], f".env ({dotenv.path})", dotenv.where(name)
+        return None
 
     home = default_home(env, cwd)
     url: DbUrl
-    if database_url:
-        url, source = DbUrl.parse(database_url), "--database-url"
-    elif env.get("DATABASE_URL"):
-        url, source = DbUrl.parse(env["DATABASE_URL"]), source_of("DATABASE_URL")
+    database = configured("DATABASE_URL")
+    direct_env = configured("DATABASE_DIRECT_URL")
+    if direct_env is not None and not (direct_env[0] or "").strip():
+        direct_env = None  # empty: derived from the URL, the same database
+    if database_url is not None:
+        url = DbUrl.parse(_require_value("--database-url", database_url, "the command line"))
+        source = "--database-url"
+    elif database is not None:
+        url = DbUrl.parse(_require_value("DATABASE_URL", database[0], database[2]))
+        source = database[1]
     elif (pg_url := _url_from_pg_env(env)) is not None:
         url, source = pg_url, "PG* environment"
+    elif direct_env is not None:
+        raise ConfigError(
+            f"DATABASE_DIRECT_URL is set (in {direct_env[2]}) but DATABASE_URL is not",
+            "set DATABASE_URL too; the embedded server is used only when nothing is configured",
+        )
     else:
         from dbadmin.local import embedded_url
 
         url, source = embedded_url(home), "embedded"
 
     url = url.secure()
-    if direct_url:
+    if direct_url and direct_url.strip():
         direct = DbUrl.parse(direct_url).secure()
-    elif env.get("DATABASE_DIRECT_URL") and source != "embedded" and not database_url:
-        direct = DbUrl.parse(env["DATABASE_DIRECT_URL"]).secure()
+    elif direct_env is not None and direct_env[0] and database_url is None:
+        direct = DbUrl.parse(direct_env[0]).secure()
     else:
         direct = url.direct()
 

@@ -42,8 +42,14 @@ class DbUrl:
     # --- parsing -----------------------------------------------------------------------------
     @classmethod
     def parse(cls, raw: str) -> DbUrl:
+        """A URL (``postgresql://...``) or a libpq key=value string (``host=... dbname=...``).
+
+        libpq's ``user``, ``password`` and ``dbname`` query parameters override the URL's parts,
+        as libpq does, so that messages name the real user and masking finds the password."""
         text = raw.strip()
         if "://" not in text:
+            if "=" in text:
+                return cls._parse_keywords(text)
             raise ConfigError(
                 f"malformed database URL {scrub(text)!r}: no scheme",
                 "use postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
@@ -54,12 +60,14 @@ class DbUrl:
                 f"unsupported URL scheme {scheme!r}",
                 "use postgresql://, postgres://, postgresql+psycopg2:// or postgresql+asyncpg://",
             )
+        text = _encode_raw_userinfo(text)
         try:
             parts = urlsplit(text)
             port = parts.port
         except ValueError as exc:
+            reason = re.sub(r"'.*'", "'...'", str(exc))  # it quotes the port: maybe a password
             raise ConfigError(
-                f"malformed database URL {scrub(text)!r}: {exc}",
+                f"malformed database URL {scrub(text)!r}: {reason}",
                 "check the host and port (postgresql://USER:PASSWORD@HOST:5432/DBNAME)",
             ) from None
         query = parse_qsl(parts.query, keep_blank_values=True)
@@ -83,13 +91,45 @@ class DbUrl:
         database = unquote(parts.path.lstrip("/")) or None
         if database and "/" in database:
             raise ConfigError(f"malformed database URL {scrub(text)!r}: bad database name")
+        overrides = {k: v for k, v in converted if k in _QUERY_FIELDS}
         return cls(
-            user=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password is not None else None,
+            user=overrides.get("user") or (unquote(parts.username) if parts.username else None),
+            password=overrides.get(
+                "password", unquote(parts.password) if parts.password is not None else None
+            ),
             host=host,
             port=port,
-            database=database,
-            query=tuple(converted),
+            database=overrides.get("dbname") or database,
+            query=tuple((k, v) for k, v in converted if k not in _QUERY_FIELDS),
+        )
+
+    @classmethod
+    def _parse_keywords(cls, text: str) -> DbUrl:
+        """libpq's ``key=value`` connection string (values quoted with '...' and backslashes)."""
+        pairs: dict[str, str] = {}
+        pos = 0
+        while pos < len(text):
+            match = _KV_PAIR_RE.match(text, pos)
+            if match is None or match.end() == pos:
+                raise ConfigError(
+                    f'malformed connection string "{scrub(text)}" near character {pos + 1}',
+                    "use key=value pairs (host=... dbname=... user=...) or a postgresql:// URL",
+                )
+            value = match.group("value")
+            if value.startswith("'"):
+                value = value[1:-1]
+            pairs[match.group("key")] = re.sub(r"\\(.)", r"\1", value)
+            pos = match.end()
+        port = pairs.pop("port", None)
+        if port is not None and not port.isdigit():
+            raise ConfigError(f'malformed connection string "{scrub(text)}": bad port')
+        return cls(
+            user=pairs.pop("user", None),
+            password=pairs.pop("password", None),
+            host=pairs.pop("host", None),
+            port=int(port) if port else None,
+            database=pairs.pop("dbname", None),
+            query=tuple(pairs.items()),
         )
 
     # --- properties ----------------------------------------------------------------------------
@@ -165,8 +205,8 @@ class DbUrl:
     def render(self, *, driver: str | None = None, hide_password: bool = False) -> str:
         scheme = "postgresql" + (f"+{driver}" if driver else "")
         netloc = ""
-        if self.user:
-            netloc = quote(self.user, safe="")
+        if self.user or self.password is not None:
+            netloc = quote(self.user or "", safe="")
             if self.password is not None:
                 netloc += ":" + (MASK if hide_password else quote(self.password, safe=""))
             netloc += "@"
@@ -240,10 +280,74 @@ class DbUrl:
         return f"DbUrl({self.masked()!r})"
 
 
+# A URL's password runs to the LAST "@" of the URL (a raw "@" in a password is common), and a URL
+# ends at whitespace: masking a host too much is harmless, a password's tail is not.
 _URL_PASSWORD_RE = re.compile(
-    r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I
+    r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>\S*)(?P<post>@)", re.I
 )
-_KV_PASSWORD_RE = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+# password=..., PGPASSWORD=..., a URL's ?password=... (quoted values as libpq quotes them)
+# (a value already masked, "***", is left alone: scrubbing twice changes nothing; so is a
+# statement's placeholder, "password = $1" or "password = ?")
+_KV_PASSWORD_RE = re.compile(
+    r"(?P<pre>\b(?:pg)?password\s*=\s*)(?!(?:\*\*\*|\$\d+|\?)(?:[\s\"',;&)]|$))"
+    r"(?P<pw>'(?:[^'\\]|\\.)*(?:'|$)|(?:\\.|\S)+)",
+    re.I,
+)
+
+
+# libpq's URL query parameters that name a part the URL also has: they win, as in libpq
+_QUERY_FIELDS = {"user", "password", "dbname"}
+_KV_PAIR_RE = re.compile(
+    r"\s*(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<value>'(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)*)\s*"
+)
+
+
+def _plain_location(text: str) -> bool:
+    """``host[:port][/path][?query]`` with ``@`` only inside query values: what follows a URL's
+    userinfo when it was split at the right ``@``."""
+    authority = re.split(r"[/?#]", text, maxsplit=1)[0]
+    tail = text[len(authority) :]
+    path = re.split(r"[?#]", tail, maxsplit=1)[0]
+    query = tail[len(path) :]
+    port = authority.rpartition(":")[2] if ":" in authority.rpartition("]")[2] else ""
+    return (
+        "@" not in authority + path
+        and (port == "" or port.isdigit())
+        and not query.startswith("#")
+        and all(
+            "=" in item and "@" not in item.split("=", 1)[0]
+            for item in query[1:].split("&")
+            if "@" in item
+        )
+    )
+
+
+def _encode_raw_userinfo(text: str) -> str:
+    """``text`` with a userinfo holding raw ``@ : / ? # %`` percent-encoded, so that urlsplit
+    finds the host, port and database.
+
+    People paste passwords unencoded. The standard reading (the authority ends at the first
+    ``/ ? #``, the userinfo at its last ``@``) is kept when what follows the userinfo is a plain
+    location; otherwise the userinfo ends at the first ``@`` that a plain location follows."""
+    scheme, rest = text.split("://", 1)
+    if "@" not in rest:
+        return text
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo = authority.rpartition("@")[0]
+    if _plain_location(rest[len(userinfo) + 1 :] if "@" in authority else rest):
+        return text
+    for index, char in enumerate(rest):
+        if char == "@" and _plain_location(rest[index + 1 :]):
+            user, colon, password = rest[:index].partition(":")
+            if re.search(r"[/?#]", user):
+                break
+            userinfo = quote(unquote(user), safe="") + colon + quote(unquote(password), safe="")
+            return f"{scheme}://{userinfo}{rest[index:]}"
+    # no reading makes sense: guessing could connect somewhere else
+    raise ConfigError(
+        f"malformed database URL {scrub(text)!r}: cannot tell the password from the host and port",
+        "percent-encode the password (@ %40, : %3A, / %2F, % %25, # %23, ? %3F) and check the port",
+    )
 
 
 def scrub(text: str, *secrets: str | None) -> str:
@@ -257,6 +361,20 @@ def scrub(text: str, *secrets: str | None) -> str:
             if quoted != secret:
                 out = out.replace(quoted, MASK)
     return out
+
+
+# SQL that sets a password: CREATE/ALTER ROLE ... PASSWORD '...', OPTIONS (password '...')
+_SQL_PASSWORD_RE = re.compile(
+    r"(?P<pre>\bpassword\s+)(?P<pw>[eE]?'(?:[^']|'')*(?:'|$)|\$(?P<tag>\w*)\$.*?(?:\$(?P=tag)\$|$))",
+    re.I | re.S,
+)
+
+
+def scrub_sql(text: str) -> str:
+    """Statement text from other sessions (pg_stat_statements, server logs) with passwords
+    masked: pg_stat_statements keeps utility statements such as ``ALTER ROLE app PASSWORD
+    '...'`` verbatim, and they would otherwise reach slow-query tables, JSON and HTML."""
+    return scrub(_SQL_PASSWORD_RE.sub(lambda m: m.group("pre") + f"'{MASK}'", text))
 
 
 def masked_line(text: str, *secrets: str | None, limit: int | None = None) -> str:

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from dbadmin import __version__
-from dbadmin.cli.common import AppState, state
+from dbadmin.cli.common import AppState, add_debug_option, state
 
 if TYPE_CHECKING:
     from typer._click import Command, HelpFormatter
@@ -104,9 +104,12 @@ def _load(name: str) -> Command:
         host.add_typer(target, name=name)
         group = typer.main.get_command(host)
         assert isinstance(group, TyperGroup)
-        return group.commands[name]
-    host.command(name)(target)
-    return typer.main.get_command(host)  # one command: Typer returns it as is
+        command = group.commands[name]
+    else:
+        host.command(name)(target)
+        command = typer.main.get_command(host)  # one command: Typer returns it as is
+    add_debug_option(command)
+    return command
 
 
 def _cut(text: str, limit: int) -> str:

@@ -96,7 +96,9 @@ def notice(message: str) -> None:
 class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            notice(record.getMessage())
+            from dbadmin.urls import scrub
+
+            notice(scrub(record.getMessage()))
         except Exception:  # a closed stderr must not break the command
             pass
 
@@ -119,7 +121,7 @@ def get_settings(
     from dbadmin import settings as settings_mod
 
     app_state = state(ctx)
-    url = database_url or app_state.database_url
+    url = database_url if database_url is not None else app_state.database_url
     if app_state.settings is not None and url == app_state.database_url:
         resolved = app_state.settings
     else:
@@ -162,7 +164,11 @@ def carry_group_options(
     carried: dict[str, Any] = {}
     for param in group.params:
         key = param.name
-        if key is None or getattr(ctx.get_parameter_source(key), "name", None) != "COMMANDLINE":
+        if (
+            key is None
+            or not param.expose_value  # --debug: already applied by its callback
+            or getattr(ctx.get_parameter_source(key), "name", None) != "COMMANDLINE"
+        ):
             continue
         if key in accepted and (name == default_command or key not in default_only):
             carried[key] = ctx.params[key]
@@ -181,6 +187,33 @@ def carry_group_options(
         defaults = dict(ctx.default_map or {})
         defaults[name] = {**defaults.get(name, {}), **carried}
         ctx.default_map = defaults
+
+
+# --- --debug after the command ----------------------------------------------------------------
+def add_debug_option(command: Any) -> None:
+    """Give ``command`` (and each of its subcommands) a ``--debug`` flag that sets the same
+    switch as ``dbadmin --debug``: one option object added by the root group when it loads a
+    command, so ``dbadmin CMD ... --debug`` works everywhere without a copy per command."""
+    from typer.core import TyperOption
+
+    if not any(param.name == "debug" for param in command.params):
+        command.params.append(
+            TyperOption(
+                param_decls=["--debug"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_set_debug,
+                help="Show tracebacks on errors (same as `dbadmin --debug ...`).",
+            )
+        )
+    for sub in getattr(command, "commands", {}).values():
+        add_debug_option(sub)
+
+
+def _set_debug(ctx: typer.Context, param: Any, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        state(ctx).debug = True
 
 
 # --- confirmation ------------------------------------------------------------------------------
@@ -233,8 +266,8 @@ def handle_errors(func: F) -> F:
         except (Exception, KeyboardInterrupt) as exc:
             message, code = _describe(exc)
             if debug:
-                traceback.print_exc(file=sys.stderr)
-            raise fail(message, code) from None
+                print_traceback(exc, args, kwargs)
+            raise fail(scrub_known(message, args, kwargs), code) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -271,8 +304,53 @@ def _translate(exc: BaseException) -> BaseException:
     return exc
 
 
-def _current_debug(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+# --- secrets in errors and tracebacks ----------------------------------------------------------
+def known_secrets(app_state: AppState | None) -> tuple[str, ...]:
+    """The passwords this invocation knows: of the URLs in use, and of the URLs given on the
+    command line or in the environment (which may not have parsed: the error may be about them).
+    Masked wherever an error's text is printed."""
+    from dbadmin.urls import DbUrl
+
+    found: list[str | None] = [os.environ.get("PGPASSWORD")]
+    raws = [os.environ.get("DATABASE_URL"), os.environ.get("DATABASE_DIRECT_URL")]
+    if app_state is not None:
+        raws += [app_state.database_url, app_state.direct_url]
+    if app_state is not None and app_state.settings is not None:
+        found += [app_state.settings.url.password, app_state.settings.direct_url.password]
+    for raw in raws:
+        if raw:
+            try:
+                found.append(DbUrl.parse(raw).password)
+            except Exception:  # scrub()'s patterns still mask it
+                pass
+    return tuple(dict.fromkeys(secret for secret in found if secret))
+
+
+def _state_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> AppState | None:
+    """The invocation's state from a command's arguments. Commands loaded by the root group get
+    Click's own Context, the base class of ``typer.Context`` (vendored or not): look for that."""
     for value in (*args, *kwargs.values()):
-        if isinstance(value, typer.Context):
-            return state(value).debug
-    return _env_debug()
+        if isinstance(value, typer.Context.__bases__[0]):
+            return state(value)
+    return None
+
+
+def scrub_known(text: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    from dbadmin.urls import scrub
+
+    return scrub(text, *known_secrets(_state_of(args, kwargs)))
+
+
+def print_traceback(
+    exc: BaseException, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+) -> None:
+    """``--debug``'s traceback on stderr, through the scrubber: exception messages (libpq's
+    texts, a URL that did not parse) and the chained exceptions can carry a password."""
+    text = "".join(traceback.format_exception(exc))
+    sys.stderr.write(scrub_known(text, args, kwargs or {}))
+    sys.stderr.flush()
+
+
+def _current_debug(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    app_state = _state_of(args, kwargs)
+    return app_state.debug if app_state is not None else _env_debug()

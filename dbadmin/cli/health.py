@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +26,10 @@ from dbadmin.cli.common import (
     fail,
     get_settings,
     handle_errors,
+    known_secrets,
     out_console,
     print_json,
+    print_traceback,
     state,
 )
 from dbadmin.errors import DbadminError, UsageError
@@ -199,7 +200,7 @@ def _unknown_on_error(ctx: typer.Context, *, nagios: bool = False) -> Iterator[N
         if stop_signal() is not None:  # a statement cancelled by Ctrl-C/SIGTERM: exit as stopped
             raise
         if state(ctx).debug:
-            traceback.print_exc(file=sys.stderr)
+            print_traceback(exc, (ctx,))
         if isinstance(exc, DbadminError):
             if nagios:
                 sys.stdout.write(f"DBADMIN UNKNOWN: {exc.one_line()}\n")
@@ -213,8 +214,7 @@ def _unexpected(ctx: typer.Context, exc: BaseException) -> str:
     translated = _translate(exc)
     if isinstance(translated, DbadminError):
         return translated.one_line()
-    settings = state(ctx).settings
-    text = masked_line(str(exc), settings.url.password if settings else None, limit=300)
+    text = masked_line(str(exc), *known_secrets(state(ctx)), limit=300)
     return f"unexpected {type(exc).__name__}: {text} — rerun with --debug and report it"
 
 

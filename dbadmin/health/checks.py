@@ -21,7 +21,7 @@ from dbadmin.health import queries
 from dbadmin.health.model import CheckResult, HealthReport, Status, worst
 from dbadmin.health.thresholds import SPECS, Thresholds, judge
 from dbadmin.stats import nearest_rank
-from dbadmin.urls import error_line
+from dbadmin.urls import error_line, scrub_sql
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -301,7 +301,7 @@ def _activity_check(
 ) -> CheckResult:
     """A check over sessions of pg_stat_activity (query ``name``, one row per session, with
     ``seconds``): the longest one is judged, those over a threshold are listed."""
-    rows = s.rows(name)
+    rows = [_statements_masked(r) for r in s.rows(name)]
     value = max((float(r["seconds"] or 0) for r in rows), default=0.0)
     flagged = _over(rows, "seconds", _lowest(t, name))
     if flagged:
@@ -320,6 +320,15 @@ def _activity_check(
         metrics=metrics(rows),
     )
     return _invisible(result, s, name.replace("_", " "))
+
+
+def _statements_masked(row: dict[str, Any]) -> dict[str, Any]:
+    """Other sessions' statement text with passwords masked (``ALTER ROLE ... PASSWORD '...'``
+    left idle in a transaction would otherwise reach the summary, JSON and Nagios line)."""
+    return {
+        key: scrub_sql(value) if key.endswith("query") and isinstance(value, str) else value
+        for key, value in row.items()
+    }
 
 
 def check_idle_in_transaction(s: Session, t: Thresholds) -> CheckResult:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from dbadmin.errors import ConfigError, ConnectError, OperationTimeout
 from dbadmin.migrate.runtime import LOCK_APPLICATION_NAME, LOCK_CLASSID, LOCK_OBJID
-from dbadmin.urls import scrub
+from dbadmin.urls import scrub, scrub_sql
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -68,7 +68,7 @@ class Blocker:
     user: str | None
 
     def describe(self) -> str:
-        query = scrub(" ".join(self.query.split()))
+        query = scrub_sql(" ".join(self.query.split()))
         if len(query) > 200:
             query = query[:197] + "..."
         since = (

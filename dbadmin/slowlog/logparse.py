@@ -38,6 +38,7 @@ from dbadmin.errors import ProblemFound, UsageError
 from dbadmin.slowlog.fingerprint import _ZEROS, Fingerprint, FingerprintCache
 from dbadmin.slowlog.prefix import LinePrefix, infer_prefix, prefix_to_regex
 from dbadmin.stats import nearest_rank
+from dbadmin.urls import scrub_sql
 
 FORMATS = ("auto", "stderr", "csvlog", "jsonlog")
 EXACT_SAMPLES = 512
@@ -1046,7 +1047,7 @@ def _report(
         groups.append(
             QueryGroup(
                 fingerprint=g.fp.id,
-                query=g.fp.query,
+                query=scrub_sql(g.fp.query),
                 count=g.count,
                 total_ms=g.total,
                 mean_ms=g.total / g.count if g.count else 0.0,
@@ -1055,7 +1056,7 @@ def _report(
                 max_ms=max(g.max, 0.0),
                 first_seen=_text(g.first if g.first != b"\xff" else g.last),
                 last_seen=_text(g.last),
-                example=g.example.decode("utf-8", "replace"),
+                example=scrub_sql(g.example.decode("utf-8", "replace")),
                 example_parameters=_text(g.example_params),
                 example_ms=max(g.example_ms, 0.0),
                 users=g.label_counts(0),
@@ -1072,7 +1073,7 @@ def _report(
                 count=k[2],
                 first_seen=_text(k[3]),
                 last_seen=_text(k[4]),
-                statement=_text(k[5]),
+                statement=scrub_sql(_text(k[5]) or "") or None,
             )
             for k in acc.error_kinds.values()
         ),

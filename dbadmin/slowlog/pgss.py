@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbadmin import sql
 from dbadmin.errors import ConfigError, ProblemFound, UsageError
-from dbadmin.urls import error_line
+from dbadmin.urls import error_line, scrub_sql
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -336,7 +336,7 @@ def _stats(
         out.append(
             StatementStats(
                 fingerprint=str(r["queryid"]),
-                query=" ".join(str(r["query"]).split()),
+                query=scrub_sql(" ".join(str(r["query"]).split())),
                 calls=calls,
                 total_ms=total,
                 mean_ms=total / calls if calls else 0.0,
