@@ -7,9 +7,11 @@ vendored mermaid.tiny.js): it refuses anything else, and counts entities and rel
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -310,6 +312,50 @@ def test_diagram_has_one_entity_per_table_and_one_relationship_per_fk(
     assert len(json_doc["catalog"]["tables"]) == len(SHOP_TABLES)  # type: ignore[index]
 
 
+def mermaid_read(sources: list[str], tmp_path: Path) -> list[dict]:
+    """What the vendored Mermaid itself reads from each source (run under node)."""
+    from dbadmin.schema.docs_html import MERMAID_FILE
+
+    files = []
+    for n, source in enumerate(sources):
+        files.append(tmp_path / f"diagram{n}.mmd")
+        files[-1].write_text(source)
+    script = Path(__file__).with_name("mermaid_parse.js")
+    out = subprocess.run(
+        ["node", str(script), str(MERMAID_FILE), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def drawn(label: str) -> str:
+    """An entity label as Mermaid draws it (its encoded entity codes back to characters)."""
+    return re.sub(r"\ufb02\u00b0\u00b0(\d+)\u00b6\u00df", lambda m: chr(int(m.group(1))), label)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node (Debian's nodejs) is not installed")
+def test_the_real_mermaid_parses_every_diagram(cli: Cli, shop_db: DbUrl, tmp_path: Path) -> None:
+    """Beyond our own grammar check: Mermaid's parser reads every diagram we write, sees each
+    table as one entity with its exact name and each foreign key as one relationship."""
+    out = tmp_path / "docs"
+    assert _docs(cli, shop_db, "--out", str(out))[0] == 0
+    pages = [out / "README.md", *sorted((out / "tables").glob("*.md"))]
+    sources = [s for page in pages for s in _diagrams(page.read_text())]
+    assert len(sources) == len(pages)
+    odd = "erDiagram\n" + "".join(
+        f"    {quoted(name)} {{\n        {word(name)} {word(name)} PK\n    }}\n" for name in ODD
+    )
+    results = mermaid_read([*sources, odd], tmp_path)
+    assert [r["error"] for r in results if not r["ok"]] == []
+    overview = results[0]
+    assert sorted(map(drawn, overview["entities"])) == sorted(SHOP_TABLES)
+    assert len(overview["rels"]) == SHOP_FKS
+    assert [drawn(e) for e in results[-1]["entities"]] == ODD
+
+
 def test_regeneration_is_byte_identical_and_check_names_the_new_column(
     cli: Cli, shop_db: DbUrl, pg_server: PgServer, tmp_path: Path
 ) -> None:
@@ -360,6 +406,30 @@ def test_html_is_one_page_with_the_script_inlined(cli: Cli, shop_db: DbUrl, tmp_
     assert 'href="#p-tables-shop.orders"' in page and 'id="p-tables-shop.orders"' in page
     assert "Odd | name <code>with</code> ticks" in page  # comments are rendered, not injected
     assert not (tmp_path / "docs").exists()
+
+
+def test_more_than_40_tables_get_one_diagram_per_connected_component(
+    cli: Cli, fresh_db: DbUrl, pg_server: PgServer, tmp_path: Path
+) -> None:
+    """45 tables: a chain of 20, a star of 15, 10 loners -> three diagrams, nothing lost."""
+    statements = ["CREATE TABLE c00 (id int PRIMARY KEY)", "CREATE TABLE s00 (id int PRIMARY KEY)"]
+    statements += [
+        f"CREATE TABLE c{i:02} (id int PRIMARY KEY, prev int REFERENCES c{i - 1:02})"
+        for i in range(1, 20)
+    ]
+    statements += [
+        f"CREATE TABLE s{i:02} (id int PRIMARY KEY, hub int REFERENCES s00)" for i in range(1, 15)
+    ]
+    statements += [f"CREATE TABLE z{i:02} (id int)" for i in range(10)]
+    pg_server.execute(";".join(statements), fresh_db.database or "")
+    out = tmp_path / "docs"
+    assert _docs(cli, fresh_db, "--out", str(out))[0] == 0
+    index = (out / "README.md").read_text()
+    diagrams = [parse_er(source) for source in _diagrams(index)]
+    assert [len(d.entities) for d in diagrams] == [20, 15, 10]
+    assert [len(d.relationships) for d in diagrams] == [19, 14, 0]
+    assert "## Diagram: Tables connected to public.c00 (20 tables)" in index
+    assert "## Diagram: Tables without foreign keys (public.z00 to public.z09)" in index
 
 
 # --- the project's own schema ----------------------------------------------------------------------

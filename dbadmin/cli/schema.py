@@ -347,24 +347,22 @@ def docs(
         return
     result = schema_docs.check(out, pages) if check else schema_docs.write(out, pages)
     console = out_console()
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
     if result.up_to_date:
-        console.print(f"{out}: up to date ({result.pages} pages)", highlight=False, markup=False)
+        say(f"{out}: up to date ({result.pages} pages)")
         return
     verb = {"changed": "changed", "missing": "new", "stale": "removed"}
     for change in result.changes:
-        console.print(f"{verb[change.status]}: {out / change.path}", highlight=False, markup=False)
+        say(f"{verb[change.status]}: {out / change.path}")
         for line in change.diff:
-            console.print(f"    {line}", highlight=False, markup=False)
+            say(f"    {line}")
     if check:
-        console.print(
+        say(
             f"{out}: {len(result.changes)} of the pages differ from the database; "
-            "regenerate with `dbadmin schema docs`",
-            highlight=False,
-            markup=False,
+            "regenerate with `dbadmin schema docs`"
         )
         raise typer.Exit(1)
-    console.print(
-        f"{out}: wrote {len(result.changes)} pages ({result.pages} in all)",
-        highlight=False,
-        markup=False,
-    )
+    say(f"{out}: wrote {len(result.changes)} pages ({result.pages} in all)")
