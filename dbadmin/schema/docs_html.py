@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dbadmin.errors import ConfigError
-from dbadmin.schema.docs_markdown import INDEX
+from dbadmin.schema.docs_markdown import GENERATED, INDEX
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 MERMAID_FILE = VENDOR / "mermaid.tiny.js.gz"
@@ -104,7 +104,8 @@ def render_html(pages: dict[str, str], title: str = "Database schema") -> str:
     sections = []
     nav = []
     for path in order:
-        body = md.render(pages[path]).replace("&lt;br&gt;", "<br>")
+        text = pages[path].replace(GENERATED + "\n", "")  # an HTML comment, shown as text
+        body = md.render(text).replace("&lt;br&gt;", "<br>")
         body = _relink(body, path)
         sections.append(f'<section id="{anchor(path)}">{body}</section>')
         heading = pages[path].splitlines()[0].lstrip("# ").replace("`", "")
@@ -115,7 +116,7 @@ def render_html(pages: dict[str, str], title: str = "Database schema") -> str:
         f"<nav>{''.join(nav)}</nav><main>{''.join(sections)}</main>"
         f"<script>{mermaid_script()}</script>"
         "<script>mermaid.initialize({startOnLoad:true,securityLevel:'strict',"
-        "maxTextSize:10000000,er:{useMaxWidth:false}});</script>"
+        "maxTextSize:10000000});</script>"
         f"<!-- diagrams drawn by {MERMAID_VERSION} (MIT), inlined -->"
         "</body></html>\n"
     )
