@@ -5,9 +5,10 @@ transaction so that every query sees the same schema.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dbadmin.errors import UsageError
 from dbadmin.schema.docs_model import (
@@ -31,6 +32,7 @@ from dbadmin.schema.docs_model import (
 if TYPE_CHECKING:
     from dbadmin.settings import Settings
 
+T = TypeVar("T")
 _CONSTRAINT_KINDS = {"p": "primary key", "u": "unique", "c": "check", "x": "exclusion"}
 
 
@@ -86,7 +88,7 @@ def _read(cur: Any, wanted: Sequence[str]) -> Catalog:
         for oid, rows in _by_oid(_query(cur, "columns", params)).items()
     }
     indexes = {
-        oid: tuple(_index(r) for r in rows)
+        oid: tuple(_row(Index, r) for r in rows)
         for oid, rows in _by_oid(_query(cur, "indexes", params)).items()
     }
     constraint_rows = _query(cur, "constraints", params)
@@ -109,43 +111,38 @@ def _read(cur: Any, wanted: Sequence[str]) -> Catalog:
     views: list[View] = []
     for rel in relations:
         oid, ref = rel["oid"], names[rel["oid"]]
-        stats = Stats(rel["row_estimate"], int(rel["total_bytes"] or 0))
+        common: dict[str, Any] = {
+            "ref": ref,
+            "comment": rel["comment"],
+            "columns": columns.get(oid, ()),
+            "indexes": indexes.get(oid, ()),
+            "stats": Stats(rel["row_estimate"], int(rel["total_bytes"] or 0)),
+        }
         if rel["kind"] in ("v", "m"):
             views.append(
                 View(
-                    ref=ref,
+                    **common,
                     materialized=rel["kind"] == "m",
-                    comment=rel["comment"],
                     definition=(rel["definition"] or "").strip(),
-                    columns=columns.get(oid, ()),
-                    indexes=indexes.get(oid, ()),
                     depends_on=tuple(sorted(sources.get(oid, ()))),
                     used_by=tuple(sorted(readers.get(oid, ()))),
                     populated=bool(rel["populated"]),
-                    stats=stats,
                 )
             )
             continue
         tables.append(
             Table(
-                ref=ref,
-                comment=rel["comment"],
-                columns=columns.get(oid, ()),
+                **common,
                 constraints=tuple(sorted(constraints.get(oid, ()), key=lambda c: c.name)),
-                indexes=indexes.get(oid, ()),
                 foreign_keys=tuple(sorted(outgoing.get(oid, ()), key=_fk_key)),
                 referenced_by=tuple(sorted(incoming.get(oid, ()), key=_fk_key)),
-                triggers=tuple(
-                    Trigger(t["name"], t["definition"], t["enabled"], t["comment"])
-                    for t in triggers.get(oid, ())
-                ),
+                triggers=tuple(_row(Trigger, t) for t in triggers.get(oid, ())),
                 rls_enabled=rel["rls_enabled"],
                 rls_forced=rel["rls_forced"],
-                policies=tuple(_policy(p) for p in policies.get(oid, ())),
+                policies=tuple(_row(Policy, p) for p in policies.get(oid, ())),
                 partition_key=rel["partition_key"],
                 partitions=tuple(_partition(p) for p in partitions.get(oid, ())),
                 views=tuple(sorted(readers.get(oid, ()))),
-                stats=stats,
             )
         )
     enums, domains = _types(types, [*tables, *views])
@@ -158,43 +155,19 @@ def _fk_key(fk: ForeignKey) -> tuple[RelName, str]:
     return (fk.table, fk.name)
 
 
+def _row(cls: type[T], r: dict[str, Any], **computed: Any) -> T:
+    """A dataclass from the query row's columns of the same names (arrays as tuples)."""
+    values = {
+        f.name: tuple(r[f.name] or ()) if isinstance(r[f.name], list) else r[f.name]
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name in r and f.name not in computed
+    }
+    return cls(**values, **computed)
+
+
 def _column(r: dict[str, Any]) -> Column:
     type_ref = RelName(r["type_schema"], r["type_name"]) if r["type_name"] else None
-    return Column(
-        name=r["name"],
-        type=r["type"],
-        nullable=r["nullable"],
-        default=r["default"],
-        identity=r["identity"],
-        generated=r["generated"],
-        generated_kind=r["generated_kind"],
-        comment=r["comment"],
-        type_ref=type_ref,
-    )
-
-
-def _index(r: dict[str, Any]) -> Index:
-    return Index(
-        name=r["name"],
-        definition=r["definition"],
-        unique=r["unique"],
-        primary=r["primary"],
-        partial=r["partial"],
-        columns=tuple(r["columns"] or ()),
-        comment=r["comment"],
-    )
-
-
-def _policy(r: dict[str, Any]) -> Policy:
-    return Policy(
-        name=r["name"],
-        command=r["command"],
-        permissive=r["permissive"],
-        roles=tuple(r["roles"] or ()),
-        using=r["using"],
-        with_check=r["with_check"],
-        comment=r["comment"],
-    )
+    return _row(Column, r, type_ref=type_ref)
 
 
 def _partition(r: dict[str, Any]) -> Partition:

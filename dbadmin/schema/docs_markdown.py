@@ -291,6 +291,19 @@ def domain_page(site: Site, d: Domain) -> str:
     return "\n".join(lines + _used_by(site, d.used_by)) + "\n"
 
 
+def _section(
+    site: Site,
+    title: str,
+    header: tuple[str, str],
+    items: Iterable[tuple[View | EnumType | Domain, str]],
+) -> list[str]:
+    """An index section: link, one fact, first line of the comment; nothing when empty."""
+    rows = [(site.link(o.ref, from_index=True), fact, _first_line(o.comment)) for o, fact in items]
+    if not rows:
+        return []
+    return ["", f"## {title} ({len(rows)})", "", *table((*header, "comment"), rows)]
+
+
 def index_page(site: Site, diagrams: Sequence[Diagram], *, stats: bool) -> str:
     catalog = site.catalog
     lines = ["# Database schema", "", GENERATED, ""]
@@ -307,35 +320,21 @@ def index_page(site: Site, diagrams: Sequence[Diagram], *, stats: bool) -> str:
             row[2:2] = [approx_rows(t.stats), approx_size(t.stats)]
         rows.append(row)
     lines += ["", f"## Tables ({len(catalog.tables)})", "", *table(header, rows)]
-    if catalog.views:
-        rows = [
-            [
-                site.link(v.ref, from_index=True),
-                "materialized view" if v.materialized else "view",
-                _first_line(v.comment),
-            ]
-            for v in catalog.views
-        ]
-        lines += ["", f"## Views ({len(catalog.views)})", ""]
-        lines += table(("view", "kind", "comment"), rows)
-    if catalog.enums:
-        rows = [
-            [
-                site.link(e.ref, from_index=True),
-                ", ".join(code(x) for x in e.labels),
-                _first_line(e.comment),
-            ]
-            for e in catalog.enums
-        ]
-        lines += ["", f"## Enums ({len(catalog.enums)})", ""]
-        lines += table(("enum", "values", "comment"), rows)
-    if catalog.domains:
-        rows = [
-            [site.link(d.ref, from_index=True), code(d.base_type), _first_line(d.comment)]
-            for d in catalog.domains
-        ]
-        lines += ["", f"## Domains ({len(catalog.domains)})", ""]
-        lines += table(("domain", "base type", "comment"), rows)
+    lines += _section(
+        site,
+        "Views",
+        ("view", "kind"),
+        ((v, "materialized view" if v.materialized else "view") for v in catalog.views),
+    )
+    lines += _section(
+        site,
+        "Enums",
+        ("enum", "values"),
+        ((e, ", ".join(code(x) for x in e.labels)) for e in catalog.enums),
+    )
+    lines += _section(
+        site, "Domains", ("domain", "base type"), ((d, code(d.base_type)) for d in catalog.domains)
+    )
     for diagram in diagrams:
         title = "Diagram" if len(diagrams) == 1 else f"Diagram: {diagram.title}"
         lines += ["", f"## {title}", "", *fenced(diagram.source, "mermaid")]

@@ -122,12 +122,19 @@ class Stats(_AsDict):
 
 
 @dataclass(frozen=True)
-class Table(_AsDict):
+class Relation(_AsDict):
+    """What tables and views have in common."""
+
     ref: RelName
     comment: str | None
     columns: tuple[Column, ...]
-    constraints: tuple[Constraint, ...]
     indexes: tuple[Index, ...]
+    stats: Stats
+
+
+@dataclass(frozen=True)
+class Table(Relation):
+    constraints: tuple[Constraint, ...]
     foreign_keys: tuple[ForeignKey, ...]  # this table references
     referenced_by: tuple[ForeignKey, ...]  # references to this table
     triggers: tuple[Trigger, ...]
@@ -137,21 +144,15 @@ class Table(_AsDict):
     partition_key: str | None
     partitions: tuple[Partition, ...]
     views: tuple[RelName, ...]  # views and materialized views that read this table
-    stats: Stats
 
 
 @dataclass(frozen=True)
-class View(_AsDict):
-    ref: RelName
+class View(Relation):
     materialized: bool
-    comment: str | None
     definition: str
-    columns: tuple[Column, ...]
-    indexes: tuple[Index, ...]
     depends_on: tuple[RelName, ...]
     used_by: tuple[RelName, ...]  # views built on this one
     populated: bool
-    stats: Stats
 
 
 @dataclass(frozen=True)
