@@ -210,7 +210,7 @@ def _constraints(
         primary = next((i for i in indexes.get(r["oid"], ()) if i.primary), None)
         fk = ForeignKey(
             name=r["name"],
-            table=child or RelName("?", str(r["oid"])),
+            table=RelName(r["table_schema"], r["table_name"]),
             columns=cols,
             ref_table=RelName(r["ref_schema"], r["ref_name"]),
             ref_columns=tuple(r["ref_columns"] or ()),

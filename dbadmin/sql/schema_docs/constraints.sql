@@ -2,6 +2,8 @@
 -- on both sides). NOT NULL (pg_constraint rows from PostgreSQL 18 on) is the column's
 -- nullability; a foreign key cloned onto partitions (conparentid <> 0) is its parent's.
 SELECT con.conrelid AS oid,
+       cn.nspname AS table_schema,
+       cc.relname AS table_name,
        con.conname AS name,
        con.contype::text AS type,
        pg_get_constraintdef(con.oid) AS definition,
@@ -15,6 +17,8 @@ SELECT con.conrelid AS oid,
              ORDER BY k.ord)::text[] AS ref_columns,
        obj_description(con.oid, 'pg_constraint') AS comment
 FROM pg_constraint con
+JOIN pg_class cc ON cc.oid = con.conrelid
+JOIN pg_namespace cn ON cn.oid = cc.relnamespace
 LEFT JOIN pg_class fc ON fc.oid = con.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
 WHERE (con.conrelid = ANY (%(oids)s) OR (con.contype = 'f' AND con.confrelid = ANY (%(oids)s)))
