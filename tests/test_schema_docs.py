@@ -419,6 +419,10 @@ def test_schema_selection_stats_and_errors(cli: Cli, shop_db: DbUrl, tmp_path: P
     assert code == ExitCode.USAGE and "unknown schema 'nope'" in stderr
     code, _, stderr = _docs(cli, shop_db, "--format", "json", "--check")
     assert code == ExitCode.USAGE
+    (tmp_path / "a-file").write_text("")
+    code, _, stderr = _docs(cli, shop_db, "--out", str(tmp_path / "a-file"))
+    assert code == ExitCode.PROBLEM and stderr.startswith("dbadmin: error: cannot write ")
+    assert len(stderr.splitlines()) == 1
 
 
 def test_html_is_one_page_with_the_script_inlined(cli: Cli, shop_db: DbUrl, tmp_path: Path) -> None:

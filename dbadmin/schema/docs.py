@@ -104,18 +104,25 @@ def check(out: Path, pages: dict[str, str]) -> DocsResult:
 
 def write(out: Path, pages: dict[str, str]) -> DocsResult:
     """Write the pages that differ (atomically), remove pages of objects that are gone."""
-    from dbadmin.files import write_atomically
+    from dbadmin.files import OutputWriteError, write_atomically
 
     changes = compare(out, pages)
-    for change in changes:
-        target = out / change.path
-        if change.status == "stale":
-            target.unlink()
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(target, pages[change.path])
-    for folder in MANAGED_FOLDERS:  # a folder emptied by removals goes too
-        path = out / folder
-        if path.is_dir() and not any(path.iterdir()):
-            os.rmdir(path)
+    target = out
+    try:
+        for change in changes:
+            target = out / change.path
+            if change.status == "stale":
+                target.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(target, pages[change.path])
+        for folder in MANAGED_FOLDERS:  # a folder emptied by removals goes too
+            target = out / folder
+            if target.is_dir() and not any(target.iterdir()):
+                os.rmdir(target)
+    except OSError as exc:
+        raise OutputWriteError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            "check the output directory (--out) and its permissions",
+        ) from None
     return DocsResult(str(out), len(pages), changes)
