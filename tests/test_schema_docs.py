@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -482,3 +483,31 @@ def test_app_schema_docs_are_up_to_date(cli: Cli, app_db: DbUrl, tmp_path: Path)
     )
     (source,) = _diagrams((copy / "README.md").read_text())
     parse_er(source)
+
+
+def test_on_the_embedded_default_after_migrate_up_docs_match(tmp_path: Path) -> None:
+    """No URL anywhere: `migrate up` then `schema docs --check` on the embedded default server
+    agree with the committed docs/schema/ (the by-hand way to regenerate them)."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DBADMIN_HOME"}}
+    env["DBADMIN_HOME"] = str(home)
+
+    def dbadmin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dbadmin", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=180,
+        )
+
+    try:
+        migrated = dbadmin("migrate", "up")
+        assert migrated.returncode == 0, migrated.stderr
+        checked = dbadmin("schema", "docs", "--check", "--out", str(APP_DOCS))
+        assert "embedded PostgreSQL" in checked.stderr
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "up to date" in checked.stdout
+    finally:
+        dbadmin("local", "destroy", "--yes")
