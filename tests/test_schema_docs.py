@@ -152,7 +152,7 @@ CREATE TABLE shop.orders (
     PRIMARY KEY (customer_id, order_no),
     CONSTRAINT order_no_positive CHECK (order_no > 0)
 );
-COMMENT ON TABLE shop.orders IS 'One purchase.';
+COMMENT ON TABLE shop.orders IS E'One purchase.\n\n```sql\nSELECT 1 -- a fence left open\n\n<!-- and an HTML comment';
 CREATE INDEX orders_open ON shop.orders (status) WHERE status <> 'shipped';
 CREATE TABLE shop.order_lines (
     customer_id bigint NOT NULL,
@@ -266,6 +266,9 @@ def test_every_object_is_documented(cli: Cli, shop_db: DbUrl, tmp_path: Path) ->
     assert "[`shop.email`](../types/shop.email.md)" in customers
     assert "## Referenced by" in customers and "`lines_order`" not in customers
     orders = pages["tables/shop.orders.md"]
+    # the comment's open fence is closed and its HTML comment opener shown as text, so the
+    # rest of the page still renders
+    assert "SELECT 1 -- a fence left open\n\n&lt;!-- and an HTML comment\n```\n" in orders
     for text in (
         "`order_no_positive`",
         "CHECK ((order_no > 0))",

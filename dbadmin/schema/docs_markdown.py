@@ -128,10 +128,27 @@ class Site:
         return f"[{code(qualified)}](../{max(owners)[1]})"
 
 
+def prose(comment: str) -> str:
+    """A comment as Markdown, kept from swallowing the rest of the page: a code fence it leaves
+    open is closed, and an HTML comment opener is written as text."""
+    opened: str | None = None
+    for line in comment.splitlines():
+        match = re.match(r" {0,3}(`{3,}|~{3,})(.*)$", line)
+        if not match:
+            continue
+        fence, rest = match.groups()
+        if opened is None:
+            opened = fence
+        elif fence[0] == opened[0] and len(fence) >= len(opened) and not rest.strip():
+            opened = None
+    text = comment.strip().replace("<!--", "&lt;!--")
+    return f"{text}\n{opened}" if opened else text
+
+
 def _header(title: str, comment: str | None, site_index: str = f"../{INDEX}") -> list[str]:
     lines = [f"# {title}", "", GENERATED, "", f"[Schema index]({site_index})", ""]
     if comment:
-        lines += [comment.strip(), ""]
+        lines += [prose(comment), ""]
     return lines
 
 
