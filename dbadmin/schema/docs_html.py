@@ -64,7 +64,8 @@ def _markdown() -> Any:
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    default_fence = md.renderer.rules["fence"]
+    rules: dict[str, Any] = md.renderer.rules  # type: ignore[attr-defined]
+    default_fence = rules["fence"]
 
     def fence(tokens: Any, idx: int, options: Any, env: Any) -> str:
         token = tokens[idx]
@@ -72,7 +73,7 @@ def _markdown() -> Any:
             return f'<pre class="mermaid">{html.escape(token.content)}</pre>\n'
         return str(default_fence(tokens, idx, options, env))
 
-    md.renderer.rules["fence"] = fence
+    rules["fence"] = fence
     return md
 
 

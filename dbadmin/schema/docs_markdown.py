@@ -106,7 +106,8 @@ class Site:
             self.paths[t.ref] = page_path("tables", t.ref)
         for v in catalog.views:
             self.paths[v.ref] = page_path("views", v.ref)
-        for ty in (*catalog.enums, *catalog.domains):
+        types: tuple[EnumType | Domain, ...] = (*catalog.enums, *catalog.domains)
+        for ty in types:
             self.paths.setdefault(ty.ref, page_path("types", ty.ref))
 
     def link(self, ref: RelName, *, from_index: bool = False, text: str | None = None) -> str:
@@ -177,7 +178,7 @@ def _indexes(indexes: Sequence[Index]) -> list[str]:
 
 
 def _fk_rows(site: Site, fks: Sequence[ForeignKey], *, incoming: bool) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for fk in fks:
         other = site.link(fk.table if incoming else fk.ref_table)
         cols = f"({', '.join(fk.columns)}) → ({', '.join(fk.ref_columns)})"
@@ -192,6 +193,8 @@ def _diagram(diagram: Diagram) -> list[str]:
 def table_page(site: Site, t: Table, *, stats: bool) -> str:
     kind = "Partitioned table" if t.partition_key else "Table"
     lines = _header(f"{kind} {code(str(t.ref))}", t.comment)
+    rows: list[tuple[str, ...]]
+    header: tuple[str, ...]
     facts = []
     if stats:
         facts.append(f"Rows {approx_rows(t.stats)}, size {approx_size(t.stats)}.")
