@@ -125,6 +125,25 @@ def test_odd_names_are_valid_and_come_back(name: str) -> None:
     assert parse_er(source).relationships == [(text, text)]
 
 
+@pytest.mark.parametrize(
+    ("rows", "size", "shown"),
+    [
+        (None, 0, ("never analyzed", "≈ 0 B")),
+        (7, 8192, ("≈ 7", "≈ 8.0 kB")),
+        (12_345, 16_384, ("≈ 12,000", "≈ 16 kB")),
+        (987_654, 1_047_552, ("≈ 990,000", "≈ 1,000 kB")),
+        (1_234_567, 1_293_942, ("≈ 1,200,000", "≈ 1.2 MB")),
+    ],
+)
+def test_stats_are_rounded_to_two_figures(
+    rows: int | None, size: int, shown: tuple[str, str]
+) -> None:
+    from dbadmin.schema.docs_markdown import approx_rows, approx_size
+    from dbadmin.schema.docs_model import Stats
+
+    assert (approx_rows(Stats(rows, size)), approx_size(Stats(rows, size))) == shown
+
+
 # --- a schema with every kind of object -----------------------------------------------------------
 SHOP = r"""
 CREATE SCHEMA shop;

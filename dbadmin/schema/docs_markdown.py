@@ -84,7 +84,9 @@ def approx_size(stats: Stats) -> str:
     size = float(stats.total_bytes)
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if size < 1024 or unit == "TB":
-            return f"≈ {_two_figures(size):,.3g} {unit}"
+            rounded = _two_figures(size)
+            whole = rounded >= 10 or unit == "B"
+            return f"≈ {rounded:,.0f} {unit}" if whole else f"≈ {rounded:.1f} {unit}"
         size /= 1024
     return ""  # unreachable
 
