@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="The application schema: create it on an empty database, drop it, show it, diff it "
-    "against the models.\n\nExample: dbadmin schema show --json",
+    "against the models.\n\n`schema docs` writes its documentation with ER diagrams (any "
+    "schema) and checks that committed docs still match.\n\nExample: dbadmin schema show --json",
     no_args_is_help=True,
 )
 
