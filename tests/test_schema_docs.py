@@ -12,12 +12,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import Cli, PgServer
+from conftest import Cli, PgServer, run_dbadmin
 
 from dbadmin.errors import ExitCode
 from dbadmin.schema.docs_mermaid import quoted, word
@@ -510,19 +509,10 @@ def test_app_schema_docs_are_up_to_date(cli: Cli, app_db: DbUrl, tmp_path: Path)
 def test_on_the_embedded_default_after_migrate_up_docs_match(tmp_path: Path) -> None:
     """No URL anywhere: `migrate up` then `schema docs --check` on the embedded default server
     agree with the committed docs/schema/ (the by-hand way to regenerate them)."""
-    home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DBADMIN_HOME"}}
-    env["DBADMIN_HOME"] = str(home)
+    env = {"DBADMIN_HOME": str(tmp_path / "home")}  # conftest removed any DATABASE_URL
 
     def dbadmin(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "dbadmin", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=180,
-        )
+        return run_dbadmin(*args, env=env, cwd=str(tmp_path), timeout=180)
 
     try:
         migrated = dbadmin("migrate", "up")
