@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,6 +15,7 @@ from dbadmin.cli.common import (
     confirm,
     get_settings,
     handle_errors,
+    notice,
     out_console,
     print_json,
 )
@@ -22,7 +25,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="The application schema: create it on an empty database, drop it, show it, diff it "
-    "against the models.\n\nExample: dbadmin schema show --json",
+    "against the models.\n\n`schema docs` writes its documentation with ER diagrams (any "
+    "schema) and checks that committed docs still match.\n\nExample: dbadmin schema show --json",
     no_args_is_help=True,
 )
 
@@ -266,3 +270,100 @@ def diff(
             console.print(f"- {line}", highlight=False)
     if not result.identical:
         raise typer.Exit(1)
+
+
+class DocsFormat(StrEnum):
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+@handle_errors
+def docs(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Directory of the Markdown pages."),
+    ] = Path("docs/schema"),
+    schema: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--schema", "-s", help="Document this schema (repeatable; default: every user schema)."
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 with a short diff when DIR does not match."
+        ),
+    ] = False,
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="Add rounded row estimates and sizes (they change with the data: keep them out "
+            "of docs that --check guards).",
+        ),
+    ] = False,
+    output_format: Annotated[
+        DocsFormat,
+        typer.Option(
+            "--format", help="markdown: write pages to DIR; json: one document on stdout."
+        ),
+    ] = DocsFormat.markdown,
+    html_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write one self-contained HTML page (diagrams drawn, no network) instead of the "
+            "Markdown pages.",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseUrlOpt = None,
+) -> None:
+    """Schema documentation with ER diagrams: an index and one Markdown page per table, view,
+    enum and domain; --check keeps committed docs true (exit 1 when they drifted).
+
+    Example: dbadmin schema docs --out docs/schema && dbadmin schema docs --check
+    """
+    from dbadmin.errors import UsageError
+    from dbadmin.schema import docs as schema_docs
+
+    if output_format is DocsFormat.json and (check or html_file is not None):
+        raise UsageError("--format json prints the document; it takes neither --check nor --html")
+    if check and html_file is not None:
+        raise UsageError("--check compares the Markdown pages; leave out --html")
+    built = schema_docs.build(get_settings(ctx, database_url), tuple(schema or ()))
+    if output_format is DocsFormat.json:
+        print_json(built.as_dict())
+        return
+    pages = built.pages(stats=stats)
+    if html_file is not None:
+        from dbadmin.files import write_atomically
+        from dbadmin.schema.docs_html import render_html
+
+        write_atomically(html_file, render_html(pages))
+        notice(f"wrote {html_file} ({len(pages)} pages)")
+        return
+    result = schema_docs.check(out, pages) if check else schema_docs.write(out, pages)
+    console = out_console()
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    if result.up_to_date:
+        say(f"{out}: up to date ({result.pages} pages)")
+        return
+    verb = {"changed": "changed", "missing": "new", "stale": "removed"}
+    for change in result.changes:
+        say(f"{verb[change.status]}: {out / change.path}")
+        for line in change.diff:
+            say(f"    {line}")
+    if check:
+        say(
+            f"{out}: {len(result.changes)} of the pages differ from the database; "
+            "regenerate with `dbadmin schema docs`"
+        )
+        raise typer.Exit(1)
+    say(f"{out}: wrote {len(result.changes)} pages ({result.pages} in all)")
