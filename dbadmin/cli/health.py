@@ -185,13 +185,16 @@ def health(
 
 
 @contextmanager
-def _unknown_on_error(ctx: typer.Context, *, nagios: bool = False) -> Iterator[None]:
+def _unknown_on_error(
+    ctx: typer.Context, *, nagios: bool = False, passthrough: tuple[type[Exception], ...] = ()
+) -> Iterator[None]:
     """:func:`handle_errors` with Nagios codes: whatever keeps the checks from being judged is
     one stderr line and exit 3 UNKNOWN (with --nagios, a DbadminError also prints the UNKNOWN
-    plugin line on stdout); --debug / DBADMIN_DEBUG add the traceback, as everywhere."""
+    plugin line on stdout); --debug / DBADMIN_DEBUG add the traceback, as everywhere.
+    ``passthrough`` errors keep their own exit code (handle_errors maps them)."""
     try:
         yield
-    except (KeyboardInterrupt, typer.Exit):
+    except (KeyboardInterrupt, typer.Exit, *passthrough):
         raise
     except Exception as exc:
         if state(ctx).debug:
@@ -349,9 +352,14 @@ def pool(
     with K threads for S seconds; report checkouts/s, wait and query percentiles, timeouts,
     overflow, invalidations, the server's view and the headroom vs max_connections.
 
+    --concurrency is bounded by the server's max_connections minus its reserved slots, and by
+    1,000: beyond, exit 2 (a usage error) before any load starts.
+
     Example: dbadmin health pool --concurrency 16 --duration 10s --instances 3
     """
-    with _unknown_on_error(ctx):
+    from dbadmin.health.pool import ConcurrencyTooHigh
+
+    with _unknown_on_error(ctx, passthrough=(ConcurrencyTooHigh,)):
         result = _run_pool(ctx, database_url, concurrency, duration, query, instances, warn, crit)
     if json_output:
         print_json(result.as_dict())
