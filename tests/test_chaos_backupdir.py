@@ -27,7 +27,7 @@ import pytest
 from conftest import Cli, PgServer
 from test_backup import EXPECTED_ROWS, SCHEMA_SQL
 
-from dbadmin.backup.manifest import LOCK_NAME, scan
+from dbadmin.backup.manifest import LOCK_NAME, PARTIAL_MARK, scan
 from dbadmin.backup.trust import DIGEST_KEY, seal
 from dbadmin.errors import ExitCode
 
@@ -367,4 +367,23 @@ def test_a_planted_lock_link_is_never_written_through(
     again = cli("backup", "-d", pristine.source_url, "--dir", str(scene.backups))
     assert again.exit_code == ExitCode.USAGE and "lock file" in again.stderr
     assert (scene.outside / "sentinel.txt").read_text() == "must survive every prune\n"
+    assert [b.name for b in scan(scene.backups).backups] == ["new", "old"]
+
+
+def test_planted_links_among_the_temporaries_are_removed_as_links(
+    cli: Cli, pristine: Pristine, tmp_path: Path
+) -> None:
+    """Names prune removes as leftovers of killed runs, planted as links to a directory and a
+    file outside: prune removes the links and nothing they point at."""
+    scene = _scene(pristine, "directory", tmp_path)
+    outside_before = _tree(scene.outside)
+    dir_link = scene.backups / f".evil{PARTIAL_MARK}-999"
+    file_link = scene.backups / f".evil.dump{PARTIAL_MARK}-998"
+    dir_link.symlink_to(scene.outside, target_is_directory=True)
+    file_link.symlink_to(scene.outside / "sentinel.txt")
+    res = cli("backup", "prune", "--keep", "2", "--yes", "--dir", str(scene.backups), "--json")
+    assert res.exit_code == 0, res.stderr
+    assert sorted(res.json()["leftovers_removed"]) == sorted([str(dir_link), str(file_link)])  # type: ignore[index]
+    assert not dir_link.is_symlink() and not file_link.is_symlink()
+    assert _tree(scene.outside) == outside_before
     assert [b.name for b in scan(scene.backups).backups] == ["new", "old"]
