@@ -15,6 +15,7 @@ read, write or delete.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
@@ -526,6 +527,12 @@ def directory_lock(
     try:
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"cannot use backup directory {directory}: lock file {lock_file} is a symbolic "
+                "link (dbadmin does not write through it); nothing was done",
+                f"look at where it points, then remove it (rm {lock_file})",
+            ) from None
         raise ConfigError(
             f"cannot use backup directory {directory}: lock file {lock_file}: "
             f"{exc.strerror or exc}",
