@@ -32,7 +32,7 @@ from dbadmin.backup.runner import (
     run_tool,
     tool_failure,
 )
-from dbadmin.backup.verify import backup_problems
+from dbadmin.backup.verify import checksum_problems
 from dbadmin.errors import ConnectError, ProblemFound, UsageError
 from dbadmin.urls import DbUrl
 
@@ -222,7 +222,7 @@ def plan_restore(
     """Check everything that can be checked without changing anything.
 
     The backup is verified first (checksums, then its table of contents or COPY statements
-    against the manifest's row counts: see :func:`dbadmin.backup.verify.backup_problems`) unless
+    against the manifest's row counts: :func:`dbadmin.backup.verify.content_problems`) unless
     ``checksums_verified`` says the caller has just done so (``backup verify --restore-test``:
     hashing a large backup twice is wasted time).
     """
@@ -243,7 +243,11 @@ def plan_restore(
             "decompress it and run psql, or take custom-format backups",
         )
     hashed = time.monotonic()
-    problems = [] if checksums_verified else backup_problems(entry, pg_bin)
+    from dbadmin.backup.verify import content_problems  # lazily, as verify imports this module
+
+    problems = (
+        [] if checksums_verified else checksum_problems(entry) or content_problems(entry, pg_bin)
+    )
     checksum_seconds = round(time.monotonic() - hashed, 3)
     if problems:
         raise ProblemFound(

@@ -274,11 +274,9 @@ def content_checks(entry: BackupEntry, pg_bin: str | None) -> list[Check]:
     return checks
 
 
-def backup_problems(entry: BackupEntry, pg_bin: str | None = None) -> list[str]:
-    """What a restore must refuse: checksums first, then the archive against the manifest."""
-    problems = checksum_problems(entry)
-    if problems:
-        return problems
+def content_problems(entry: BackupEntry, pg_bin: str | None = None) -> list[str]:
+    """What a restore must refuse once the checksums passed: an unreadable archive, or row
+    counts that do not cover exactly its tables."""
     return [c.detail for c in content_checks(entry, pg_bin) if not c.ok]
 
 

@@ -185,16 +185,13 @@ def health(
 
 
 @contextmanager
-def _unknown_on_error(
-    ctx: typer.Context, *, nagios: bool = False, passthrough: tuple[type[Exception], ...] = ()
-) -> Iterator[None]:
+def _unknown_on_error(ctx: typer.Context, *, nagios: bool = False) -> Iterator[None]:
     """:func:`handle_errors` with Nagios codes: whatever keeps the checks from being judged is
     one stderr line and exit 3 UNKNOWN (with --nagios, a DbadminError also prints the UNKNOWN
-    plugin line on stdout); --debug / DBADMIN_DEBUG add the traceback, as everywhere.
-    ``passthrough`` errors keep their own exit code (handle_errors maps them)."""
+    plugin line on stdout); --debug / DBADMIN_DEBUG add the traceback, as everywhere."""
     try:
         yield
-    except (KeyboardInterrupt, typer.Exit, *passthrough):
+    except (KeyboardInterrupt, typer.Exit):
         raise
     except Exception as exc:
         if state(ctx).debug:
@@ -359,8 +356,16 @@ def pool(
     """
     from dbadmin.health.pool import ConcurrencyTooHigh
 
-    with _unknown_on_error(ctx, passthrough=(ConcurrencyTooHigh,)):
-        result = _run_pool(ctx, database_url, concurrency, duration, query, instances, warn, crit)
+    too_high: ConcurrencyTooHigh | None = None
+    with _unknown_on_error(ctx):
+        try:
+            result = _run_pool(
+                ctx, database_url, concurrency, duration, query, instances, warn, crit
+            )
+        except ConcurrencyTooHigh as exc:  # a usage error (exit 2, handle_errors), not UNKNOWN
+            too_high = exc
+    if too_high is not None:
+        raise too_high
     if json_output:
         print_json(result.as_dict())
     else:
