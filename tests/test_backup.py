@@ -30,6 +30,7 @@ from dbadmin.backup.manifest import PARTIAL_MARK, scan
 from dbadmin.backup.restore import restore_argv
 from dbadmin.backup.retention import plan_prune
 from dbadmin.backup.runner import ToolHooks
+from dbadmin.backup.trust import seal
 from dbadmin.errors import ExitCode, ExternalToolError
 from dbadmin.local import embedded_bin_dir
 from dbadmin.settings import resolve
@@ -332,7 +333,7 @@ def test_restore_counts_by_scan_what_the_counters_cannot_confirm(
     man_file = backups / "b.manifest.json"
     doc = json.loads(man_file.read_text())
     doc["row_counts"]["audit.events"] = 999
-    man_file.write_text(json.dumps(doc))
+    man_file.write_text(json.dumps(seal(doc)))  # resealed: only a restore can tell
     bad = cli("restore", "b", "--dir", str(backups), "-d", url, "--yes", "--clean", "--json",
               "--target-url", target_url)  # fmt: skip
     assert bad.exit_code == ExitCode.PROBLEM
@@ -340,7 +341,7 @@ def test_restore_counts_by_scan_what_the_counters_cannot_confirm(
     assert bad.json()["counted_by_scan"] == ["audit.events"]  # type: ignore[index]
 
     doc["row_counts"]["audit.events"] = 1000
-    man_file.write_text(json.dumps(doc))
+    man_file.write_text(json.dumps(seal(doc)))
     full = cli("restore", "b", "--dir", str(backups), "-d", url, "--yes", "--clean", "--json",
                "--thorough", "--target-url", target_url)  # fmt: skip
     assert full.exit_code == 0, full.stderr
@@ -428,7 +429,9 @@ def test_verify_restore_test_records_it(
     assert res.exit_code == 0, res.stderr
     doc = res.json()
     assert doc["ok"] and doc["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
-    assert [c["name"] for c in doc["checks"]] == ["sha256", "pg_restore --list", "restore-test"]  # type: ignore[index]
+    assert [c["name"] for c in doc["checks"]] == [  # type: ignore[index]
+        "sha256", "pg_restore --list", "row counts cover the archive", "manifest", "restore-test",
+    ]  # fmt: skip
     assert not pg_server.execute("SELECT 1 FROM pg_database WHERE datname LIKE 'dbadmin_verify_%'")
     listed = cli("backup", "list", "--dir", str(backups), "--json").json()
     assert listed["backups"][0]["verified"] == "ok (restore-tested)"  # type: ignore[index]
@@ -436,7 +439,7 @@ def test_verify_restore_test_records_it(
     man_file = backups / "b.manifest.json"
     doc = json.loads(man_file.read_text())
     doc["row_counts"]["audit.events"] = 999
-    man_file.write_text(json.dumps(doc))
+    man_file.write_text(json.dumps(seal(doc)))  # resealed: only a restore can tell
     bad = cli("backup", "verify", "b", "--restore-test", "--scratch-url", scratch,
               "--dir", str(backups))  # fmt: skip
     assert bad.exit_code == ExitCode.PROBLEM

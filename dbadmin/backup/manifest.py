@@ -6,12 +6,16 @@ A backup NAME is complete when ``NAME.manifest.json`` exists beside its data (``
 into place last. A run killed at any moment therefore leaves either nothing listed as complete or
 a complete backup, plus temporaries that ``backup list`` reports and ``backup prune`` removes.
 
-Files are 0600 and the backup directory 0700 (dumps hold all of the data).
+Files are 0600 and the backup directory 0700 (dumps hold all of the data). The directory is a
+trust boundary (see :mod:`dbadmin.backup.trust`): a manifest is checked against its own digest
+and may name only its own files; nothing here follows a symbolic link out of the directory, to
+read, write or delete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
@@ -25,15 +29,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dbadmin.backup.trust import (
+    NAME_RE,
+    CorruptBackup,
+    check_layout,
+    check_seal,
+    corrupt,
+    data_names,
+    seal,
+    stem_of,
+)
 from dbadmin.errors import ConfigError, DbadminError, ExitCode, UsageError
 from dbadmin.files import OutputWriteError
 
+__all__ = ["NAME_RE", "CorruptBackup"]  # re-exported: callers know them from here
+
 MANIFEST_SUFFIX = ".manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: sealed by its own digest (trust.DIGEST_KEY)
 PARTIAL_MARK = ".partial"
 LOCK_NAME = ".dbadmin-backup.lock"
 FORMATS = ("custom", "directory", "plain")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
 HASH_CHUNK = 1024 * 1024
 TEMPORARY_REASON = "temporary of an unfinished run"
 LOCK_POLL_SECONDS = 0.05
@@ -96,11 +111,21 @@ def data_files(data: Path) -> list[tuple[str, Path]]:
 
 
 def remove_path(path: Path) -> None:
-    """Remove a file or a whole directory, quietly (cleanup of temporaries and pruned data)."""
-    if path.is_dir():
+    """Remove a file or a whole directory, quietly (cleanup of temporaries and pruned data).
+
+    Never follows a symbolic link: a link is removed itself, not what it points at (rmtree does
+    not follow the links inside a directory either)."""
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def remove_inside(directory: Path, path: Path) -> None:
+    """:func:`remove_path` of an entry of ``directory`` itself, and of nothing else."""
+    if path.parent.resolve() != directory.resolve() or path.name in ("", ".", ".."):
+        raise corrupt(path, f"is not an entry of the backup directory {directory}; not deleted")
+    remove_path(path)
 
 
 def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
@@ -111,8 +136,8 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
     ``path`` as it was and raises :class:`BackupWriteError` (exit 5) naming the file.
     """
     temp = path.with_name(f".{path.name}{PARTIAL_MARK}-{os.getpid()}")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:  # O_NOFOLLOW: a planted link in place of the temporary is not written through
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(document, handle, indent=2, sort_keys=False)
@@ -173,6 +198,7 @@ class BackupManifest:
     # tables whose statistics were stale on the source (a restore re-analyzes them)
     stale_statistics: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    sealed: bool = True  # False: a legacy manifest (version 1) read without a digest to check
 
     @property
     def sha256(self) -> str:
@@ -183,40 +209,44 @@ class BackupManifest:
         return hashlib.sha256(lines.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "manifest_version": self.manifest_version,
-            "name": self.name,
-            "format": self.format,
-            "data": self.data,
-            "compression": self.compression,
-            "sha256": self.sha256,
-            "size_bytes": self.size_bytes,
-            "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
-            "database": self.database,
-            "database_name": self.database_name,
-            "server_version": self.server_version,
-            "server_version_num": self.server_version_num,
-            "pg_dump_version": self.pg_dump_version,
-            "pg_dump_path": self.pg_dump_path,
-            "relayed": self.relayed,
-            "alembic_revision": self.alembic_revision,
-            "row_counts": dict(self.row_counts),
-            "snapshot": self.snapshot,
-            "statistics": self.statistics,
-            "stale_statistics": list(self.stale_statistics),
-            "schema_only": self.schema_only,
-            "exclude_tables": list(self.exclude_tables),
-            "jobs": self.jobs,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "duration_seconds": self.duration_seconds,
-            "timings": dict(self.timings),
-            "dbadmin_version": self.dbadmin_version,
-            "verification": self.verification,
-        }
+        """The manifest document, sealed with its digest (what is written to disk)."""
+        return seal(
+            {
+                "manifest_version": self.manifest_version,
+                "name": self.name,
+                "format": self.format,
+                "data": self.data,
+                "compression": self.compression,
+                "sha256": self.sha256,
+                "size_bytes": self.size_bytes,
+                "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
+                "database": self.database,
+                "database_name": self.database_name,
+                "server_version": self.server_version,
+                "server_version_num": self.server_version_num,
+                "pg_dump_version": self.pg_dump_version,
+                "pg_dump_path": self.pg_dump_path,
+                "relayed": self.relayed,
+                "alembic_revision": self.alembic_revision,
+                "row_counts": dict(self.row_counts),
+                "snapshot": self.snapshot,
+                "statistics": self.statistics,
+                "stale_statistics": list(self.stale_statistics),
+                "schema_only": self.schema_only,
+                "exclude_tables": list(self.exclude_tables),
+                "jobs": self.jobs,
+                "started_at": self.started_at,
+                "finished_at": self.finished_at,
+                "duration_seconds": self.duration_seconds,
+                "timings": dict(self.timings),
+                "dbadmin_version": self.dbadmin_version,
+                "verification": self.verification,
+            }
+        )
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> BackupManifest:
+    def from_dict(cls, doc: dict[str, Any], *, sealed: bool = True) -> BackupManifest:
+        """Raises :class:`CorruptBackup` for a document of the wrong shape."""
         try:
             return cls(
                 name=doc["name"],
@@ -249,9 +279,10 @@ class BackupManifest:
                 verification=doc.get("verification"),
                 manifest_version=int(doc.get("manifest_version") or 1),
                 timings={k: float(v) for k, v in (doc.get("timings") or {}).items()},
+                sealed=sealed,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"malformed backup manifest ({exc})") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise corrupt(doc.get("name", "manifest"), f"malformed manifest ({exc!r})") from None
 
     @property
     def pg_dump_major(self) -> int:
@@ -263,11 +294,53 @@ def manifest_path(directory: Path, name: str) -> Path:
     return directory / f"{name}{MANIFEST_SUFFIX}"
 
 
-def read_manifest(path: Path) -> BackupManifest:
+def load_document(path: Path) -> tuple[dict[str, Any], bool]:
+    """The manifest's JSON document, checked against its digest, and whether it is sealed.
+
+    A manifest that is a symbolic link, is not a JSON object, or fails its digest raises
+    :class:`CorruptBackup` (exit 1); so does one that cannot be read."""
     try:
-        return BackupManifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read manifest {path}: {exc}") from None
+        if path.is_symlink():
+            raise corrupt(path, "the manifest is a symbolic link (backups hold regular files)")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise corrupt(path, f"unreadable manifest ({exc})") from None
+    if not isinstance(doc, dict):
+        raise corrupt(path, "the manifest is not a JSON object")
+    return doc, check_seal(doc, path)
+
+
+def read_manifest(path: Path) -> BackupManifest:
+    """A manifest that passed its digest and names only its own files (else CorruptBackup)."""
+    doc, sealed = load_document(path)
+    manifest = BackupManifest.from_dict(doc, sealed=sealed)
+    check_layout(
+        own_stem=stem_of(path.name, MANIFEST_SUFFIX),
+        name=manifest.name,
+        fmt=manifest.format,
+        data=manifest.data,
+        paths=[f.path for f in manifest.files],
+        where=path,
+    )
+    return manifest
+
+
+def open_entry(man_file: Path) -> BackupEntry:
+    """The backup of ``man_file``: its manifest trusted and its data present beside it, a real
+    file (or, for the directory format, a real directory), not a link to somewhere else."""
+    manifest = read_manifest(man_file)
+    data = man_file.parent / manifest.data
+    if data.is_symlink():
+        raise corrupt(data, "the data is a symbolic link (backups hold regular files)")
+    present = data.is_dir() if manifest.format == "directory" else data.is_file()
+    if not present:
+        what = (
+            "missing"
+            if not data.exists()
+            else "not a " + ("directory" if manifest.format == "directory" else "regular file")
+        )
+        raise corrupt(data, f"the data of backup {manifest.name} is {what}")
+    return BackupEntry(manifest, man_file, data)
 
 
 # --- the directory -------------------------------------------------------------------------------
@@ -313,10 +386,35 @@ class Leftover:
 
 
 @dataclass(frozen=True)
+class CorruptEntry:
+    """A manifest that cannot be trusted (see :mod:`dbadmin.backup.trust`), or whose data is
+    missing: shown by ``backup list``, refused by verify, restore and prune."""
+
+    manifest_file: Path
+    reason: str  # the CorruptBackup's one line, without the hint
+
+    @property
+    def name(self) -> str:
+        return stem_of(self.manifest_file.name, MANIFEST_SUFFIX)
+
+
+@dataclass(frozen=True)
 class Catalog:
     directory: Path
     backups: tuple[BackupEntry, ...]  # newest first
     leftovers: tuple[Leftover, ...]
+    corrupt: tuple[CorruptEntry, ...] = ()
+
+    def refuse_if_corrupt(self, doing: str) -> None:
+        """Raise :class:`CorruptBackup` naming every corrupt backup (``doing``: what is refused)."""
+        if self.corrupt:
+            first = self.corrupt[0]
+            more = f" (+{len(self.corrupt) - 1} more)" if len(self.corrupt) > 1 else ""
+            raise CorruptBackup(
+                f"{self.directory} holds a corrupt backup, {doing}: {first.reason}{more}",
+                "look at it (`dbadmin backup list`), then move it out of the backup directory "
+                "or name the backup to use explicitly",
+            )
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -328,10 +426,11 @@ def parse_time(text: str) -> dt.datetime:
 
 
 def path_size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Bytes of a file or a directory's files, without following symbolic links."""
+    if path.is_dir() and not path.is_symlink():
+        return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
     try:
-        return path.stat().st_size
+        return path.lstat().st_size
     except OSError:
         return 0
 
@@ -343,20 +442,20 @@ def scan(directory: Path) -> Catalog:
     backups: list[BackupEntry] = []
     claimed: set[str] = set()
     leftovers: list[Leftover] = []
+    broken: list[CorruptEntry] = []
     for item in sorted(directory.iterdir()):
         if item.name.endswith(MANIFEST_SUFFIX) and not item.name.startswith("."):
-            try:
-                manifest = read_manifest(item)
-            except ConfigError:
-                leftovers.append(Leftover(item, path_size(item), "unreadable manifest"))
-                continue
-            data = directory / manifest.data
             claimed.add(item.name)
-            if data.exists():
-                claimed.add(data.name)
-                backups.append(BackupEntry(manifest, item, data))
-            else:
-                leftovers.append(Leftover(item, path_size(item), "manifest without its data"))
+            try:
+                entry = open_entry(item)
+            except CorruptBackup as exc:
+                broken.append(CorruptEntry(item, exc.what))
+                # its data (under dbadmin's own names) belongs to it, not to the leftovers
+                stem = stem_of(item.name, MANIFEST_SUFFIX)
+                claimed.update(n for fmt in FORMATS for n in data_names(stem, fmt))
+                continue
+            claimed.add(entry.data_path.name)
+            backups.append(entry)
     for item in sorted(directory.iterdir()):
         if item.name == LOCK_NAME or item.name in claimed:
             continue
@@ -371,13 +470,18 @@ def scan(directory: Path) -> Catalog:
         ):
             leftovers.append(Leftover(item, path_size(item), "data without a manifest"))
     backups.sort(key=lambda b: (b.finished, b.name), reverse=True)
-    return Catalog(directory, tuple(backups), tuple(leftovers))
+    return Catalog(directory, tuple(backups), tuple(leftovers), tuple(broken))
 
 
 def find_backup(directory: Path, ref: str | None, *, latest: bool = False) -> BackupEntry:
-    """A backup by NAME in ``directory``, by PATH (data or manifest), or the newest one."""
+    """A backup by NAME in ``directory``, by PATH (data or manifest), or the newest one.
+
+    A corrupt backup raises :class:`CorruptBackup` (exit 1). The newest one is chosen only
+    when no backup in the directory is corrupt: a damaged newer backup must not make a restore
+    silently pick an older one."""
     if latest or ref is None:
         catalog = scan(directory)
+        catalog.refuse_if_corrupt("refusing to choose the newest backup")
         if not catalog.backups:
             raise UsageError(f"no complete backup in {directory}", "run `dbadmin backup` first")
         return catalog.backups[0]
@@ -392,24 +496,21 @@ def find_backup(directory: Path, ref: str | None, *, latest: bool = False) -> Ba
                     stem = stem[: -len(suffix)]
                     break
             man_file = candidate.parent / f"{stem}{MANIFEST_SUFFIX}"
-        if not man_file.is_file():
+        if not man_file.exists() and not man_file.is_symlink():
             raise UsageError(
                 f"{candidate} has no manifest beside it ({man_file.name})",
                 "dbadmin restores only backups it can verify; run pg_restore directly otherwise",
             )
-        manifest = read_manifest(man_file)
-        return BackupEntry(manifest, man_file, man_file.parent / manifest.data)
+        return open_entry(man_file)
+    if not NAME_RE.match(ref):
+        raise UsageError(f"bad backup name {ref!r}", "`dbadmin backup list` shows the names")
     man_file = manifest_path(directory, ref)
-    if not man_file.is_file():
+    if not man_file.exists() and not man_file.is_symlink():
         names = ", ".join(b.name for b in scan(directory).backups[:5]) or "none"
         raise UsageError(
             f"no backup named {ref!r} in {directory}", f"`dbadmin backup list` (newest: {names})"
         )
-    manifest = read_manifest(man_file)
-    data = directory / manifest.data
-    if not data.exists():
-        raise UsageError(f"backup {ref!r} has a manifest but its data {data} is missing")
-    return BackupEntry(manifest, man_file, data)
+    return open_entry(man_file)
 
 
 @contextmanager
@@ -418,13 +519,20 @@ def directory_lock(
 ) -> Iterator[Path]:
     """An exclusive lock on the backup directory (flock: released if killed). Non-blocking by
     default; ``wait`` seconds of polling first for a holder that needs it only briefly.
-    ``private`` creates the directory / tightens it to 0700 first (writers of backups)."""
+    ``private`` creates the directory / tightens it to 0700 first (writers of backups).
+    A lock file that is a symbolic link is refused (O_NOFOLLOW), never truncated through."""
     if private:
         ensure_private_dir(directory)
     lock_file = directory / LOCK_NAME
     try:
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"cannot use backup directory {directory}: lock file {lock_file} is a symbolic "
+                "link (dbadmin does not write through it); nothing was done",
+                f"look at where it points, then remove it (rm {lock_file})",
+            ) from None
         raise ConfigError(
             f"cannot use backup directory {directory}: lock file {lock_file}: "
             f"{exc.strerror or exc}",
@@ -456,7 +564,10 @@ def lock_is_free(directory: Path) -> bool:
     lock_file = directory / LOCK_NAME
     if not lock_file.exists():
         return True
-    fd = os.open(lock_file, os.O_RDONLY)
+    try:
+        fd = os.open(lock_file, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False  # a link or an unreadable file: whatever it is, not a free lock
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fcntl.flock(fd, fcntl.LOCK_UN)

@@ -251,11 +251,14 @@ def plan_restore(
     checksums_verified: bool = False,
     thorough: bool = False,
     analyze: bool = True,
+    pg_bin: str | None = None,
 ) -> RestorePlan:
     """Check everything that can be checked without changing anything.
 
-    The backup's checksums are checked first unless ``checksums_verified`` says the caller has
-    just done so (``backup verify --restore-test``: hashing a large backup twice is wasted time).
+    The backup is verified first (checksums, then its table of contents or COPY statements
+    against the manifest's row counts: :func:`dbadmin.backup.verify.content_problems`) unless
+    ``checksums_verified`` says the caller has just done so (``backup verify --restore-test``:
+    hashing a large backup twice is wasted time).
     """
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -274,13 +277,18 @@ def plan_restore(
             "decompress it and run psql, or take custom-format backups",
         )
     hashed = time.monotonic()
-    problems = [] if checksums_verified else checksum_problems(entry)
+    from dbadmin.backup.verify import content_problems  # lazily, as verify imports this module
+
+    problems = (
+        [] if checksums_verified else checksum_problems(entry) or content_problems(entry, pg_bin)
+    )
     checksum_seconds = round(time.monotonic() - hashed, 3)
     if problems:
         raise ProblemFound(
-            f"backup {manifest.name} failed its checksum, refusing to restore: {problems[0]}"
+            f"backup {manifest.name} failed its checksum or manifest check, refusing to "
+            f"restore: {problems[0]}"
             + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
-            "the file changed since it was written; use another backup (`dbadmin backup list`)",
+            "it changed since it was written; use another backup (`dbadmin backup list`)",
         )
     target = (target_url or settings.direct_url).direct()
     if not target.database:

@@ -3,32 +3,38 @@
 A backup survives if it is among the newest ``keep`` OR younger than ``keep_days``; the newest
 complete backup always survives (even ``--keep 0``): pruning must never leave zero backups.
 Deleting removes the manifest first, so an interrupted prune never leaves a backup that looks
-complete but is not. Temporaries are removed only when no other run holds the directory lock
-(a running backup's temporary is not a leftover).
+complete but is not.
+
+Prune holds the directory lock (the one ``backup`` holds while it writes) for the whole run,
+dry runs included: it never looks at, or deletes in, a directory a backup is writing to. It
+waits up to ``lock_wait`` seconds (default 2, enough for a ``verify`` recording its outcome),
+then fails with exit 1 ("another dbadmin run holds the lock ... nothing was done").
+
+A directory holding a corrupt backup (a manifest that fails its digest, names files outside
+its own, is a symbolic link, or whose data is missing or a link) is not pruned at all: exit 1,
+nothing deleted, until someone has looked at it. Only entries of the directory itself are ever
+deleted, and a symbolic link is removed as a link, never followed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from dbadmin.backup.manifest import (
     BackupEntry,
-    BackupLocked,
     Leftover,
     directory_lock,
     now_utc,
     path_size,
-    remove_path,
+    remove_inside,
     scan,
 )
 from dbadmin.errors import UsageError
 
-# `backup verify` holds the lock only while it rewrites one manifest: wait that out, so a prune
-# never deletes a backup whose manifest is being rewritten (a backup run holds it for minutes;
-# then prune goes on without it, deleting backups but leaving temporaries alone).
+# `backup verify` holds the lock only while it rewrites one manifest: wait that out; a backup
+# run holds it for minutes, and then prune fails (exit 1) instead of waiting that long.
 LOCK_WAIT_SECONDS = 2.0
 
 
@@ -45,7 +51,7 @@ class PrunePlan:
     keep: tuple[BackupEntry, ...]
     delete: tuple[Doomed, ...]
     leftovers: tuple[Leftover, ...]
-    leftovers_note: str | None  # why leftovers are not cleaned (a run holds the lock)
+    leftovers_note: str | None  # files prune leaves alone (not dbadmin's temporaries)
 
     @property
     def bytes_freed(self) -> int:
@@ -58,8 +64,9 @@ def plan_prune(
     keep: int | None = None,
     keep_days: float | None = None,
     now: dt.datetime | None = None,
-    leftovers_allowed: bool = True,
 ) -> PrunePlan:
+    """What a prune would delete (raises CorruptBackup when the directory holds a corrupt
+    backup). Call it holding the directory lock, as :func:`prune` does."""
     if keep is None and keep_days is None:
         raise UsageError(
             "say what to keep", "pass --keep N and/or --keep-days D (e.g. --keep-days 7)"
@@ -67,6 +74,7 @@ def plan_prune(
     if (keep is not None and keep < 0) or (keep_days is not None and keep_days < 0):
         raise UsageError("--keep and --keep-days must not be negative")
     catalog = scan(directory)
+    catalog.refuse_if_corrupt("nothing was deleted")
     now = now or now_utc()
     kept: list[BackupEntry] = []
     doomed: list[Doomed] = []
@@ -83,11 +91,11 @@ def plan_prune(
         if keep_days is not None:
             reasons.append(f"{age_days:.1f} days old (> {keep_days:g})")
         doomed.append(Doomed(entry, ", ".join(reasons), path_size(entry.data_path)))
-    note = None if leftovers_allowed else "another run holds the lock; temporaries left alone"
+    note = None
     foreign = [x for x in catalog.leftovers if not x.removable]
     if foreign:
         names = ", ".join(x.path.name for x in foreign[:3])
-        note = (note + "; " if note else "") + (
+        note = (
             f"not removing {len(foreign)} file(s) dbadmin did not leave as temporaries "
             f"({names}): check and delete them by hand"
         )
@@ -95,7 +103,7 @@ def plan_prune(
         directory=directory,
         keep=tuple(kept),
         delete=tuple(doomed),
-        leftovers=tuple(x for x in catalog.leftovers if x.removable) if leftovers_allowed else (),
+        leftovers=tuple(x for x in catalog.leftovers if x.removable),
         leftovers_note=note,
     )
 
@@ -107,23 +115,19 @@ def prune(
     keep_days: float | None = None,
     dry_run: bool = False,
     now: dt.datetime | None = None,
+    lock_wait: float = LOCK_WAIT_SECONDS,
 ) -> PrunePlan:
-    """Plan and (unless ``dry_run``) delete. Holds the directory lock while deleting when free."""
+    """Plan and (unless ``dry_run``) delete, holding the directory lock throughout (waiting up
+    to ``lock_wait`` seconds for it, then BackupLocked: exit 1, nothing done)."""
     if not directory.is_dir():
         return PrunePlan(directory, (), (), (), None)
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(directory_lock(directory, "prune", wait=LOCK_WAIT_SECONDS))
-            free = True
-        except BackupLocked:
-            free = False
-        plan = plan_prune(
-            directory, keep=keep, keep_days=keep_days, now=now, leftovers_allowed=free
-        )
+    with directory_lock(directory, "prune", wait=lock_wait):
+        plan = plan_prune(directory, keep=keep, keep_days=keep_days, now=now)
         if not dry_run:
             for doomed in plan.delete:
-                doomed.entry.manifest_file.unlink(missing_ok=True)  # first: no longer "complete"
-                remove_path(doomed.entry.data_path)
+                # the manifest first: an interrupted prune leaves nothing looking complete
+                remove_inside(directory, doomed.entry.manifest_file)
+                remove_inside(directory, doomed.entry.data_path)
             for leftover in plan.leftovers:
-                remove_path(leftover.path)
+                remove_inside(directory, leftover.path)
     return plan

@@ -1,8 +1,10 @@
 """`dbadmin backup` (create, list, verify, prune) and `dbadmin restore`.
 
 `dbadmin backup [OPTIONS]` is `dbadmin backup create [OPTIONS]` (a group callback with
-``invoke_without_command``), so cron lines stay short. Exit codes: 0 ok; 1 corrupt backup,
-row-count mismatch, or another run holds the directory lock (nothing done); 2 usage (bad flag,
+``invoke_without_command``), so cron lines stay short. Exit codes: 0 ok; 1 corrupt backup (a
+file changed, or a manifest that fails its digest, names files outside its own, lacks a table's
+row count, or whose data is missing), row-count mismatch, or another run holds the directory
+lock (nothing done); 2 usage (bad flag,
 target has tables without --clean, --no-relay when only a relay would work); 3 cannot connect;
 5 pg_dump/pg_restore failed or a backup file could not be written (disk full, file size limit).
 
@@ -320,7 +322,11 @@ def _entry_document(entry: BackupEntry) -> dict[str, Any]:
 def list_backups(
     ctx: typer.Context, directory: DirOpt = None, json_output: JsonOpt = False
 ) -> None:
-    """List complete backups (newest first) and leftovers of unfinished runs.
+    """List complete backups (newest first), corrupt ones, and leftovers of unfinished runs.
+
+    A corrupt backup (its manifest fails its digest, names files outside its own, or its data
+    is missing) is listed as CORRUPT with the reason on stderr; verify, restore and prune refuse
+    it (exit 1).
 
     Example: dbadmin backup list --json
     """
@@ -338,6 +344,10 @@ def list_backups(
                     {"path": str(x.path), "size_bytes": x.size_bytes, "reason": x.reason}
                     for x in catalog.leftovers
                 ],
+                "corrupt": [
+                    {"name": c.name, "manifest_path": str(c.manifest_file), "reason": c.reason}
+                    for c in catalog.corrupt
+                ],
             }
         )
         return
@@ -352,6 +362,7 @@ def list_backups(
         )
         for e in catalog.backups
     ]
+    rows += [(c.name, "-", "-", "-", "-", "CORRUPT") for c in catalog.corrupt]
     out_console().print(
         simple_table(
             f"Backups in {catalog.directory}",
@@ -362,6 +373,8 @@ def list_backups(
     )
     for leftover in catalog.leftovers:
         notice(f"leftover {leftover.path} ({leftover.reason}); `dbadmin backup prune` removes it")
+    for broken in catalog.corrupt:
+        notice(f"{broken.reason} (verify, restore and prune refuse it)")
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -456,11 +469,22 @@ def prune_cmd(
         ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, delete nothing.")] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Seconds to wait for the directory lock another run holds, then exit 1.",
+        ),
+    ] = 2.0,
     directory: DirOpt = None,
     yes: YesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Delete old backups by count/age (never the newest one) and leftover temporaries.
+
+    Holds the directory's lock (the one a running backup holds): waits --wait seconds for it,
+    then exits 1 with nothing done. A directory holding a corrupt backup is not pruned (exit 1).
 
     Example: dbadmin backup prune --keep 7 --keep-days 7 --yes
     """
@@ -469,13 +493,13 @@ def prune_cmd(
 
     settings = get_settings(ctx, need_server=False)
     folder = (directory or settings.backup_dir).resolve()
-    plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=True)
+    plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=True, lock_wait=wait)
     if not dry_run and (plan.delete or plan.leftovers):
         what = f"delete {len(plan.delete)} backup(s) and {len(plan.leftovers)} leftover(s)"
         for doomed in plan.delete:
             notice(f"will delete {doomed.entry.name} ({doomed.reason})")
         confirm(what + f" in {folder}", yes=yes)
-        plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=False)
+        plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=False, lock_wait=wait)
     if plan.leftovers_note:
         notice(plan.leftovers_note)
     verb = "would delete" if dry_run else "deleted"
@@ -573,6 +597,7 @@ def restore(
         create=create_db,
         jobs=jobs,
         thorough=thorough,
+        pg_bin=pg_bin,
     )
     if dry_run:
         if json_output:

@@ -353,10 +353,23 @@ def pool(
     with K threads for S seconds; report checkouts/s, wait and query percentiles, timeouts,
     overflow, invalidations, the server's view and the headroom vs max_connections.
 
+    --concurrency is bounded by the server's max_connections minus its reserved slots, and by
+    1,000: beyond, exit 2 (a usage error) before any load starts.
+
     Example: dbadmin health pool --concurrency 16 --duration 10s --instances 3
     """
+    from dbadmin.health.pool import ConcurrencyTooHigh
+
+    too_high: ConcurrencyTooHigh | None = None
     with _unknown_on_error(ctx):
-        result = _run_pool(ctx, database_url, concurrency, duration, query, instances, warn, crit)
+        try:
+            result = _run_pool(
+                ctx, database_url, concurrency, duration, query, instances, warn, crit
+            )
+        except ConcurrencyTooHigh as exc:  # a usage error (exit 2, handle_errors), not UNKNOWN
+            too_high = exc
+    if too_high is not None:
+        raise too_high
     if json_output:
         print_json(result.as_dict())
     else:

@@ -9,6 +9,11 @@ threads are served in turn instead of starving behind a tight loop. While it run
 (pg_stat_activity for the driver's application_name). The verdict combines saturation (checkout
 timeouts, p95 wait) with server headroom: (pool_size + max_overflow) x instances against
 max_connections - reserved - other connections, or Neon's pooler limits on a -pooler endpoint.
+
+``--concurrency`` is bounded before any load starts (exit 2): by 1,000 threads (checked before
+connecting), and by what the server can accept at all, max_connections minus its reserved slots
+(PgBouncer's 10,000 clients on a Neon -pooler endpoint), read by the one sampler connection. A
+load test must not be the thing that exhausts the server's connections or the host's threads.
 """
 
 from __future__ import annotations
@@ -47,6 +52,11 @@ NEON_POOLER_CLIENT_LIMIT = 10_000  # PgBouncer max_client_conn on a -pooler endp
 NEON_POOLER_SERVER_SHARE = 0.9  # PgBouncer's server pool: 90% of the compute's max_connections
 NEON_RESERVED = 7  # connections reserved for Neon's own superuser
 SAMPLE_EVERY = 0.25  # seconds between samples of the server's view
+MAX_CONCURRENCY = 1_000  # threads, whatever the server accepts
+
+
+class ConcurrencyTooHigh(UsageError):
+    """``--concurrency`` above the bound: a usage error (exit 2), raised before any load."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,13 @@ class PoolLoadOptions:
     def validate(self) -> None:
         if self.concurrency < 1:
             raise UsageError("--concurrency must be at least 1")
+        if self.concurrency > MAX_CONCURRENCY:
+            raise ConcurrencyTooHigh(
+                f"--concurrency {self.concurrency} is above dbadmin's limit of "
+                f"{MAX_CONCURRENCY:,} threads; nothing was started",
+                f"use --concurrency {MAX_CONCURRENCY:,} or less (with --instances N to model "
+                "more application processes)",
+            )
         if self.duration <= 0:
             raise UsageError("--duration must be positive")
         if self.instances < 1:
@@ -251,6 +268,27 @@ def compute_headroom(
     )
 
 
+def check_concurrency(url: DbUrl, concurrency: int, max_connections: int, reserved: int) -> None:
+    """Raise :class:`ConcurrencyTooHigh` when ``concurrency`` threads exceed what the server
+    accepts (max_connections minus reserved, or PgBouncer's clients on a Neon -pooler endpoint)
+    or dbadmin's 1,000; the message names the bound that applies."""
+    if url.is_pooler:
+        server_bound = NEON_POOLER_CLIENT_LIMIT
+        why = f"the -pooler endpoint's {NEON_POOLER_CLIENT_LIMIT:,} clients"
+    else:
+        reserved = max(reserved, NEON_RESERVED) if url.is_neon else reserved
+        server_bound = max(max_connections - reserved, 0)
+        why = f"the server's max_connections {max_connections} minus {reserved} reserved"
+    if server_bound >= MAX_CONCURRENCY:
+        server_bound, why = MAX_CONCURRENCY, f"dbadmin's limit (the server allows {server_bound})"
+    if concurrency > server_bound:
+        raise ConcurrencyTooHigh(
+            f"--concurrency {concurrency} is above {server_bound:,} ({why}); nothing was started",
+            f"use --concurrency {server_bound} or less; the pool itself opens at most "
+            "pool_size + max_overflow connections",
+        )
+
+
 # --- the driver --------------------------------------------------------------------------------
 @dataclass
 class _Counters:
@@ -312,6 +350,7 @@ def run_pool_load(settings: Settings, options: PoolLoadOptions) -> PoolLoadResul
     )
     try:
         major, max_connections, reserved = _server_limits(sampler)
+        check_concurrency(url, options.concurrency, max_connections, reserved)
 
         def creator() -> psycopg2.extensions.connection:
             return connect_raw(
