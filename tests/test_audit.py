@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import PASSWORD_ROLE, Cli, PgServer
+from conftest import PASSWORD, PASSWORD_ROLE, Cli, PgServer
 
 from dbadmin.audit.checks import CHECK_NAMES
 from dbadmin.audit.rls import unwrapped_calls, wrap_calls
@@ -390,3 +390,91 @@ def _owner_round_trip(
     # seeding again works on the restored copy too
     res = cli("seed", "-d", target.render(), "--profile", "minimal", env=env)
     assert res.exit_code == 0, res.stderr
+
+
+# --- health's output contract ------------------------------------------------------------------
+def test_output_contract_json_nagios_check_skip_and_exit_codes(
+    cli: Cli, pg_server: PgServer, app_db: DbUrl
+) -> None:
+    url = pg_server.password_url(app_db.database or "").render()  # a password login
+    allow = ("--allow-role", PASSWORD_ROLE)
+    res = cli(
+        "audit", "-d", url, "--json", *allow, "--check", "extensions,rls_policies", "-c", "tls"
+    )
+    doc = res.json()
+    assert isinstance(doc, dict) and res.exit_code == 2 and doc["exit_code"] == 2
+    assert set(doc) == {
+        "status", "exit_code", "summary", "target", "server_version", "role", "app_role",
+        "elapsed_ms", "error", "applied", "checks",
+    }  # fmt: skip
+    assert list(doc["checks"]) == ["tls", "rls_policies", "extensions"]  # registry order
+    assert set(doc["checks"]["tls"]) == {
+        "status", "summary", "advice", "fixable", "findings", "elapsed_ms"
+    }  # fmt: skip
+    assert set(doc["checks"]["tls"]["findings"][0]) == {
+        "status",
+        "object",
+        "message",
+        "fix",
+        "note",
+    }
+    assert doc["summary"].startswith("tls CRITICAL (server: ssl is off")
+    assert PASSWORD not in res.stdout + res.stderr
+
+    res = cli("audit", "-d", url, "--nagios", *allow, "--skip", "tls")
+    assert res.exit_code == 0 and res.stderr == ""
+    assert res.stdout == "DBADMIN AUDIT OK: 11 of 11 checks OK | findings=0;;;0\n"
+    res = cli("audit", "-d", url, "--nagios", "--check", "tls")
+    assert res.exit_code == 2 and res.stdout.startswith("DBADMIN AUDIT CRITICAL: tls CRITICAL")
+    res = cli("audit", "-d", url, "--check", "rls_user_tables")
+    assert res.exit_code == 0 and "rls_user_tables │ OK" in res.stdout
+    res = cli("audit", "-d", url, "--check", "rls_user_tables", "--fix")
+    assert res.exit_code == 0 and res.stdout.endswith("-- nothing to fix\n")
+
+    # whatever keeps the checks from being judged is 3 UNKNOWN
+    for args, message in (
+        (("--check", "nosuch"), "--check 'nosuch': unknown check"),
+        (("--skip", ",".join(CHECK_NAMES)), "no checks left to run"),
+        (("--json", "--nagios"), "--json and --nagios cannot be combined"),
+        (("--timeout", "soon"), "--timeout 'soon' is not a duration"),
+        (("--bogus",), "No such option"),
+    ):
+        res = cli("audit", "-d", url, *args)
+        assert res.exit_code == 3 and message in res.stderr, (args, res.stderr)
+    res = cli("audit", "-d", url, "--nagios", "--check", "nosuch")
+    assert res.exit_code == 3 and res.stdout.startswith("DBADMIN UNKNOWN: --check 'nosuch'")
+    down = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    res = cli("audit", "-d", down, "--json", "--timeout", "3s")
+    doc = res.json()
+    assert res.exit_code == 3 and doc["status"] == "UNKNOWN" and doc["error"]  # type: ignore[index]
+    assert {c["status"] for c in doc["checks"].values()} == {"UNKNOWN"}  # type: ignore[index]
+
+
+def test_apply_needs_yes_off_a_terminal_and_changes_nothing(
+    cli: Cli, pg_server: PgServer, fresh_db: DbUrl
+) -> None:
+    pg_server.execute("GRANT CREATE ON SCHEMA public TO PUBLIC", fresh_db.database or "")
+    args = ("audit", "-d", fresh_db.render(), "--check", "public_schema_create")
+    res = cli(*args, "--apply")
+    assert res.exit_code == 3 and "pass --yes to confirm" in res.stderr
+    assert cli(*args).exit_code == 2  # still there
+    res = cli(*args, "--apply", "--yes")
+    assert res.exit_code == 0 and "public_schema_create │ OK" in res.stdout
+
+
+def test_tls_is_ok_over_tls_and_the_url_must_not_allow_plaintext(
+    cli: Cli, tls_server: PgServer
+) -> None:
+    ca = tls_server.ca_file  # type: ignore[attr-defined]
+    url = tls_server.password_url().with_query(sslmode="verify-full", sslrootcert=str(ca))
+    url = dataclasses.replace(url, host="localhost")
+    res = cli("audit", "-d", url.render(), "--json", "--check", "tls")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert res.json()["checks"]["tls"]["summary"].startswith("ssl on, TLSv1.2+")  # type: ignore[index]
+    # a remote URL with sslmode=prefer may fall back to plaintext: WARNING (the session is TLS)
+    remote = dataclasses.replace(tls_server.password_url(), host="db.example.test")
+    prefer = remote.with_query(sslmode="prefer", hostaddr="127.0.0.1")
+    res = cli("audit", "-d", prefer.render(), "--json", "--check", "tls")
+    findings = res.json()["checks"]["tls"]["findings"]  # type: ignore[index]
+    assert res.exit_code == 1 and [f["object"] for f in findings] == ["DATABASE_URL"], res.stderr
+    assert "sslmode=prefer" in findings[0]["message"]
