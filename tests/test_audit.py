@@ -478,3 +478,40 @@ def test_tls_is_ok_over_tls_and_the_url_must_not_allow_plaintext(
     findings = res.json()["checks"]["tls"]["findings"]  # type: ignore[index]
     assert res.exit_code == 1 and [f["object"] for f in findings] == ["DATABASE_URL"], res.stderr
     assert "sslmode=prefer" in findings[0]["message"]
+
+
+def test_owner_without_createrole_migrates_and_the_audit_asks_for_the_role(
+    cli: Cli, pg_server: PgServer, roles: list[str]
+) -> None:
+    owner, app = unique("aud_owner"), unique("aud_app")
+    pg_server.execute(f'CREATE ROLE "{owner}" LOGIN CREATEDB')
+    roles += [owner, app]
+    db = unique("t_nocreaterole")
+    pg_server.execute(f'CREATE DATABASE "{db}" OWNER "{owner}" TEMPLATE template0')
+    env = {"DBADMIN_APP_ROLE": app}
+    url = dataclasses.replace(pg_server.url(db), user=owner)
+    try:
+        res = cli("migrate", "up", "-d", url.render(), env=env)
+        assert res.exit_code == 0, res.stderr
+        assert f"application role {app} not created: the migrating role lacks CREATEROLE" in (
+            res.stderr
+        )
+        assert pg_server.execute(f"SELECT count(*) FROM pg_roles WHERE rolname = '{app}'") == [(0,)]
+        assert pg_server.execute("SELECT count(*) FROM pg_policy WHERE polroles = '{0}'", db) == [
+            (5,)
+        ]  # the policies apply to PUBLIC meanwhile
+        doc = audit(cli, url, "--skip", "tls", env=env)
+        assert {k: v for k, v in statuses(doc).items() if v != "OK"} == {
+            "app_role_privileges": "WARNING"
+        }
+        assert doc["checks"]["app_role_privileges"]["findings"][0]["fix"][0] == (
+            f'CREATE ROLE "{app}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS'
+        )
+        # a role that may create roles applies the role pair; the audit is then clean
+        admin = pg_server.url(db).render()
+        res = cli("audit", "-d", admin, "--skip", "tls", "--allow-role", PASSWORD_ROLE, "--fix",
+                  "--apply", "--yes", "--json", env=env)  # fmt: skip
+        assert res.exit_code == 0, res.stdout + res.stderr
+        assert res.json()["applied"] > 5  # type: ignore[index]
+    finally:
+        pg_server.drop_database(db)

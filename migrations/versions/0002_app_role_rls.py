@@ -22,9 +22,11 @@ the policies and grants, and the role when this revision created it and nothing 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "0002"
@@ -32,6 +34,7 @@ down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+log = logging.getLogger("dbadmin.migrate")  # dbadmin prints it on stderr
 DEFAULT_APP_ROLE = "app_user"
 CREATED_COMMENT = "dbadmin: application role created by migration 0002"
 APP_TABLES = (
@@ -84,9 +87,34 @@ def _when_role_exists(role: str, statements: Sequence[str]) -> str:
     )
 
 
+def _warn_when_not_permitted(role: str) -> None:
+    """Say on stderr (online runs) that the role will not be created, and why."""
+    if context.is_offline_mode():
+        return
+    row = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :role), "
+                "(SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user)"
+            ),
+            {"role": role},
+        )
+        .one()
+    )
+    if not row[0] and not row[1]:
+        log.warning(
+            "application role %s not created: the migrating role lacks CREATEROLE; the "
+            "row-level security policies apply to PUBLIC until it exists (create it, then see "
+            "`dbadmin audit --fix`)",
+            role,
+        )
+
+
 def upgrade() -> None:
     role = _app_role()
     r, lit = _ident(role), _literal(role)
+    _warn_when_not_permitted(role)
     op.execute(
         "DO $dbadmin$\nBEGIN\n"
         f"  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {lit}) THEN\n"
