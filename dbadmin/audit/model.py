@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dbadmin.health.model import Status, worst
+from dbadmin.health.model import Status, Verdict, worst
 
 __all__ = ["AuditCheck", "AuditReport", "Finding", "Status", "worst"]
 
@@ -84,7 +84,7 @@ def judged(name: str, findings: Iterable[Finding], ok_summary: str, advice: str 
 
 
 @dataclass(frozen=True)
-class AuditReport:
+class AuditReport(Verdict):
     """A whole `dbadmin audit` run. ``error`` is set when the run could not connect at all;
     ``applied`` counts the fix statements an ``--apply`` ran before this (re-)run."""
 
@@ -96,16 +96,6 @@ class AuditReport:
     elapsed_ms: float = 0.0
     error: str | None = None
     applied: int | None = None
-
-    @property
-    def status(self) -> Status:
-        if self.error is not None:
-            return Status.UNKNOWN
-        return worst(c.status for c in self.checks)
-
-    @property
-    def exit_code(self) -> int:
-        return self.status.exit_code
 
     def fix_statements(self) -> list[tuple[AuditCheck, Finding, str]]:
         """Every executable fix statement once, in check order (a statement two findings share,
@@ -145,16 +135,6 @@ class AuditReport:
         if not body:
             return "\n".join([*lines, "-- nothing to fix"]) + "\n"
         return "\n".join([*lines, "BEGIN;", *body, "COMMIT;"]) + "\n"
-
-    def summary(self) -> str:
-        if self.error is not None:
-            return self.error
-        bad = sorted(
-            (c for c in self.checks if c.status is not Status.OK), key=lambda c: -c.status.severity
-        )
-        parts = [f"{c.name} {c.status.value} ({c.summary})" for c in bad]
-        parts.append(f"{len(self.checks) - len(bad)} of {len(self.checks)} checks OK")
-        return "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -34,25 +34,25 @@ def _app_role_findings(a: Audit, r: dict[str, Any]) -> Finding:
             f"{word.lower()} owned by the application role (it can ALTER, DROP and bypass RLS)",
             (f"ALTER {word} {qualified(r['schema'], r['name'])} OWNER TO {owner}",),
         )
-    public = " FROM PUBLIC" if r["public_too"] else ""
+
+    def revoke(what: str, on: str) -> tuple[str, ...]:
+        """REVOKE from the application role, and from PUBLIC when it holds the right too."""
+        grantees = [app, "PUBLIC"] if r["public_too"] else [app]
+        return tuple(f"REVOKE {what} ON {on} FROM {grantee}" for grantee in grantees)
+
     if kind == "schema_create":
-        fix = [f"REVOKE CREATE ON SCHEMA {ident(r['schema'])} FROM {app}"]
-        fix += [f"REVOKE CREATE ON SCHEMA {ident(r['schema'])}{public}"] if public else []
         return Finding(
             Status.WARNING,
             f"schema {r['schema']}",
             "the application role may CREATE objects in it",
-            tuple(fix),
+            revoke("CREATE", f"SCHEMA {ident(r['schema'])}"),
         )
     if kind == "table_rights":
-        target = qualified(r["schema"], r["name"])
-        fix = [f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON TABLE {target} FROM {app}"]
-        fix += [f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON TABLE {target}{public}"] if public else []
         return Finding(
             Status.WARNING,
             f"{r['schema']}.{r['name']}",
             f"the application role holds {r['owner']}",
-            tuple(fix),
+            revoke("TRUNCATE, REFERENCES, TRIGGER", f"TABLE {qualified(r['schema'], r['name'])}"),
         )
     if kind == "member_of_owner":
         return Finding(
@@ -61,14 +61,11 @@ def _app_role_findings(a: Audit, r: dict[str, Any]) -> Finding:
             "the application role is a member of this owner role (it acts as the owner)",
             (f"REVOKE {ident(r['owner'])} FROM {app}",),
         )
-    db = ident(r["schema"])
-    fix = [f"REVOKE CREATE ON DATABASE {db} FROM {app}"]
-    fix += [f"REVOKE CREATE ON DATABASE {db}{public}"] if public else []
     return Finding(
         Status.WARNING,
         f"database {r['schema']}",
         "the application role may create schemas in it",
-        tuple(fix),
+        revoke("CREATE", f"DATABASE {ident(r['schema'])}"),
     )
 
 

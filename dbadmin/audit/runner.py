@@ -41,18 +41,11 @@ def _failed(settings: Settings, options: AuditOptions, started: float, error: st
 
 def run_audit(settings: Settings, options: AuditOptions) -> AuditReport:
     """Connect once and run the selected checks within ``options.timeout`` seconds."""
-    from dbadmin.db import connect_raw
-    from dbadmin.health.checks import connect_budget
+    from dbadmin.health.checks import connect_within
 
     started = time.monotonic()
-    attempt, retry = connect_budget(settings, options.timeout)
     try:
-        conn = connect_raw(
-            settings.url,
-            connect_timeout=attempt,
-            retry_seconds=retry,
-            application_name=APPLICATION_NAME,
-        )
+        conn = connect_within(settings, options.timeout, APPLICATION_NAME)
     except DbadminError as exc:
         return _failed(settings, options, started, exc.one_line())
     try:

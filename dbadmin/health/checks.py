@@ -776,26 +776,35 @@ def connect_budget(settings: Settings, remaining: float) -> tuple[int, float]:
     return attempt, retry
 
 
+def connect_within(
+    settings: Settings, timeout: float, application_name: str
+) -> psycopg2.extensions.connection:
+    """One connection whose attempts and retries fit in ``timeout`` seconds (DbadminError when
+    it cannot be had)."""
+    from dbadmin.db import connect_raw
+
+    attempt, retry = connect_budget(settings, timeout)
+    return connect_raw(
+        settings.url,
+        connect_timeout=attempt,
+        retry_seconds=retry,
+        application_name=application_name,
+    )
+
+
 def run_health(settings: Settings, options: HealthOptions) -> HealthReport:
     """Connect once and run the selected checks within ``options.timeout`` seconds."""
     import psycopg2
-
-    from dbadmin.db import connect_raw
 
     started = time.monotonic()
     deadline = started + options.timeout
     t = options.thresholds
     target = settings.url.describe()
     endpoint = endpoint_kind(settings)
-    attempt, retry = connect_budget(settings, options.timeout)
+    attempt, _ = connect_budget(settings, options.timeout)  # reconnect() uses it too
     connect_started = time.perf_counter()
     try:
-        conn = connect_raw(
-            settings.url,
-            connect_timeout=attempt,
-            retry_seconds=retry,
-            application_name=APPLICATION_NAME,
-        )
+        conn = connect_within(settings, options.timeout, APPLICATION_NAME)
     except DbadminError as exc:
         return HealthReport(
             checks=tuple(_unknown(n, "not run: cannot connect", t) for n in options.checks),
