@@ -200,6 +200,8 @@ def test_findings_a_person_must_decide_fire_without_fix(
         INSERT INTO accounts VALUES
             (1, 'hunter2', 'c2VjcmV0LXJlc2V0LXRva2VuLWZvci11c2VyLTE3', 5, '{BCRYPT}'),
             (2, '{BCRYPT}', 'a3f9c2e1b7d44c0e9f1a6b2d8e5c7f30a3f9c2e1b7d44c0e', 0, '{BCRYPT}');
+        CREATE TABLE partners (api_key text);
+        INSERT INTO partners SELECT 'key-' || g FROM generate_series(1, 150) g;
         """,
         db,
     )
@@ -214,6 +216,7 @@ def test_findings_a_person_must_decide_fire_without_fix(
     assert objects(doc, "sensitive_columns") == {
         "public.accounts.password",
         "public.accounts.reset_token",
+        "public.partners.api_key",
     }
     assert doc["checks"]["sensitive_columns"]["status"] == "WARNING"
 
@@ -221,7 +224,9 @@ def test_findings_a_person_must_decide_fire_without_fix(
     sampled = res.json()["checks"]["sensitive_columns"]  # type: ignore[index]
     assert sampled["status"] == "CRITICAL"
     assert [(f["object"], f["message"]) for f in sampled["findings"]] == [
-        ("public.accounts.password", "1 of 2 sampled values do not look hashed or encrypted")
+        ("public.accounts.password", "1 of 2 sampled values do not look hashed or encrypted"),
+        # at most 100 values are read
+        ("public.partners.api_key", "100 of 100 sampled values do not look hashed or encrypted"),
     ]
     assert "hunter2" not in res.stdout + res.stderr
     res = cli("audit", "-d", fresh_db.render(), "--fix", "--apply", "--yes", *args)
@@ -428,6 +433,13 @@ def test_output_contract_json_nagios_check_skip_and_exit_codes(
     assert res.exit_code == 2 and res.stdout.startswith("DBADMIN AUDIT CRITICAL: tls CRITICAL")
     res = cli("audit", "-d", url, "--check", "rls_user_tables")
     assert res.exit_code == 0 and "rls_user_tables │ OK" in res.stdout
+    strict = audit(cli, app_db, "--check", "privileged_roles", "--strict")
+    expiring = {
+        f["object"]: f for f in strict["checks"]["privileged_roles"]["findings"]
+    }  # login roles without VALID UNTIL, app_user among them
+    assert strict["status"] == "WARNING" and "role app_user" in expiring
+    assert expiring["role app_user"]["message"] == "its password never expires (--strict)"
+    assert expiring["role app_user"]["fix"][0].startswith('ALTER ROLE "app_user" VALID UNTIL')
     res = cli("audit", "-d", url, "--check", "rls_user_tables", "--fix")
     assert res.exit_code == 0 and res.stdout.endswith("-- nothing to fix\n")
 
