@@ -527,3 +527,51 @@ def test_owner_without_createrole_migrates_and_the_audit_asks_for_the_role(
         assert res.json()["applied"] > 5  # type: ignore[index]
     finally:
         pg_server.drop_database(db)
+
+
+def test_a_failing_fix_statement_rolls_back_every_other(
+    cli: Cli, pg_server: PgServer, fresh_db: DbUrl, roles: list[str]
+) -> None:
+    plain = unique("aud_plain")
+    pg_server.execute(f'CREATE ROLE "{plain}" LOGIN')
+    roles.append(plain)
+    db = fresh_db.database or ""
+    pg_server.execute(
+        f"""
+        CREATE TABLE shared (id int);
+        ALTER TABLE shared OWNER TO "{plain}";
+        GRANT SELECT ON shared TO PUBLIC;
+        CREATE FUNCTION definer() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+        REVOKE EXECUTE ON FUNCTION definer() FROM PUBLIC;
+        """,
+        db,
+    )
+    url = dataclasses.replace(fresh_db, user=plain).render()
+    args = ("--check", "public_grants,security_definer_search_path")
+    res = cli("audit", "-d", url, *args, "--fix", "--apply", "--yes")
+    assert res.exit_code == 3, res.stdout + res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "dbadmin: error: fix for security_definer_search_path (public.definer()) failed, nothing "
+        "was changed: must be owner of function "
+    ), last
+    assert '; failing statement: ALTER FUNCTION "public"."definer"() SET search_path' in last
+    # the REVOKE that ran before it was rolled back with it
+    assert pg_server.execute("SELECT has_table_privilege('public', 'shared', 'SELECT')", db) == [
+        (True,)
+    ]
+
+
+def test_rls_fix_alone_without_the_app_role_applies_to_public(
+    cli: Cli, pg_server: PgServer, fresh_db: DbUrl
+) -> None:
+    """Run without app_role_privileges (whose role pair would create the role first), the
+    policy template names PUBLIC, so the script still runs."""
+    pg_server.execute("CREATE TABLE docs (id int, owner_id bigint)", fresh_db.database or "")
+    env = {"DBADMIN_APP_ROLE": unique("aud_missing")}
+    args = ("audit", "-d", fresh_db.render(), "--check", "rls_user_tables")
+    res = cli(*args, "--fix", env=env)
+    assert res.exit_code == 2 and "FOR ALL TO PUBLIC USING" in res.stdout
+    assert "(SELECT NULLIF(current_setting('app.user_id', true), '')::bigint)" in res.stdout
+    res = cli(*args, "--fix", "--apply", "--yes", env=env)
+    assert res.exit_code == 0, res.stdout + res.stderr

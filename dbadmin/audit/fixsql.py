@@ -42,13 +42,13 @@ def policy_name(table: str) -> str:
     return f"{table}_user_isolation"[:MAX_IDENT]
 
 
-def user_policy(schema: str, table: str, column: str, column_type: str, role: str) -> str:
-    """The per-user policy: the application role sees and writes only rows whose ``column`` is
-    the session's ``app.user_id``."""
+def user_policy(schema: str, table: str, column: str, column_type: str, role: str | None) -> str:
+    """The per-user policy: the application role (PUBLIC when None) sees and writes only rows
+    whose ``column`` is the session's ``app.user_id``."""
     match = f"{ident(column)} = {setting_value(column_type)}"
     return (
         f"CREATE POLICY {ident(policy_name(table))} ON {qualified(schema, table)} AS PERMISSIVE "
-        f"FOR ALL TO {ident(role)} USING ({match}) WITH CHECK ({match})"
+        f"FOR ALL TO {ident(role) if role else 'PUBLIC'} USING ({match}) WITH CHECK ({match})"
     )
 
 

@@ -32,13 +32,16 @@ def check_rls_user_tables(a: Audit) -> AuditCheck:
     connects as their owner, FORCE (an owner bypasses unforced RLS). With a separate application
     role, unforced RLS is right: the owner migrates and dumps, the application is isolated."""
     app = a.options.app_role
+    # the policies name the application role when it exists or this run's fix script creates it
+    # first (app_role_privileges' role pair); else PUBLIC, so the script still runs
+    to = app if a.facts.app_exists or "app_role_privileges" in a.options.checks else None
     findings: list[Finding] = []
     for r in a.shared("rls_tables"):
         column = r["user_column"]
         if column is None:
             continue
         name, table = f"{r['schema']}.{r['table']}", qualified(r["schema"], r["table"])
-        policy = user_policy(r["schema"], r["table"], column, r["user_column_type"], app)
+        policy = user_policy(r["schema"], r["table"], column, r["user_column_type"], to)
         owner_is_app = bool(r["app_is_owner"]) or a.facts.app_is_current
         force = [f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"] if owner_is_app else []
         if not r["rls"]:
@@ -59,7 +62,7 @@ def check_rls_user_tables(a: Audit) -> AuditCheck:
                 Finding(
                     Status.WARNING,
                     name,
-                    f"row-level security is on but no policy exists: {app} sees no row",
+                    f"row-level security is on but no policy exists: {to or 'PUBLIC'} sees no row",
                     (policy,),
                 )
             )

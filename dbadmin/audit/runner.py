@@ -139,7 +139,7 @@ def apply_fixes(settings: Settings, report: AuditReport) -> int:
                 except psycopg2.Error as exc:
                     raise SqlError(
                         f"fix for {check.name} ({finding.object}) failed, nothing was changed: "
-                        f"{error_line(exc, settings.url.password)} — in: {statement[:300]}",
+                        f"{error_line(exc, settings.url.password)}; failing statement: {statement[:300]}",
                         "run it as a role with the rights it needs (the owner), or apply the "
                         "`--fix` script by hand",
                     ) from None
