@@ -42,8 +42,13 @@ app = typer.Typer(
     cls=NagiosGroup,
     help="Security and access audit (TLS, roles, grants, row-level security, SECURITY DEFINER, "
     "extensions, secrets) with the SQL that fixes each finding; Nagios exit codes.\n\n"
+    "Checks: tls, password_encryption, privileged_roles, app_role_privileges, "
+    "public_schema_create, public_grants, rls_user_tables, rls_policies, "
+    "security_definer_search_path, security_definer_views, extensions, sensitive_columns. "
+    "Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Nothing is changed without --apply.\n\n"
     "Example: dbadmin audit --fix > fix.sql && dbadmin audit --fix --apply --yes",
     invoke_without_command=True,
+    subcommand_metavar="",  # no subcommands: `dbadmin audit [OPTIONS]`
 )
 
 
