@@ -575,3 +575,29 @@ def test_rls_fix_alone_without_the_app_role_applies_to_public(
     assert "(SELECT NULLIF(current_setting('app.user_id', true), '')::bigint)" in res.stdout
     res = cli(*args, "--fix", "--apply", "--yes", env=env)
     assert res.exit_code == 0, res.stdout + res.stderr
+
+
+def test_unforced_rls_is_a_finding_only_when_the_application_owns_the_table(
+    cli: Cli, pg_server: PgServer, fresh_db: DbUrl, roles: list[str]
+) -> None:
+    app = unique("aud_app")
+    pg_server.execute(f'CREATE ROLE "{app}" LOGIN')
+    roles.append(app)
+    pg_server.execute(
+        f"""
+        CREATE TABLE notes (id int, user_id uuid);
+        ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY own ON notes USING (user_id = (SELECT current_setting('app.user_id')::uuid));
+        ALTER TABLE notes OWNER TO "{app}";
+        """,
+        fresh_db.database or "",
+    )
+    args = ("audit", "-d", fresh_db.render(), "--check", "rls_user_tables", "--json")
+    doc = cli(*args, env={"DBADMIN_APP_ROLE": app}).json()
+    (finding,) = doc["checks"]["rls_user_tables"]["findings"]  # type: ignore[index]
+    assert finding["status"] == "WARNING" and "not forced" in finding["message"]
+    assert finding["fix"] == ['ALTER TABLE "public"."notes" FORCE ROW LEVEL SECURITY']
+    # a separate application role that does not own it: unforced RLS is right
+    assert cli(*args, env={"DBADMIN_APP_ROLE": "app_user"}).exit_code == 0
+    res = cli(*args, "--fix", "--apply", "--yes", env={"DBADMIN_APP_ROLE": app})
+    assert res.exit_code == 0 and res.json()["applied"] == 1, res.stderr  # type: ignore[index]
