@@ -22,7 +22,8 @@ from dbadmin.migrate.runtime import LOCK_CLASSID, LOCK_OBJID
 from dbadmin.urls import DbUrl
 
 REPO = Path(__file__).resolve().parent.parent
-HEAD = "0001"
+HEAD = "0002"
+REVISIONS = ["0001", "0002"]  # every revision of the reference migrations, in order
 
 
 def make_project(root: Path, *revisions: tuple[str, str]) -> Path:
@@ -81,7 +82,7 @@ def test_up_down_up_gives_an_identical_schema(
     assert res.exit_code == 0, res.stderr
     doc = res.json()
     assert doc["before"] == [] and doc["after"] == [HEAD]  # type: ignore[index]
-    assert [r["revision"] for r in doc["revisions"]] == [HEAD]  # type: ignore[index]
+    assert [r["revision"] for r in doc["revisions"]] == REVISIONS  # type: ignore[index]
     first = structure(cli("schema", "show", "-d", url, "--json").json())
     assert {"users", "tasks", "messages", "analytics"} <= set(first)
 
@@ -95,18 +96,20 @@ def test_up_down_up_gives_an_identical_schema(
     assert res.exit_code == 0, res.stderr
     assert f"upgraded base -> {HEAD} on " in res.stdout
     assert structure(cli("schema", "show", "-d", url, "--json").json()) == first
-    # the checksum row of the re-applied revision: the file's sha256, who, how long
+    # the checksum rows of the re-applied revisions: each file's sha256, who, how long
     from dbadmin.migrate.checksums import file_sha256
 
     rows = pg_server.execute(
         "SELECT revision, sha256, filename, applied_by, duration_ms, applied_at <= now() "
-        "FROM dbadmin_migrations",
+        "FROM dbadmin_migrations ORDER BY revision",
         fresh_db.database or "",
     )
-    ((revision, sha, filename, applied_by, duration_ms, in_past),) = rows
-    initial = REPO / "migrations" / "versions" / "0001_initial_schema.py"
-    assert (revision, sha, filename) == (HEAD, file_sha256(initial), initial.name)
-    assert "(dbadmin " in applied_by and duration_ms > 0 and in_past
+    files = sorted((REPO / "migrations" / "versions").glob("000*.py"))
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (rev, file_sha256(path), path.name) for rev, path in zip(REVISIONS, files, strict=True)
+    ]
+    for _, _, _, applied_by, duration_ms, in_past in rows:
+        assert "(dbadmin " in applied_by and duration_ms > 0 and in_past
     # and nothing to do the second time
     res = cli("migrate", "up", "-d", url, "--json")
     assert res.exit_code == 0 and res.json()["revisions"] == []  # type: ignore[index]
@@ -146,8 +149,8 @@ def test_down_asks_on_a_terminal(app_db: DbUrl, pg_server: PgServer) -> None:
     assert version(pg_server, app_db) == [HEAD]
     proc = run_with_terminal_input("migrate", "down", "-1", "-d", url, answer="y\n")
     assert proc.returncode == 0, proc.stderr
-    assert f"downgraded {HEAD} -> base" in proc.stdout
-    assert version(pg_server, app_db) == []
+    assert f"downgraded {HEAD} -> {REVISIONS[-2]}" in proc.stdout
+    assert version(pg_server, app_db) == [REVISIONS[-2]]
 
 
 def test_ctrl_d_at_the_prompt_cancels(app_db: DbUrl, pg_server: PgServer) -> None:
@@ -199,7 +202,7 @@ def test_down_needs_yes_without_a_terminal(cli: Cli, app_db: DbUrl, pg_server: P
     assert version(pg_server, app_db) == [HEAD]
     res = cli("migrate", "down", "-1", "-d", app_db.render(), "--yes")
     assert res.exit_code == 0, res.stderr
-    assert version(pg_server, app_db) == []
+    assert version(pg_server, app_db) == [REVISIONS[-2]]
 
 
 # --- Must show: five migrators at once ---------------------------------------------------------
@@ -222,13 +225,16 @@ def test_five_concurrent_migrate_up_apply_each_revision_once(
     assert codes == [0] * 5, outputs
     docs = [json.loads(out) for out, _ in outputs]
     applied = [r["revision"] for d in docs for r in d["revisions"]]
-    assert applied == [HEAD]  # exactly one process applied it, the others found nothing to do
+    assert applied == REVISIONS  # one process applied them, the others found nothing to do
     for _, err in outputs:
         assert "error" not in err.lower() and "Traceback" not in err, err
-    assert sum(err.count(f"applying {HEAD}") for _, err in outputs) == 1
+    for rev in REVISIONS:
+        assert sum(err.count(f"applying {rev}") for _, err in outputs) == 1
     assert version(pg_server, fresh_db) == [HEAD]
-    rows = pg_server.execute("SELECT revision FROM dbadmin_migrations", fresh_db.database or "")
-    assert rows == [(HEAD,)]
+    rows = pg_server.execute(
+        "SELECT revision FROM dbadmin_migrations ORDER BY revision", fresh_db.database or ""
+    )
+    assert rows == [(rev,) for rev in REVISIONS]
 
 
 def test_waits_for_the_lock_then_times_out_naming_the_holder(
@@ -280,7 +286,7 @@ def _has_version_table(pg: PgServer, url: DbUrl) -> bool:
 def test_blocked_revision_fails_with_exit_4_naming_the_blocker(
     cli: Cli, app_db: DbUrl, pg_server: PgServer, tmp_path: Path
 ) -> None:
-    ini = make_project(tmp_path, ("0002", 'op.add_column("tasks", sa.Column("note", sa.Text()))'))
+    ini = make_project(tmp_path, ("0003", 'op.add_column("tasks", sa.Column("note", sa.Text()))'))
     blocker = psycopg2.connect(**app_db.connect_kwargs(), application_name="long-report")
     try:
         with blocker.cursor() as cur:  # an open transaction that read tasks: ACCESS SHARE held
@@ -295,7 +301,7 @@ def test_blocked_revision_fails_with_exit_4_naming_the_blocker(
         elapsed = time.monotonic() - started
         assert res.exit_code == ExitCode.TIMEOUT, res.stdout + res.stderr
         last = res.stderr.strip().splitlines()[-1]
-        assert last.startswith("dbadmin: error: revision 0002 could not get a lock"), last
+        assert last.startswith("dbadmin: error: revision 0003 could not get a lock"), last
         assert f"pid {pid}" in last and "nightly-report" in last and "long-report" in last
         assert "attempt 1/2 failed" in res.stderr  # one retry happened
         # attempts x lock_timeout + backoff (1 s, up to 25 % jitter): 2.0 .. 2.25 s of waiting,
@@ -307,7 +313,7 @@ def test_blocked_revision_fails_with_exit_4_naming_the_blocker(
     # once the blocker is gone the same command succeeds
     res = cli("migrate", "up", "-d", app_db.render(), "--config", str(ini))
     assert res.exit_code == 0, res.stderr
-    assert version(pg_server, app_db) == ["0002"]
+    assert version(pg_server, app_db) == ["0003"]
 
 
 def test_failing_revision_leaves_the_previous_one_and_shows_the_statement(
@@ -316,7 +322,7 @@ def test_failing_revision_leaves_the_previous_one_and_shows_the_statement(
     ini = make_project(
         tmp_path,
         (
-            "0002",
+            "0003",
             """
             op.create_table("half_done", sa.Column("id", sa.BigInteger(), primary_key=True))
             op.execute("ALTER TABLE no_such_table ADD COLUMN x int")
@@ -326,7 +332,7 @@ def test_failing_revision_leaves_the_previous_one_and_shows_the_statement(
     res = cli("migrate", "up", "-d", app_db.render(), "--config", str(ini))
     assert res.exit_code == ExitCode.PROBLEM, res.stderr
     line = res.stderr.strip().splitlines()[-1]
-    assert "revision 0002 failed and was rolled back" in line
+    assert "revision 0003 failed and was rolled back" in line
     assert "no_such_table" in line and "failing statement: ALTER TABLE no_such_table" in line
     assert version(pg_server, app_db) == [HEAD]
     rows = pg_server.execute("SELECT to_regclass('half_done')", app_db.database or "")
@@ -337,7 +343,7 @@ def test_failing_revision_leaves_the_previous_one_and_shows_the_statement(
 def test_check_reports_an_unmigrated_model_column(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
     res = cli("migrate", "check", "-d", app_db.render())
     assert res.exit_code == 0, res.stdout + res.stderr
-    assert "OK: one head (0001)" in res.stdout
+    assert f"OK: one head ({HEAD})" in res.stdout
 
     module = f"models_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(
@@ -368,18 +374,18 @@ def test_check_reports_an_unmigrated_model_column(cli: Cli, app_db: DbUrl, tmp_p
 
 
 def test_check_fails_on_two_heads(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
-    ini = make_project(tmp_path, ("0002", "pass"))
+    ini = make_project(tmp_path, ("0003", "pass"))
     versions = ini.parent / "migrations" / "versions"
-    (versions / "0003_test.py").write_text(  # a second branch off 0001
-        (versions / "0002_test.py").read_text().replace("'0002'", "'0003'")
+    (versions / "0004_test.py").write_text(  # a second branch off the head
+        (versions / "0003_test.py").read_text().replace("'0003'", "'0004'")
     )
     res = cli("migrate", "check", "-d", app_db.render(), "--config", str(ini))
     assert res.exit_code == ExitCode.PROBLEM, res.stdout + res.stderr
-    assert "FAIL: 2 heads (0002, 0003)" in res.stdout
+    assert "FAIL: 2 heads (0003, 0004)" in res.stdout
     res = cli("migrate", "check", "-d", app_db.render(), "--config", str(ini), "--json")
     assert res.exit_code == ExitCode.PROBLEM
     doc = res.json()
-    assert doc["ok"] is False and doc["heads"] == ["0002", "0003"] and doc["drift"] == []  # type: ignore[index]
+    assert doc["ok"] is False and doc["heads"] == ["0003", "0004"] and doc["drift"] == []  # type: ignore[index]
 
 
 # --- Must show: lint ------------------------------------------------------------------------------
@@ -387,23 +393,23 @@ def test_lint_flags_blocking_index_and_required_column(cli: Cli, tmp_path: Path)
     ini = make_project(
         tmp_path,
         (
-            "0002",
+            "0003",
             """
             op.create_index("ix_tasks_title", "tasks", ["title"])
             op.add_column("users", sa.Column("age", sa.BigInteger(), nullable=False))
             """,
         ),
     )
-    res = cli("migrate", "lint", "0002", "--config", str(ini), "--json")
+    res = cli("migrate", "lint", "0003", "--config", str(ini), "--json")
     assert res.exit_code == ExitCode.PROBLEM, res.stderr
     doc = res.json()
     errors = {(f["rule"], f["revision"]) for f in doc["findings"] if f["level"] == "error"}  # type: ignore[index]
-    assert ("require-concurrent-index-creation", "0002") in errors
-    assert ("adding-required-field", "0002") in errors
+    assert ("require-concurrent-index-creation", "0003") in errors
+    assert ("adding-required-field", "0003") in errors
     statements = " ".join(f["statement"] for f in doc["findings"])  # type: ignore[index]
     assert "CREATE INDEX ix_tasks_title" in statements and "ADD COLUMN age" in statements
     # the table for people says the same
-    res = cli("migrate", "lint", "0002", "--config", str(ini))
+    res = cli("migrate", "lint", "0003", "--config", str(ini))
     assert res.exit_code == ExitCode.PROBLEM
     assert "require-concurrent-index-creation" in res.stdout
     assert "adding-required-field" in res.stdout
@@ -415,27 +421,27 @@ def test_lint_flags_blocking_index_and_required_column(cli: Cli, tmp_path: Path)
     assert "0 errors" in res.stdout
     # rules are configurable
     res = cli(
-        "migrate", "lint", "0002", "--config", str(ini), "--json",
+        "migrate", "lint", "0003", "--config", str(ini), "--json",
         "--warning", "require-concurrent-index-creation", "--exclude", "adding-required-field",
     )  # fmt: skip
     assert res.exit_code == 0, res.stdout
     # squawk itself failing is exit 5
-    res = cli("migrate", "lint", "0002", "--config", str(ini), env={"DBADMIN_SQUAWK": "/bin/false"})
+    res = cli("migrate", "lint", "0003", "--config", str(ini), env={"DBADMIN_SQUAWK": "/bin/false"})
     assert res.exit_code == ExitCode.EXTERNAL and "squawk" in res.stderr
 
 
 def test_lint_defaults_to_pending_revisions(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
-    ini = make_project(tmp_path, ("0002", 'op.create_index("ix_users_name", "users", ["name"])'))
+    ini = make_project(tmp_path, ("0003", 'op.create_index("ix_users_name", "users", ["name"])'))
     res = cli("migrate", "lint", "-d", app_db.render(), "--config", str(ini), "--json")
     assert res.exit_code == ExitCode.PROBLEM
-    assert res.json()["revisions"] == ["0002"]  # type: ignore[index]
+    assert res.json()["revisions"] == ["0003"]  # type: ignore[index]
 
 
 # --- Must show: checksums --------------------------------------------------------------------------
 def test_status_reports_a_changed_applied_revision(
     cli: Cli, fresh_db: DbUrl, tmp_path: Path
 ) -> None:
-    ini = make_project(tmp_path, ("0002", 'op.add_column("tasks", sa.Column("note", sa.Text()))'))
+    ini = make_project(tmp_path, ("0003", 'op.add_column("tasks", sa.Column("note", sa.Text()))'))
     url = fresh_db.render()
     res = cli("migrate", "status", "-d", url, "--config", str(ini), "--check")
     assert res.exit_code == ExitCode.PROBLEM  # not at head
@@ -444,13 +450,13 @@ def test_status_reports_a_changed_applied_revision(
     assert res.exit_code == 0, res.stderr
     assert res.json()["at_head"] is True and res.json()["checksums"] == []  # type: ignore[index]
 
-    revision = ini.parent / "migrations" / "versions" / "0002_test.py"
+    revision = ini.parent / "migrations" / "versions" / "0003_test.py"
     revision.write_text(revision.read_text().replace('"note"', '"remark"'))
     res = cli("migrate", "status", "-d", url, "--config", str(ini), "--json")
     assert res.exit_code == 0
-    assert res.json()["checksums"][0]["revision"] == "0002"  # type: ignore[index]
+    assert res.json()["checksums"][0]["revision"] == "0003"  # type: ignore[index]
     assert res.json()["checksums"][0]["status"] == "changed"  # type: ignore[index]
-    assert "warning: revision 0002: 0002_test.py changed since it was applied" in res.stderr
+    assert "warning: revision 0003: 0003_test.py changed since it was applied" in res.stderr
     res = cli("migrate", "status", "-d", url, "--config", str(ini), "--check")
     assert res.exit_code == ExitCode.PROBLEM
 
@@ -533,10 +539,10 @@ def test_stamp_records_checksums(cli: Cli, fresh_db: DbUrl, pg_server: PgServer)
     assert res.exit_code == 0, res.stderr
     assert version(pg_server, fresh_db) == [HEAD]
     rows = pg_server.execute(
-        "SELECT revision, applied_by LIKE 'stamp by %' FROM dbadmin_migrations",
+        "SELECT revision, applied_by LIKE 'stamp by %' FROM dbadmin_migrations ORDER BY revision",
         fresh_db.database or "",
     )
-    assert rows == [(HEAD, True)]
+    assert rows == [(rev, True) for rev in REVISIONS]
 
 
 def test_plain_alembic_upgrade_uses_dbadmin_settings(fresh_db: DbUrl, pg_server: PgServer) -> None:
@@ -622,10 +628,10 @@ def test_multi_step_down_reverts_one_revision_per_transaction(
 ) -> None:
     ini = make_project(
         tmp_path,
-        ("0002", 'op.create_table("t2", sa.Column("id", sa.BigInteger(), primary_key=True))'),
         ("0003", 'op.create_table("t3", sa.Column("id", sa.BigInteger(), primary_key=True))'),
+        ("0004", 'op.create_table("t4", sa.Column("id", sa.BigInteger(), primary_key=True))'),
     )
-    for rev in ("0002", "0003"):  # give the test revisions real downgrades
+    for rev in ("0003", "0004"):  # give the test revisions real downgrades
         path = ini.parent / "migrations" / "versions" / f"{rev}_test.py"
         path.write_text(
             path.read_text().replace(
@@ -636,29 +642,32 @@ def test_multi_step_down_reverts_one_revision_per_transaction(
     assert cli("migrate", "up", "-d", url, "--config", str(ini)).exit_code == 0
     res = cli("migrate", "down", "-2", "-d", url, "--config", str(ini), "--yes", "--json")
     assert res.exit_code == 0, res.stderr
-    assert [r["revision"] for r in res.json()["revisions"]] == ["0003", "0002"]  # type: ignore[index]
+    assert [r["revision"] for r in res.json()["revisions"]] == ["0004", "0003"]  # type: ignore[index]
     assert version(pg_server, app_db) == [HEAD]
-    rows = pg_server.execute("SELECT revision FROM dbadmin_migrations", app_db.database or "")
-    assert rows == [(HEAD,)]  # checksums of reverted revisions are forgotten
+    rows = pg_server.execute(
+        "SELECT revision FROM dbadmin_migrations ORDER BY revision", app_db.database or ""
+    )
+    assert rows == [(rev,) for rev in REVISIONS]  # checksums of reverted revisions are forgotten
     res = cli("migrate", "down", "-5", "-d", url, "--config", str(ini), "--yes")
-    assert res.exit_code == ExitCode.USAGE and "only 1 revisions are applied" in res.stderr
+    assert res.exit_code == ExitCode.USAGE
+    assert f"only {len(REVISIONS)} revisions are applied" in res.stderr
 
 
 def test_statement_timeout_is_exit_4_without_retry(
     cli: Cli, app_db: DbUrl, pg_server: PgServer, tmp_path: Path
 ) -> None:
-    ini = make_project(tmp_path, ("0002", 'op.execute("SELECT pg_sleep(30)")'))
+    ini = make_project(tmp_path, ("0003", 'op.execute("SELECT pg_sleep(30)")'))
     res = cli(
         "migrate", "up", "-d", app_db.render(), "--config", str(ini), "--statement-timeout", "0.3"
     )
     assert res.exit_code == ExitCode.TIMEOUT, res.stderr
-    assert "revision 0002 exceeded statement_timeout 0.3s" in res.stderr
+    assert "revision 0003 exceeded statement_timeout 0.3s" in res.stderr
     assert "attempt" not in res.stderr
     assert version(pg_server, app_db) == [HEAD]
 
 
 def test_broken_revision_file_is_a_config_error(cli: Cli, tmp_path: Path) -> None:
-    ini = make_project(tmp_path, ("0002", "def broken(:"))
+    ini = make_project(tmp_path, ("0003", "def broken(:"))
     res = cli("migrate", "history", "--config", str(ini))
     assert res.exit_code == ExitCode.USAGE
     assert "cannot load the revision files" in res.stderr and "SyntaxError" in res.stderr
@@ -666,7 +675,7 @@ def test_broken_revision_file_is_a_config_error(cli: Cli, tmp_path: Path) -> Non
 
 def test_broken_revision_file_in_seed_and_doctor(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
     """`seed` and `doctor` read the heads too: same config error, never 'unexpected'."""
-    ini = make_project(tmp_path, ("0002", "def broken(:"))
+    ini = make_project(tmp_path, ("0003", "def broken(:"))
     env = {"DBADMIN_ALEMBIC_CONFIG": str(ini)}
     res = cli("seed", "-d", app_db.render(), "--profile", "minimal", env=env)
     assert res.exit_code == ExitCode.USAGE, res.stderr
@@ -727,7 +736,7 @@ def test_each_revision_runs_with_set_local_timeouts(
     ini = make_project(
         tmp_path,
         (
-            "0002",
+            "0003",
             """op.execute("CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lt, "
                        "current_setting('statement_timeout') AS st, "
                        "current_setting('application_name') AS app")""",

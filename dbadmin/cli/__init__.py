@@ -85,6 +85,11 @@ _COMMANDS: dict[str, _Lazy] = {
         "app",
         "Database health checks for people, cron and monitoring (Nagios exit codes: 0...",
     ),
+    "audit": _Lazy(
+        "audit",
+        "app",
+        "Security and access audit (TLS, roles, grants, row-level security, SECURITY...",
+    ),
 }
 COMMAND_ORDER = tuple(_COMMANDS)
 

@@ -20,6 +20,7 @@ from dbadmin.errors import DbadminError, UsageError
 from dbadmin.health import queries
 from dbadmin.health.model import CheckResult, HealthReport, Status, worst
 from dbadmin.health.thresholds import SPECS, Thresholds, judge
+from dbadmin.sql import load as load_sql
 from dbadmin.stats import nearest_rank
 from dbadmin.urls import error_line, scrub_sql
 
@@ -58,8 +59,11 @@ class HealthOptions:
     timeout: float = 10.0
 
 
-def select_checks(only: Sequence[str], skip: Sequence[str]) -> tuple[str, ...]:
-    """``--check``/``--skip`` (repeatable or comma-separated) -> the ordered checks to run."""
+def select_checks(
+    only: Sequence[str], skip: Sequence[str], known: tuple[str, ...] = CHECK_NAMES
+) -> tuple[str, ...]:
+    """``--check``/``--skip`` (repeatable or comma-separated) -> the ordered checks to run, out
+    of ``known`` (health's checks unless another command's are given)."""
 
     def names(values: Sequence[str], flag: str) -> list[str]:
         out = []
@@ -68,16 +72,16 @@ def select_checks(only: Sequence[str], skip: Sequence[str]) -> tuple[str, ...]:
                 key = item.strip().lower()
                 if not key:
                     continue
-                if key not in CHECK_NAMES:
+                if key not in known:
                     raise UsageError(
-                        f"{flag} {item!r}: unknown check", "valid checks: " + ", ".join(CHECK_NAMES)
+                        f"{flag} {item!r}: unknown check", "valid checks: " + ", ".join(known)
                     )
                 out.append(key)
         return out
 
     wanted = names(only, "--check")
     skipped = set(names(skip, "--skip"))
-    chosen = tuple(n for n in CHECK_NAMES if (not wanted or n in wanted) and n not in skipped)
+    chosen = tuple(n for n in known if (not wanted or n in wanted) and n not in skipped)
     if not chosen:
         raise UsageError("no checks left to run", "check the --check and --skip names")
     return chosen
@@ -92,7 +96,14 @@ class ConnectionLost(CheckUnknown):
 
 
 class Session:
-    """One psycopg2 connection with a deadline; runs named queries in short transactions."""
+    """One psycopg2 connection with a deadline; runs named queries in short transactions.
+
+    ``sql_group`` names the folder of dbadmin/sql the queries come from and ``grant_hint`` what a
+    role lacking rights should be given (the audit reuses this class with its own).
+    """
+
+    sql_group = queries.GROUP
+    grant_hint = GRANT_HINT
 
     def __init__(
         self,
@@ -115,13 +126,19 @@ class Session:
         return max(50, int(min(self.remaining(), PER_QUERY_CAP) * 1000))
 
     def rows(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of named query ``name`` (dbadmin/sql/<sql_group>/)."""
+        return self.run(name, load_sql(self.sql_group, name, self.major or 14), params)
+
+    def run(
+        self, name: str, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows of ``sql`` (called ``name`` in errors), bounded like every query here."""
         import psycopg2
 
         if self.lost:
             raise ConnectionLost("the connection was lost during the run")
         if self.remaining() <= 0.05:
             raise CheckUnknown("not run: the --timeout was reached")
-        sql = queries.load(name, self.major or 14)
         timeout_ms = self.statement_timeout_ms()
         try:
             with self.conn.cursor() as cur:
@@ -141,7 +158,7 @@ class Session:
         except psycopg2.errors.InsufficientPrivilege as exc:
             self._reset()
             raise CheckUnknown(
-                f"permission denied ({self.error_line(exc)}); {GRANT_HINT}"
+                f"permission denied ({self.error_line(exc)}); {self.grant_hint}"
             ) from None
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             if getattr(exc, "pgcode", None) is None or self.conn.closed:
@@ -768,26 +785,35 @@ def connect_budget(settings: Settings, remaining: float) -> tuple[int, float]:
     return attempt, retry
 
 
+def connect_within(
+    settings: Settings, timeout: float, application_name: str
+) -> psycopg2.extensions.connection:
+    """One connection whose attempts and retries fit in ``timeout`` seconds (DbadminError when
+    it cannot be had)."""
+    from dbadmin.db import connect_raw
+
+    attempt, retry = connect_budget(settings, timeout)
+    return connect_raw(
+        settings.url,
+        connect_timeout=attempt,
+        retry_seconds=retry,
+        application_name=application_name,
+    )
+
+
 def run_health(settings: Settings, options: HealthOptions) -> HealthReport:
     """Connect once and run the selected checks within ``options.timeout`` seconds."""
     import psycopg2
-
-    from dbadmin.db import connect_raw
 
     started = time.monotonic()
     deadline = started + options.timeout
     t = options.thresholds
     target = settings.url.describe()
     endpoint = endpoint_kind(settings)
-    attempt, retry = connect_budget(settings, options.timeout)
+    attempt, _ = connect_budget(settings, options.timeout)  # reconnect() uses it too
     connect_started = time.perf_counter()
     try:
-        conn = connect_raw(
-            settings.url,
-            connect_timeout=attempt,
-            retry_seconds=retry,
-            application_name=APPLICATION_NAME,
-        )
+        conn = connect_within(settings, options.timeout, APPLICATION_NAME)
     except DbadminError as exc:
         return HealthReport(
             checks=tuple(_unknown(n, "not run: cannot connect", t) for n in options.checks),

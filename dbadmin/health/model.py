@@ -72,16 +72,13 @@ class CheckResult:
         }
 
 
-@dataclass(frozen=True)
-class HealthReport:
-    """A whole `dbadmin health` run. ``error`` is set when the run could not connect at all."""
+class Verdict:
+    """The overall status, Nagios exit code and one-line summary of a run of named checks (a
+    ``checks`` tuple of results with ``name``, ``status`` and ``summary``, and an ``error`` set
+    when the run could not connect at all); shared by health and audit reports."""
 
-    checks: tuple[CheckResult, ...]
-    target: str
-    server_version: str | None = None
-    endpoint: str = ""
-    elapsed_ms: float = 0.0
-    error: str | None = None
+    checks: tuple[Any, ...]
+    error: str | None
 
     @property
     def status(self) -> Status:
@@ -93,10 +90,6 @@ class HealthReport:
     def exit_code(self) -> int:
         return self.status.exit_code
 
-    @property
-    def up(self) -> bool:
-        return self.error is None
-
     def summary(self) -> str:
         if self.error is not None:
             return self.error
@@ -106,6 +99,22 @@ class HealthReport:
         parts = [f"{c.name} {c.status.value} ({c.summary})" for c in bad]
         parts.append(f"{ok} of {len(self.checks)} checks OK")
         return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class HealthReport(Verdict):
+    """A whole `dbadmin health` run. ``error`` is set when the run could not connect at all."""
+
+    checks: tuple[CheckResult, ...]
+    target: str
+    server_version: str | None = None
+    endpoint: str = ""
+    elapsed_ms: float = 0.0
+    error: str | None = None
+
+    @property
+    def up(self) -> bool:
+        return self.error is None
 
     def as_dict(self) -> dict[str, Any]:
         return {
