@@ -88,9 +88,23 @@ def explain(
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", help="statement_timeout in seconds (SET LOCAL).", rich_help_panel=_SAFETY
+            "--timeout",
+            help="Seconds each statement may take: statement_timeout and lock_timeout on the "
+            "server, and a client-side deadline 2 s later for a server that stops answering "
+            "(exit 4). --set cannot lift it.",
+            rich_help_panel=_SAFETY,
         ),
     ] = 30.0,
+    allow_side_effects: Annotated[
+        bool,
+        typer.Option(
+            "--allow-side-effects",
+            help="Run statements that call functions a rollback does not undo "
+            "(pg_terminate_backend, setval, dblink_exec, lo_export...); SELECTs then run "
+            "read-write. Refused (exit 2) without it.",
+            rich_help_panel=_SAFETY,
+        ),
+    ] = False,
     set_options: Annotated[
         list[str] | None,
         typer.Option(
@@ -183,9 +197,7 @@ def explain(
             ctx,
             database_url,
             params or [],
-            no_analyze,
-            timeout,
-            _settings_args(set_options),
+            _Run(no_analyze, False, timeout, _settings_args(set_options), allow_side_effects),
             json_output,
             _AllBaselines(
                 save_dir=save,
@@ -215,7 +227,9 @@ def explain(
         bound = {**prepared.named, **{f"${k}": v for k, v in prepared.positional.items()}}
         settings = get_settings(ctx, database_url)
         analysis = _capture(
-            settings, prepared, no_analyze, wal, timeout, _settings_args(set_options)
+            settings,
+            prepared,
+            _Run(no_analyze, wal, timeout, _settings_args(set_options), allow_side_effects),
         )
 
     comparison = None
@@ -292,24 +306,29 @@ def _prepare(
     return prepare_query(sql, params=params, allow_generic=no_analyze)
 
 
-def _capture(
-    settings: Settings,
-    prepared: PreparedQuery,
-    no_analyze: bool,
-    wal: bool,
-    timeout: float,
-    set_options: dict[str, str],
-) -> PlanAnalysis:
+@dataclass(frozen=True)
+class _Run:
+    """How each statement is run on the server (the Execution options)."""
+
+    no_analyze: bool
+    wal: bool
+    timeout: float
+    set_options: dict[str, str]
+    allow_side_effects: bool
+
+
+def _capture(settings: Settings, prepared: PreparedQuery, run: _Run) -> PlanAnalysis:
     from dbadmin.explain.analyze import analyze_plan
     from dbadmin.explain.capture import capture_plan
 
     document = capture_plan(
         settings,
         prepared,
-        analyze=not no_analyze,
-        wal=wal,
-        timeout_s=timeout,
-        set_options=set_options,
+        analyze=not run.no_analyze,
+        wal=run.wal,
+        timeout_s=run.timeout,
+        set_options=run.set_options,
+        allow_side_effects=run.allow_side_effects,
     )
     return analyze_plan(document)
 
@@ -369,9 +388,7 @@ def _explain_all(
     ctx: typer.Context,
     database_url: str | None,
     params: list[str],
-    no_analyze: bool,
-    timeout: float,
-    set_options: dict[str, str],
+    run: _Run,
     json_output: bool,
     baselines: _AllBaselines,
 ) -> None:
@@ -398,7 +415,7 @@ def _explain_all(
     results: list[dict[str, Any]] = []
     for entry, item in zip(entries, prepared, strict=True):
         try:
-            analysis = _capture(settings, item, no_analyze, False, timeout, set_options)
+            analysis = _capture(settings, item, run)
         except (SqlError, UsageError, OperationTimeout) as exc:
             results.append(
                 {"name": entry.name, "error": exc.one_line(), "exit_code": int(exc.exit_code)}

@@ -21,6 +21,12 @@ from typing import TYPE_CHECKING, Any
 from dbadmin.errors import OperationTimeout, SqlError, UsageError
 from dbadmin.explain.catalog import CatalogParam
 from dbadmin.explain.plan import PlanDocument, parse_plan_text
+from dbadmin.explain.safety import (
+    StatementEffects,
+    check_set_options,
+    refuse_side_effects,
+    statement_effects,
+)
 from dbadmin.explain.sqltext import (
     check_single_statement,
     find_placeholders,
@@ -30,6 +36,7 @@ from dbadmin.explain.sqltext import (
 )
 
 if TYPE_CHECKING:
+    from dbadmin.explain.deadline import StatementDeadline
     from dbadmin.settings import Settings
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -49,6 +56,7 @@ class PreparedQuery:
     name: str | None = None  # the catalog name, if any
     generic: bool = False  # no values at all: EXPLAIN (GENERIC_PLAN), PostgreSQL 16+, no ANALYZE
     placeholders: tuple[str, ...] = ()  # the :name placeholders in ``sql``, in order
+    effects: StatementEffects = field(default_factory=lambda: StatementEffects(read_only=False))
 
 
 def parse_param_args(values: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -91,6 +99,7 @@ def prepare_query(
             positional={},
             name=name,
             generic=True,
+            effects=statement_effects(numbered),
         )
     positional: dict[int, str] = {i + 1: v for i, v in enumerate(positional_args)}
     named: dict[str, str] = {}
@@ -140,6 +149,7 @@ def prepare_query(
         specs=spec_map,
         name=name,
         placeholders=holders.named,
+        effects=statement_effects(numbered),
     )
 
 
@@ -168,21 +178,43 @@ def capture_plan(
     wal: bool = False,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     set_options: Mapping[str, str] | None = None,
+    allow_side_effects: bool = False,
 ) -> PlanDocument:
-    """EXPLAIN the query on the server; the transaction is rolled back whatever happens."""
+    """EXPLAIN the query on the server; the transaction is rolled back whatever happens.
+
+    Before connecting: calls whose effects survive a rollback are refused (unless
+    ``allow_side_effects``; a plan without ANALYZE runs nothing) and ``--set`` may not lift the
+    time limit. Plain SELECTs run READ ONLY. Every statement is bounded twice: by
+    ``statement_timeout``/``lock_timeout`` on the server and by a client-side deadline
+    (:mod:`dbadmin.explain.deadline`) for a server that stops answering.
+    """
     import psycopg2
 
     from dbadmin.db import raw_connection
+    from dbadmin.explain.deadline import StatementDeadline, keepalive_params
 
     for guc in set_options or {}:
         if not _GUC.match(guc):
             raise UsageError(f"--set {guc!r} is not a setting name")
+    check_set_options(set_options or {})
+    analyze = analyze and not query.generic
+    if analyze and not allow_side_effects:
+        refuse_side_effects(query.effects)
+    read_only = query.effects.read_only and not allow_side_effects
+    url = settings.direct_url
+    url = url.with_query(
+        **{k: v for k, v in keepalive_params(timeout_s).items() if k not in url.params}
+    )
     timeout = f"{max(int(timeout_s * 1000), 1)}ms"
-    with raw_connection(settings, direct=True) as conn:
+    with raw_connection(settings, url=url) as conn:
         conn.autocommit = False
+        session = StatementDeadline(conn, timeout_s)
         try:
             with conn.cursor() as cur:
-                cur.execute(
+                if read_only:
+                    session.execute(cur, "SET TRANSACTION READ ONLY")
+                session.execute(
+                    cur,
                     "SELECT set_config('statement_timeout', %s, true), "
                     "set_config('lock_timeout', %s, true), "
                     "current_setting('server_version_num')::int, current_setting('server_version')",
@@ -191,34 +223,32 @@ def capture_plan(
                 row = cur.fetchone()
                 version_num, version = int(row[2]), str(row[3]).split()[0]
                 for guc, value in (set_options or {}).items():
-                    cur.execute("SELECT set_config(%s, %s, true)", (guc, value))
+                    session.execute(cur, "SELECT set_config(%s, %s, true)", (guc, value))
                 if query.generic and version_num < 160000:
                     raise UsageError(
                         f"the query has placeholders without values; a generic plan needs "
                         f"PostgreSQL 16+ (this is {version})",
                         "bind them with -p",
                     )
-                sql = query.sql if query.generic else _bind(cur, query)
+                sql = query.sql if query.generic else _bind(session, cur, query)
                 prefix = explain_options(
-                    analyze=analyze and not query.generic,
-                    wal=wal,
-                    version_num=version_num,
-                    generic=query.generic,
+                    analyze=analyze, wal=wal, version_num=version_num, generic=query.generic
                 )
                 try:
-                    _execute_interruptibly(conn, cur, prefix + sql)
+                    session.execute(cur, prefix + sql)
                 except psycopg2.Error as exc:
                     raise _explain_error(
                         exc, sql, len(prefix), timeout_s, bool(query.named or query.positional)
                     ) from None
                 value = cur.fetchone()[0]
                 doc = _document(value)
-                stats = _relation_stats(cur, doc)
+                stats = _relation_stats(session, cur, doc)
         finally:
-            try:
-                conn.rollback()  # always: EXPLAIN ANALYZE really ran the statement
-            except psycopg2.Error:
-                pass  # a broken connection: closing it discards the transaction anyway
+            if not session.severed:
+                try:
+                    conn.rollback()  # always: EXPLAIN ANALYZE really ran the statement
+                except psycopg2.Error:
+                    pass  # a broken connection: closing it discards the transaction anyway
     return PlanDocument(
         top=doc.top,
         source="server",
@@ -229,37 +259,7 @@ def capture_plan(
     )
 
 
-def _execute_interruptibly(conn: Any, cur: Any, sql: str) -> None:
-    """Run the statement in a helper thread so Ctrl-C cancels it on the server at once.
-
-    libpq blocks in C while a statement runs and Python only sees SIGINT afterwards; waiting in
-    the main thread instead lets KeyboardInterrupt arrive, send a cancel request, and then
-    propagate (the caller rolls back and the CLI exits 130).
-    """
-    import threading
-
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            cur.execute(sql)
-        except BaseException as exc:
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, name="dbadmin-explain", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.1)
-    except KeyboardInterrupt:
-        conn.cancel()
-        worker.join(10.0)
-        raise
-    if failure:
-        raise failure[0]
-
-
-def _bind(cur: Any, query: PreparedQuery) -> str:
+def _bind(session: StatementDeadline, cur: Any, query: PreparedQuery) -> str:
     named: dict[str, str] = {}
     for name in query.placeholders:
         spec = query.specs.get(name)
@@ -268,7 +268,7 @@ def _bind(cur: Any, query: PreparedQuery) -> str:
         elif spec is not None and spec.default_is_query:
             assert spec.default is not None
             check_single_statement(spec.default)
-            cur.execute(spec.default)
+            session.execute(cur, spec.default)
             row = cur.fetchone()
             if row is None:
                 raise UsageError(
@@ -294,7 +294,9 @@ def _document(value: Any) -> PlanDocument:
     return parse_plan_text(text, source="server")
 
 
-def _relation_stats(cur: Any, doc: PlanDocument) -> dict[str, dict[str, Any]]:
+def _relation_stats(
+    session: StatementDeadline, cur: Any, doc: PlanDocument
+) -> dict[str, dict[str, Any]]:
     names: set[str] = set()
     stack = [doc.root]
     while stack:
@@ -306,7 +308,7 @@ def _relation_stats(cur: Any, doc: PlanDocument) -> dict[str, dict[str, Any]]:
         return {}
     from dbadmin import sql as sql_files
 
-    cur.execute(sql_files.load("explain", "relation_stats", 0), {"names": sorted(names)})
+    session.execute(cur, sql_files.load("explain", "relation_stats", 0), {"names": sorted(names)})
     columns = [d[0] for d in cur.description]
     return {row[0]: dict(zip(columns, row, strict=True)) for row in cur.fetchall()}
 
@@ -327,6 +329,12 @@ def _explain_error(
         return OperationTimeout(
             f"EXPLAIN waited {timeout_s:g} s for a lock ({message}); rolled back",
             "another session holds a conflicting lock; retry later",
+        )
+    if getattr(exc, "pgcode", None) == "25006":  # read_only_sql_transaction
+        return SqlError(
+            f"{message}: the SELECT tried to write (through a function?) in the READ ONLY "
+            "transaction explain uses for SELECTs; nothing was changed",
+            "add --allow-side-effects to run it read-write (still rolled back)",
         )
     if getattr(exc, "pgcode", None) is None:
         from dbadmin.db import translate_db_error
