@@ -234,7 +234,8 @@ def test_seq_scan_finding_suggests_the_index_and_disappears_once_it_exists(
         cli, fresh_db, *NO_PARALLEL, "SELECT id, payload FROM big WHERE status = 'rare'"
     )
     finding = next(f for f in doc["findings"] if f["kind"] == "seq_scan")
-    statement = "CREATE INDEX CONCURRENTLY ix_big_status ON public.big (status);"
+    # two distinct values: the rare one belongs in a partial index's WHERE
+    statement = "CREATE INDEX CONCURRENTLY ix_big_status ON public.big (status) WHERE status = 'rare'::text;"
     assert finding["action"].startswith(statement)
     assert finding["severity"] in {"warning", "critical"}
     assert "100,000 rows" in finding["detail"]
@@ -294,11 +295,12 @@ def test_misestimate_on_correlated_columns_suggests_extended_statistics(
     )  # planned 1 row, got 150 (ANALYZE reads all 30,000 rows)
     assert "ANALYZE public.corr;" in finding["action"]
     assert (
-        "CREATE STATISTICS st_corr_a_b (dependencies, ndistinct, mcv) ON a, b FROM public.corr"
+        "CREATE STATISTICS public.st_corr_a_b (dependencies, ndistinct, mcv) ON a, b FROM public.corr"
         in (finding["action"])
     )
     run_sql(
-        fresh_db, "CREATE STATISTICS st_corr_a_b (dependencies, ndistinct, mcv) ON a, b FROM corr"
+        fresh_db,
+        "CREATE STATISTICS public.st_corr_a_b (dependencies, ndistinct, mcv) ON a, b FROM corr",
     )
     run_sql(fresh_db, "ANALYZE corr")
     doc = explain_json(cli, fresh_db, *NO_PARALLEL, sql)
