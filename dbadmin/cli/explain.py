@@ -57,8 +57,11 @@ def explain(
     from_json: Annotated[
         Path | None,
         typer.Option(
+            "--plan",
             "--from-json",
-            help="Analyse a JSON plan captured elsewhere (EXPLAIN FORMAT JSON, auto_explain, psql).",
+            help="Analyse a plan captured elsewhere, FILE or - for stdin: JSON or text EXPLAIN "
+            "output, psql tables (any border/linestyle), CSV/TSV exports, auto_explain log "
+            "entries. --from-json is an alias.",
             rich_help_panel=_INPUT,
         ),
     ] = None,
@@ -185,7 +188,7 @@ def explain(
         return
     if len(given) > 1:
         raise UsageError(
-            "give one input: a statement, --file, --query, --all or --from-json",
+            "give one input: a statement, --file, --query, --all or --plan",
             "dbadmin explain --help",
         )
     if timeout <= 0:
@@ -217,10 +220,15 @@ def explain(
     bound: dict[str, str] = {}
     if from_json is not None:
         if params:
-            raise UsageError("-p applies to a query run on the server, not to --from-json")
-        from dbadmin.explain.plan import load_plan_file
+            raise UsageError("-p applies to a query run on the server, not to --plan")
+        from dbadmin.explain.plan import load_plan_file, parse_plan_text
 
-        analysis = analyze_plan(load_plan_file(from_json))
+        if str(from_json) == "-":
+            import sys
+
+            analysis = analyze_plan(parse_plan_text(sys.stdin.read(), source="stdin"))
+        else:
+            analysis = analyze_plan(load_plan_file(from_json))
     else:
         prepared = _prepare(sql, file, query, params or [], baseline, no_analyze)
         query_name = prepared.name
@@ -301,7 +309,7 @@ def _prepare(
     if sql is None:
         raise UsageError(
             "nothing to explain",
-            'give a statement, --file, --query NAME, --all or --from-json (dbadmin explain "SELECT 1")',
+            'give a statement, --file, --query NAME, --all or --plan FILE (dbadmin explain "SELECT 1")',
         )
     return prepare_query(sql, params=params, allow_generic=no_analyze)
 
