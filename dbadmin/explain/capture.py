@@ -180,7 +180,32 @@ def capture_plan(
     set_options: Mapping[str, str] | None = None,
     allow_side_effects: bool = False,
 ) -> PlanDocument:
-    """EXPLAIN the query on the server; the transaction is rolled back whatever happens.
+    """One EXPLAIN of the query (see :func:`capture_runs`)."""
+    return capture_runs(
+        settings,
+        query,
+        analyze=analyze,
+        wal=wal,
+        timeout_s=timeout_s,
+        set_options=set_options,
+        allow_side_effects=allow_side_effects,
+    )[0]
+
+
+def capture_runs(
+    settings: Settings,
+    query: PreparedQuery,
+    *,
+    runs: int = 1,
+    analyze: bool = True,
+    wal: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    set_options: Mapping[str, str] | None = None,
+    allow_side_effects: bool = False,
+) -> list[PlanDocument]:
+    """EXPLAIN the query ``runs`` times in one session (each run inside a savepoint rolled
+    back before the next, so every run sees the same data); the transaction is rolled back
+    whatever happens.
 
     Before connecting: calls whose effects survive a rollback are refused (unless
     ``allow_side_effects``; a plan without ANALYZE runs nothing) and ``--set`` may not lift the
@@ -234,29 +259,37 @@ def capture_plan(
                 prefix = explain_options(
                     analyze=analyze, wal=wal, version_num=version_num, generic=query.generic
                 )
-                try:
-                    session.execute(cur, prefix + sql)
-                except psycopg2.Error as exc:
-                    raise _explain_error(
-                        exc, sql, len(prefix), timeout_s, bool(query.named or query.positional)
-                    ) from None
-                value = cur.fetchone()[0]
-                doc = _document(value)
-                stats = _relation_stats(session, cur, doc)
+                docs = []
+                for _ in range(max(runs, 1)):
+                    if runs > 1:  # each run sees the data as it was: EXPLAIN ANALYZE writes
+                        session.execute(cur, "SAVEPOINT dbadmin_run")
+                    try:
+                        session.execute(cur, prefix + sql)
+                    except psycopg2.Error as exc:
+                        raise _explain_error(
+                            exc, sql, len(prefix), timeout_s, bool(query.named or query.positional)
+                        ) from None
+                    docs.append(_document(cur.fetchone()[0]))
+                    if runs > 1:
+                        session.execute(cur, "ROLLBACK TO SAVEPOINT dbadmin_run")
+                stats = _relation_stats(session, cur, docs[0])
         finally:
             if not session.severed:
                 try:
                     conn.rollback()  # always: EXPLAIN ANALYZE really ran the statement
                 except psycopg2.Error:
                     pass  # a broken connection: closing it discards the transaction anyway
-    return PlanDocument(
-        top=doc.top,
-        source="server",
-        query_text=sql,
-        server_version=version,
-        server_version_num=version_num,
-        relation_stats=stats,
-    )
+    return [
+        PlanDocument(
+            top=doc.top,
+            source="server",
+            query_text=sql,
+            server_version=version,
+            server_version_num=version_num,
+            relation_stats=stats,
+        )
+        for doc in docs
+    ]
 
 
 def _bind(session: StatementDeadline, cur: Any, query: PreparedQuery) -> str:
