@@ -484,7 +484,9 @@ def test_json_keys_are_stable_and_html_is_self_contained(
         "buffers", "sort_method", "sort_space_type", "disk_kb", "hash_batches",
         "workers_planned", "workers_launched",
     } <= node_keys  # fmt: skip
-    assert set(doc["findings"][0]) == {"kind", "severity", "node_id", "title", "detail", "action"}
+    assert set(doc["findings"][0]) == {
+        "kind", "severity", "node_id", "title", "detail", "action", "index_sql", "verification",
+    }  # fmt: skip
     assert doc["plan"]["Plan"]["WAL Records"] > 0  # --wal
     assert run_sql(fresh_db, "SELECT sum(n) FROM big")[0][0] == sum(
         g % 1000 for g in range(1, 100001)

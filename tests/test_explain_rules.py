@@ -245,8 +245,7 @@ def test_multi_column_index_is_equality_first_then_range(cli: Cli, shop: DbUrl) 
         cli,
         shop,
         "SELECT * FROM member WHERE member_id > 100 AND city = 'city 9' AND country = 'country 9'",
-        "--set", "enable_indexscan=off", "--set", "enable_bitmapscan=off",
-    )  # fmt: skip
+    )
     (finding,) = findings(doc, "seq_scan")
     assert "ON public.member (city, country, member_id);" in finding["action"]
 

@@ -51,7 +51,14 @@ def capture(settings: Settings, prepared: PreparedQuery, run: Run) -> tuple[Plan
     )
     analyses = [analyze_plan(d) for d in documents]
     stats = run_stats(analyses)
-    return analyses[stats.representative], stats
+    analysis = analyses[stats.representative]
+    if not prepared.generic:
+        from dbadmin.explain.hypo import verify_index_proposals
+
+        analysis = verify_index_proposals(
+            settings, analysis, timeout_s=run.timeout, set_options=run.set_options
+        )
+    return analysis, stats
 
 
 def over_target(stats: RunStats, run: Run) -> str | None:

@@ -38,6 +38,7 @@ from dbadmin.explain.sqltext import (
 if TYPE_CHECKING:
     from dbadmin.explain.deadline import StatementDeadline
     from dbadmin.settings import Settings
+    from dbadmin.urls import DbUrl
 
 DEFAULT_TIMEOUT_S = 30.0
 _TYPE = re.compile(r"^[A-Za-z_][\w .]*(\[\])?$")
@@ -216,7 +217,7 @@ def capture_runs(
     import psycopg2
 
     from dbadmin.db import raw_connection
-    from dbadmin.explain.deadline import StatementDeadline, keepalive_params
+    from dbadmin.explain.deadline import StatementDeadline
 
     for guc in set_options or {}:
         if not _GUC.match(guc):
@@ -226,12 +227,8 @@ def capture_runs(
     if analyze and not allow_side_effects:
         refuse_side_effects(query.effects)
     read_only = query.effects.read_only and not allow_side_effects
-    url = settings.direct_url
-    url = url.with_query(
-        **{k: v for k, v in keepalive_params(timeout_s).items() if k not in url.params}
-    )
     timeout = f"{max(int(timeout_s * 1000), 1)}ms"
-    with raw_connection(settings, url=url) as conn:
+    with raw_connection(settings, url=session_url(settings, timeout_s)) as conn:
         conn.autocommit = False
         session = StatementDeadline(conn, timeout_s)
         try:
@@ -290,6 +287,15 @@ def capture_runs(
         )
         for doc in docs
     ]
+
+
+def session_url(settings: Settings, timeout_s: float) -> DbUrl:
+    """The direct endpoint with TCP keepalives sized to the timeout (unless the URL sets them)."""
+    from dbadmin.explain.deadline import keepalive_params
+
+    url = settings.direct_url
+    extra = {k: v for k, v in keepalive_params(timeout_s).items() if k not in url.params}
+    return url.with_query(**extra)
 
 
 def _bind(session: StatementDeadline, cur: Any, query: PreparedQuery) -> str:

@@ -78,6 +78,8 @@ class Finding:
     title: str
     detail: str
     action: str
+    index_sql: str | None = None  # a proposed index, as hypopg_create_index() takes it
+    verification: str | None = None  # "verified" (hypopg: the planner uses it) / "unverified"
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ def _index_finding(
         title=f"Sequential scan on {qualified(node)} with a selective filter",
         detail=detail,
         action=proposal.statement + f" -- then ANALYZE {table};",
+        index_sql=proposal.hypothetical,
     )
 
 
@@ -130,7 +131,15 @@ def _rewrite_finding(
         title=f"The filter on {qualified(node)} cannot use an index as written",
         detail=detail,
         action=_rewrite_text(ctx, node, term),
+        index_sql=_expression_index(node, term),
     )
+
+
+def _expression_index(node: NodeMetrics, term: Term) -> str | None:
+    if term.kind != "function" or term.other not in IMMUTABLE_FUNCTIONS:
+        return None
+    expression = _unqualified(term.text.split(f" {term.operator} ")[0], node)
+    return f"CREATE INDEX ON {qualified(node)} (({expression}))"
 
 
 def _rewrite_text(ctx: Context, node: NodeMetrics, term: Term) -> str:
@@ -156,7 +165,7 @@ def _rewrite_text(ctx: Context, node: NodeMetrics, term: Term) -> str:
         )
     if term.kind == "function":
         expression = _unqualified(term.text.split(f" {term.operator} ")[0], node)
-        if term.other in IMMUTABLE_FUNCTIONS:
+        if term.other in IMMUTABLE_FUNCTIONS:  # the same index as _expression_index, named
             name = quote_ident(object_name("ix", node.relation or "t", [term.other or "", column]))
             return (
                 f"{term.other}() of {column} cannot use a plain index on {column}: "

@@ -30,6 +30,7 @@ class IndexProposal:
     columns: tuple[str, ...]  # key columns (unquoted names; "col DESC" for sort keys)
     predicate: str | None
     statement: str
+    hypothetical: str  # the same index for hypopg: no name, no CONCURRENTLY, no comment
     partitioned: bool
     existing: ExistingIndex | None  # an index that already has these leading columns
     leading: ExistingIndex | None  # an index that starts with the first column only
@@ -101,6 +102,7 @@ def propose_index(
         columns=tuple(keys),
         predicate=predicate,
         statement=statement,
+        hypothetical=f"CREATE INDEX ON {table} ({cols}){where}",
         partitioned=parent is not None,
         existing=existing,
         leading=leading,

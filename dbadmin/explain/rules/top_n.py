@@ -102,5 +102,6 @@ def top_n(ctx: Context, node: NodeMetrics) -> list[Finding]:
             action=proposal.statement
             + " -- equality columns first, then the ORDER BY columns: the scan stops after "
             "the Limit's rows",
+            index_sql=proposal.hypothetical,
         )
     ]
