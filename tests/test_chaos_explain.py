@@ -14,25 +14,13 @@ import uuid
 
 import pytest
 from conftest import Cli, PgServer
+from test_explain import run_sql
 
 from dbadmin.errors import ExitCode
 from dbadmin.explain.safety import statement_effects
 from dbadmin.urls import DbUrl
 
 UNREACHABLE = "postgresql://u:pw@127.0.0.1:1/db"
-
-
-def run_sql(url: DbUrl, sql: str) -> list[tuple[object, ...]]:
-    import psycopg2
-
-    conn = psycopg2.connect(**url.connect_kwargs())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 def _wait_for(url: DbUrl, sql: str, expected: list[tuple[object, ...]], seconds: float) -> None:

@@ -9,11 +9,11 @@ database is left without the extension (it is created inside the rolled-back tra
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from conftest import Cli
-from test_explain import NO_PARALLEL, run_sql
+from test_explain import run_sql
+from test_explain_rules import explain
 
 from dbadmin.urls import DbUrl
 
@@ -30,17 +30,9 @@ def _available(url: DbUrl) -> bool:
     )[0][0]  # type: ignore[no-any-return]
 
 
-def _explain(cli: Cli, url: DbUrl, sql: str, *args: str) -> dict[str, Any]:
-    res = cli("explain", "-d", url.render(), "--json", *NO_PARALLEL, *args, sql)
-    assert res.exit_code == 0, res.stderr
-    doc = res.json()
-    assert isinstance(doc, dict)
-    return doc
-
-
 def test_a_proposal_is_verified_with_hypopg_or_marked_unverified(cli: Cli, fresh_db: DbUrl) -> None:
     run_sql(fresh_db, ORDERS)
-    doc = _explain(cli, fresh_db, "SELECT * FROM orders WHERE customer = 42")
+    doc = explain(cli, fresh_db, "SELECT * FROM orders WHERE customer = 42")
     (finding,) = [f for f in doc["findings"] if f["kind"] == "seq_scan"]
     assert finding["index_sql"] == "CREATE INDEX ON public.orders (customer)"
     if _available(fresh_db):
@@ -62,7 +54,7 @@ def test_a_proposal_the_planner_would_not_use_is_dropped(cli: Cli, fresh_db: DbU
     planner keeps reading the table in full rather than use the proposed index; the same
     --set applies to the verification."""
     run_sql(fresh_db, ORDERS)
-    doc = _explain(
+    doc = explain(
         cli, fresh_db, "SELECT * FROM orders WHERE amount < 8", "--set", "random_page_cost=100"
     )
     scan = next(n for n in doc["nodes"] if n["node_type"] == "Seq Scan")
@@ -80,12 +72,12 @@ def test_an_installed_extension_is_used_and_kept(
 ) -> None:
     run_sql(fresh_db, ORDERS)
     if not _available(fresh_db):
-        doc = _explain(cli, fresh_db, "SELECT * FROM orders WHERE customer = 7")
+        doc = explain(cli, fresh_db, "SELECT * FROM orders WHERE customer = 7")
         assert [f["verification"] for f in doc["findings"] if f["index_sql"]] == ["unverified"]
         return
     if installed:
         run_sql(fresh_db, "CREATE EXTENSION hypopg")
-    doc = _explain(cli, fresh_db, "SELECT * FROM orders WHERE customer = 7")
+    doc = explain(cli, fresh_db, "SELECT * FROM orders WHERE customer = 7")
     assert [f["verification"] for f in doc["findings"] if f["index_sql"]] == ["verified"]
     count = run_sql(fresh_db, "SELECT count(*) FROM pg_extension WHERE extname = 'hypopg'")
     assert count == [(1 if installed else 0,)]

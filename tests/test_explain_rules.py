@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import Cli, PgServer
+from test_explain import run_sql
 
 from dbadmin.urls import DbUrl
 
@@ -213,6 +214,20 @@ def test_an_immutable_function_gets_an_expression_index(cli: Cli, shop: DbUrl) -
         "CREATE INDEX CONCURRENTLY ix_member_lower_email ON public.member ((lower(email)));"
         in finding["action"]
     )
+
+
+def test_an_existing_expression_index_is_named_not_proposed_again(cli: Cli, shop: DbUrl) -> None:
+    sql = "SELECT * FROM member WHERE lower(email) = 'm7@shop.test'"
+    run_sql(shop, "CREATE INDEX member_lower_email ON member (lower(email)); ANALYZE member")
+    try:
+        doc = explain(
+            cli, shop, sql, "--set", "enable_indexscan=off", "--set", "enable_bitmapscan=off"
+        )
+        (finding,) = findings(doc, "non_sargable")
+        assert "no new index: member_lower_email (lower(email)) matches" in finding["action"]
+        assert finding["index_sql"] is None and "CREATE INDEX" not in finding["action"]
+    finally:
+        run_sql(shop, "DROP INDEX member_lower_email")
 
 
 def test_a_leading_wildcard_gets_a_trigram_index(cli: Cli, shop: DbUrl) -> None:
