@@ -96,6 +96,40 @@ QUERIES: list[tuple[dict[str, str], str]] = [
 ]  # fmt: skip
 
 
+def capture_pairs(conn: Any) -> list[tuple[str, dict[str, Any], str]]:
+    """Each query once, as (sql, EXPLAIN's JSON, auto_explain's text of the same execution).
+
+    ``conn`` is an autocommit psycopg2 connection to a database holding SCHEMA; also used by
+    tests/data/explain/make_pairs.py to store pairs from other PostgreSQL versions."""
+    out: list[tuple[str, dict[str, Any], str]] = []
+    cur = conn.cursor()
+    cur.execute("LOAD 'auto_explain'")
+    for key, value in {
+        "auto_explain.log_min_duration": "0",
+        "auto_explain.log_analyze": "on",
+        "auto_explain.log_buffers": "on",
+        "auto_explain.log_verbose": "on",
+        "auto_explain.log_settings": "on",
+        "auto_explain.log_triggers": "on",
+        "auto_explain.log_format": "text",
+        "auto_explain.log_level": "notice",
+    }.items():
+        cur.execute("SELECT set_config(%s, %s, false)", (key, value))
+    for gucs, sql in QUERIES:
+        cur.execute("BEGIN")
+        for key, value in gucs.items():
+            cur.execute("SELECT set_config(%s, %s, true)", (key, value))
+        del conn.notices[:]
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS, FORMAT JSON) " + sql)
+        plan = cur.fetchone()[0]
+        cur.execute("ROLLBACK")
+        notice = next(n for n in conn.notices if "EXPLAIN (ANALYZE" in n)
+        text = notice.split("plan:\n", 1)[1]
+        lines = [ln for ln in text.split("\n") if not ln.startswith("Query Text:")]
+        out.append((sql, plan[0], "\n".join(lines)))
+    return out
+
+
 @pytest.fixture(scope="module")
 def pairs(pg_server: PgServer) -> Iterator[tuple[DbUrl, list[tuple[str, dict[str, Any], str]]]]:
     """(database, [(sql, JSON top object, auto_explain text of the same execution)])."""
@@ -105,35 +139,9 @@ def pairs(pg_server: PgServer) -> Iterator[tuple[DbUrl, list[tuple[str, dict[str
     url = pg_server.url(name)
     conn = psycopg2.connect(**url.connect_kwargs())
     conn.autocommit = True
-    out: list[tuple[str, dict[str, Any], str]] = []
     try:
-        cur = conn.cursor()
-        cur.execute(SCHEMA)
-        cur.execute("LOAD 'auto_explain'")
-        for key, value in {
-            "auto_explain.log_min_duration": "0",
-            "auto_explain.log_analyze": "on",
-            "auto_explain.log_buffers": "on",
-            "auto_explain.log_verbose": "on",
-            "auto_explain.log_settings": "on",
-            "auto_explain.log_triggers": "on",
-            "auto_explain.log_format": "text",
-            "auto_explain.log_level": "notice",
-        }.items():
-            cur.execute("SELECT set_config(%s, %s, false)", (key, value))
-        for gucs, sql in QUERIES:
-            cur.execute("BEGIN")
-            for key, value in gucs.items():
-                cur.execute("SELECT set_config(%s, %s, true)", (key, value))
-            del conn.notices[:]
-            cur.execute("EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS, FORMAT JSON) " + sql)
-            plan = cur.fetchone()[0]  # type: ignore[index]
-            cur.execute("ROLLBACK")
-            notice = next(n for n in conn.notices if "EXPLAIN (ANALYZE" in n)
-            text = notice.split("plan:\n", 1)[1]
-            lines = [ln for ln in text.split("\n") if not ln.startswith("Query Text:")]
-            out.append((sql, plan[0], "\n".join(lines)))
-        yield url, out
+        conn.cursor().execute(SCHEMA)
+        yield url, capture_pairs(conn)
     finally:
         conn.close()
         pg_server.drop_database(name)
@@ -160,6 +168,20 @@ def _without_summary(top: dict[str, Any]) -> PlanDocument:
 
 def test_text_and_json_of_the_same_execution_read_the_same(pairs: Any) -> None:
     _, captured = pairs
+    _assert_pairs_agree(captured)
+
+
+STORED = sorted((Path(__file__).resolve().parent / "data" / "explain").glob("pg*_pairs.json"))
+
+
+@pytest.mark.parametrize("path", STORED, ids=[p.stem for p in STORED])
+def test_stored_pairs_from_other_versions_read_the_same(path: Path) -> None:
+    """Pairs captured the same way from servers the lanes do not run (make_pairs.py)."""
+    stored = json.loads(path.read_text())
+    _assert_pairs_agree([(p["sql"], p["json"], p["text"]) for p in stored])
+
+
+def _assert_pairs_agree(captured: list[tuple[str, dict[str, Any], str]]) -> None:
     assert len(captured) >= 30
     kinds: set[str] = set()
     for sql, top, text in captured:
