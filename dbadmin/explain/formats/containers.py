@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dbadmin.explain.formats.text_plan import looks_like_text_plan
+from dbadmin.explain.formats.text_plan import SUMMARY_LINE, looks_like_text_plan
 
 
 @dataclass(frozen=True)
@@ -133,13 +133,7 @@ def _continues(content: str) -> bool:
     indent = len(content) - len(content.lstrip(" "))
     if indent % 2 == 1:
         return True
-    return indent == 0 and not _SUMMARY_LINE.match(content)
-
-
-_SUMMARY_LINE = re.compile(
-    r"^(Planning Time|Execution Time|Planning|JIT|Settings|Query Identifier|Serialization|"
-    r"Trigger [^:]*|Query Text):"
-)
+    return indent == 0 and not SUMMARY_LINE.match(content)
 
 
 def _cell(line: str) -> str:

@@ -29,7 +29,7 @@ _NODE = re.compile(rf"^(?P<arrow>->\s+)?(?P<name>\S.*?)(?:\s+{_COST})?(?:\s+{_AC
 _HAS_FIGURES = re.compile(rf"{_COST}|{_ACTUAL}")
 _SUBPLAN = re.compile(r"^(?P<kind>InitPlan|SubPlan|CTE)\s+(?P<name>.+)$")
 _WORKER = re.compile(r"^Worker (?P<n>\d+):\s*(?P<rest>.*)$")
-_SUMMARY = re.compile(
+SUMMARY_LINE = re.compile(  # the top-level lines after the plan tree
     r"^(Planning Time|Execution Time|Planning|JIT|Settings|Query Identifier|Serialization|"
     r"Trigger [^:]*|Query Text)(:|$)"
 )
@@ -60,7 +60,7 @@ def parse_text_plan(text: str) -> dict[str, Any]:
     for number, line in enumerate(lines, 1):
         indent = len(line) - len(line.lstrip(" "))
         body = line.strip()
-        if indent == 0 and stack and _SUMMARY.match(body):
+        if indent == 0 and stack and SUMMARY_LINE.match(body):
             summary = _summary_line(top, body)
             continue
         if summary is not None and indent > 0:
