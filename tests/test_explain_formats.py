@@ -171,7 +171,7 @@ def test_text_and_json_of_the_same_execution_read_the_same(pairs: Any) -> None:
     _assert_pairs_agree(captured)
 
 
-STORED = sorted((Path(__file__).resolve().parent / "data" / "explain").glob("pg*_pairs.json"))
+STORED = sorted((Path(__file__).resolve().parent / "data" / "explain" / "pairs").glob("pg*.json"))
 
 
 @pytest.mark.parametrize("path", STORED, ids=[p.stem for p in STORED])

