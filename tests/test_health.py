@@ -184,7 +184,9 @@ def test_duplicate_index_and_fk_without_index_are_reported(cli: Cli, fresh_db: D
         assert fk["details"][0]["table"] == "orders"
         assert fk["details"][0]["columns"] == "customer_id"
         assert fk["details"][0]["referenced_table"] == "customers"
-        assert "CREATE INDEX CONCURRENTLY ON orders (customer_id)" in fk["details"][0]["suggestion"]
+        assert fk["details"][0]["suggestion"] == (
+            "CREATE INDEX CONCURRENTLY ON public.orders (customer_id);"
+        )
         with conn.cursor() as cur:  # fixing both makes the checks OK
             cur.execute("CREATE INDEX ON orders (customer_id, placed)")
             cur.execute("DROP INDEX orders_placed, customers_id_again")

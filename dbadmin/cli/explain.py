@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,8 +22,9 @@ from dbadmin.errors import UsageError
 if TYPE_CHECKING:
     from dbadmin.explain.analyze import PlanAnalysis
     from dbadmin.explain.capture import PreparedQuery
-    from dbadmin.settings import Settings
+    from dbadmin.explain.timing import RunStats
 
+DEFAULT_P95_TARGET_MS = 50.0  # the application's stated target
 _INPUT = "Input"
 _SAFETY = "Execution"
 _REGRESSION = "Regression"
@@ -57,8 +58,11 @@ def explain(
     from_json: Annotated[
         Path | None,
         typer.Option(
+            "--plan",
             "--from-json",
-            help="Analyse a JSON plan captured elsewhere (EXPLAIN FORMAT JSON, auto_explain, psql).",
+            help="Analyse a plan captured elsewhere, FILE or - for stdin: JSON or text EXPLAIN "
+            "output, psql tables (any border/linestyle), CSV/TSV exports, auto_explain log "
+            "entries. --from-json is an alias.",
             rich_help_panel=_INPUT,
         ),
     ] = None,
@@ -88,15 +92,50 @@ def explain(
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", help="statement_timeout in seconds (SET LOCAL).", rich_help_panel=_SAFETY
+            "--timeout",
+            help="Seconds each statement may take: statement_timeout and lock_timeout on the "
+            "server, and a client-side deadline 2 s later for a server that stops answering "
+            "(exit 4). --set cannot lift it.",
+            rich_help_panel=_SAFETY,
         ),
     ] = 30.0,
+    allow_side_effects: Annotated[
+        bool,
+        typer.Option(
+            "--allow-side-effects",
+            help="Run statements that call functions a rollback does not undo "
+            "(pg_terminate_backend, setval, dblink_exec, lo_export...); SELECTs then run "
+            "read-write. Refused (exit 2) without it.",
+            rich_help_panel=_SAFETY,
+        ),
+    ] = False,
     set_options: Annotated[
         list[str] | None,
         typer.Option(
             "--set",
             help="SET LOCAL a setting for this run, e.g. --set work_mem=64MB (repeatable).",
             rich_help_panel=_SAFETY,
+        ),
+    ] = None,
+    runs: Annotated[
+        int | None,
+        typer.Option(
+            "--runs",
+            help="Run the statement N times in one session (each run rolled back to a "
+            "savepoint) and report p50/p95; the run closest to the median is shown. "
+            "Default 1, or 5 with --save/--compare.",
+            rich_help_panel=_SAFETY,
+            show_default=False,
+        ),
+    ] = None,
+    p95_target: Annotated[
+        str | None,
+        typer.Option(
+            "--p95-target",
+            help="Exit 1 when a p95 exceeds this duration (e.g. 50ms, 0.5ms); checked when "
+            "given, and with an explicit --runs N > 1 (default target 50ms, the application's).",
+            rich_help_panel=_REGRESSION,
+            show_default=False,
         ),
     ] = None,
     save: Annotated[
@@ -171,23 +210,29 @@ def explain(
         return
     if len(given) > 1:
         raise UsageError(
-            "give one input: a statement, --file, --query, --all or --from-json",
+            "give one input: a statement, --file, --query, --all or --plan",
             "dbadmin explain --help",
         )
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
+    from dbadmin.cli.explain_all import AllBaselines, Run, capture, explain_all, over_target
+
+    count, target = _run_options(
+        runs, p95_target, save is not None or compare is not None, no_analyze, timeout
+    )
+    run = Run(
+        no_analyze, wal, timeout, _settings_args(set_options), allow_side_effects, count, target
+    )
     if all_queries:
         if html:
             raise UsageError("--all makes a summary table; --html takes one query")
-        _explain_all(
+        explain_all(
             ctx,
             database_url,
             params or [],
-            no_analyze,
-            timeout,
-            _settings_args(set_options),
+            replace(run, wal=False),
             json_output,
-            _AllBaselines(
+            AllBaselines(
                 save_dir=save,
                 compare_dir=compare,
                 max_regression=max_regression / 100.0,
@@ -203,20 +248,24 @@ def explain(
     baseline = load_baseline(compare) if compare else None
     query_name: str | None = None
     bound: dict[str, str] = {}
+    stats: RunStats | None = None
     if from_json is not None:
         if params:
-            raise UsageError("-p applies to a query run on the server, not to --from-json")
-        from dbadmin.explain.plan import load_plan_file
+            raise UsageError("-p applies to a query run on the server, not to --plan")
+        from dbadmin.explain.plan import load_plan_file, parse_plan_text
 
-        analysis = analyze_plan(load_plan_file(from_json))
+        if str(from_json) == "-":
+            import sys
+
+            analysis = analyze_plan(parse_plan_text(sys.stdin.read(), source="stdin"))
+        else:
+            analysis = analyze_plan(load_plan_file(from_json))
     else:
         prepared = _prepare(sql, file, query, params or [], baseline, no_analyze)
         query_name = prepared.name
         bound = {**prepared.named, **{f"${k}": v for k, v in prepared.positional.items()}}
         settings = get_settings(ctx, database_url)
-        analysis = _capture(
-            settings, prepared, no_analyze, wal, timeout, _settings_args(set_options)
-        )
+        analysis, stats = capture(settings, prepared, run)
 
     comparison = None
     if baseline is not None:
@@ -225,9 +274,10 @@ def explain(
             analysis,
             max_regression=max_regression / 100.0,
             min_delta_ms=min_regression_ms,
+            stats=stats,
         )
     if save is not None:
-        save_baseline(analysis, save, params=bound)
+        save_baseline(analysis, save, params=bound, stats=stats)
         notice(f"baseline saved to {save}")
     if html is not None:
         from dbadmin.explain.html import render_html
@@ -240,9 +290,10 @@ def explain(
     if json_output:
         document: dict[str, Any] = {"query_name": query_name, "params": bound, **analysis.as_dict()}
         document["comparison"] = comparison.as_dict() if comparison else None
+        document["timing"] = stats.as_dict() if stats else None
         print_json(document)
     else:
-        _print_report(analysis, comparison, fail_on_shape_change)
+        _print_report(analysis, comparison, fail_on_shape_change, stats)
 
     if comparison is not None:
         failures = comparison.failures(fail_on_shape_change=fail_on_shape_change)
@@ -250,6 +301,28 @@ def explain(
             from dbadmin.errors import ProblemFound
 
             raise ProblemFound("regression against " + str(compare) + ": " + "; ".join(failures))
+    slow = over_target(stats, run) if stats else None
+    if slow:
+        from dbadmin.errors import ProblemFound
+
+        raise ProblemFound(slow, "see the findings above")
+
+
+def _run_options(
+    runs: int | None, p95_target: str | None, baseline: bool, no_analyze: bool, timeout: float
+) -> tuple[int, float | None]:
+    """(runs, p95 target in ms or None when not checked)."""
+    from dbadmin.explain.timing import parse_duration_ms
+
+    if runs is not None and not 1 <= runs <= 1000:
+        raise UsageError("--runs must be between 1 and 1000")
+    count = runs if runs is not None else (5 if baseline and not no_analyze else 1)
+    target = parse_duration_ms(p95_target) if p95_target is not None else None
+    if target is None and runs is not None and runs > 1:  # asked for a p95: judge it
+        target = DEFAULT_P95_TARGET_MS
+    if timeout * count > 3600:
+        raise UsageError("--runs x --timeout exceeds an hour", "lower --runs or --timeout")
+    return count, target
 
 
 def _settings_args(values: list[str] | None) -> dict[str, str]:
@@ -287,39 +360,26 @@ def _prepare(
     if sql is None:
         raise UsageError(
             "nothing to explain",
-            'give a statement, --file, --query NAME, --all or --from-json (dbadmin explain "SELECT 1")',
+            'give a statement, --file, --query NAME, --all or --plan FILE (dbadmin explain "SELECT 1")',
         )
     return prepare_query(sql, params=params, allow_generic=no_analyze)
 
 
-def _capture(
-    settings: Settings,
-    prepared: PreparedQuery,
-    no_analyze: bool,
-    wal: bool,
-    timeout: float,
-    set_options: dict[str, str],
-) -> PlanAnalysis:
-    from dbadmin.explain.analyze import analyze_plan
-    from dbadmin.explain.capture import capture_plan
-
-    document = capture_plan(
-        settings,
-        prepared,
-        analyze=not no_analyze,
-        wal=wal,
-        timeout_s=timeout,
-        set_options=set_options,
-    )
-    return analyze_plan(document)
-
-
-def _print_report(analysis: PlanAnalysis, comparison: Any, fail_on_shape_change: bool) -> None:
+def _print_report(
+    analysis: PlanAnalysis, comparison: Any, fail_on_shape_change: bool, stats: RunStats | None
+) -> None:
     from dbadmin.explain.report import comparison_table, findings_table, plan_tree
+    from dbadmin.render import human_ms
 
     console = out_console()
     console.print(plan_tree(analysis))
     console.print()
+    if stats is not None and stats.runs > 1 and stats.metric == "execution_ms":
+        console.print(
+            f"{stats.runs} runs: p50 {human_ms(stats.p50)}, p95 {human_ms(stats.p95)}, "
+            f"spread {human_ms(stats.spread)}; the run closest to the median is shown"
+        )
+        console.print()
     console.print(findings_table(analysis))
     if comparison is not None:
         console.print()
@@ -352,174 +412,3 @@ def _print_catalog(queries: list[Any], json_output: bool) -> None:
     out_console().print(
         simple_table("Catalog queries", ("name", "parameters", "what it serves"), rows)
     )
-
-
-@dataclass(frozen=True)
-class _AllBaselines:
-    """--all with --save DIR / --compare DIR: one baseline file per catalog query, DIR/NAME.json."""
-
-    save_dir: Path | None
-    compare_dir: Path | None
-    max_regression: float
-    min_delta_ms: float
-    fail_on_shape_change: bool
-
-
-def _explain_all(
-    ctx: typer.Context,
-    database_url: str | None,
-    params: list[str],
-    no_analyze: bool,
-    timeout: float,
-    set_options: dict[str, str],
-    json_output: bool,
-    baselines: _AllBaselines,
-) -> None:
-    from dbadmin.errors import OperationTimeout, ProblemFound, SqlError
-    from dbadmin.explain import catalog
-    from dbadmin.explain.capture import prepare_query
-    from dbadmin.explain.compare import compare_plans, load_baseline, save_baseline
-
-    if baselines.compare_dir is not None and not baselines.compare_dir.is_dir():
-        raise UsageError(
-            f"--compare {baselines.compare_dir} is not a directory",
-            "with --all, --save DIR and --compare DIR hold one NAME.json per catalog query",
-        )
-    if baselines.save_dir is not None:
-        baselines.save_dir.mkdir(parents=True, exist_ok=True)
-
-    if params:
-        raise UsageError(
-            "-p with --all is ambiguous", "catalog queries use their defaults with --all"
-        )
-    entries = catalog.list_queries()
-    prepared = [prepare_query(e.sql, specs=e.params, name=e.name) for e in entries]
-    settings = get_settings(ctx, database_url)
-    results: list[dict[str, Any]] = []
-    for entry, item in zip(entries, prepared, strict=True):
-        try:
-            analysis = _capture(settings, item, no_analyze, False, timeout, set_options)
-        except (SqlError, UsageError, OperationTimeout) as exc:
-            results.append(
-                {"name": entry.name, "error": exc.one_line(), "exit_code": int(exc.exit_code)}
-            )
-            continue
-        slowest = max(analysis.nodes, key=lambda n: n.share or 0.0)
-        comparison: dict[str, Any] | None = None
-        regression: list[str] = []
-        if baselines.compare_dir is not None:
-            path = baselines.compare_dir / f"{entry.name}.json"
-            if path.exists():
-                compared = compare_plans(
-                    load_baseline(path),
-                    analysis,
-                    max_regression=baselines.max_regression,
-                    min_delta_ms=baselines.min_delta_ms,
-                )
-                comparison = compared.as_dict()
-                regression = compared.failures(fail_on_shape_change=baselines.fail_on_shape_change)
-        if baselines.save_dir is not None:
-            save_baseline(analysis, baselines.save_dir / f"{entry.name}.json")
-        results.append(
-            {
-                "name": entry.name,
-                "error": None,
-                "comparison": comparison,
-                "regression": regression,
-                "execution_ms": analysis.execution_ms,
-                "planning_ms": analysis.planning_ms,
-                "total_cost": analysis.total_cost,
-                "slowest_node": slowest.label,
-                "slowest_share": slowest.share,
-                "findings": [
-                    {
-                        "kind": f.kind,
-                        "severity": f.severity,
-                        "node_id": f.node_id,
-                        "title": f.title,
-                        "action": f.action,
-                    }
-                    for f in analysis.findings
-                ],
-            }
-        )
-    errors = [r for r in results if r["error"]]
-    regressed = [r for r in results if r.get("regression")]
-    if baselines.save_dir is not None:
-        notice(f"baselines saved to {baselines.save_dir}/NAME.json")
-    if json_output:
-        print_json({"queries": results})
-    else:
-        from rich.markup import escape
-
-        from dbadmin.render import human_ms, simple_table
-
-        rows = []
-        for r in results:
-            if r["error"]:
-                rows.append((r["name"], "-", "-", "-", "[bold red]error[/]", escape(r["error"])))
-                continue
-            worst = _worst(r["findings"])
-            counts = ", ".join(
-                f"{sum(1 for f in r['findings'] if f['severity'] == s)} {s}"
-                for s in ("critical", "warning", "info")
-                if any(f["severity"] == s for f in r["findings"])
-            )
-            rows.append(
-                (
-                    r["name"] + _baseline_note(r, baselines.compare_dir is not None),
-                    human_ms(r["execution_ms"])
-                    if r["execution_ms"] is not None
-                    else f"cost {r['total_cost']:,.0f}",
-                    human_ms(r["planning_ms"]),
-                    escape(f"{r['slowest_node']} ({(r['slowest_share'] or 0):.0%})"),
-                    counts or "none",
-                    escape(worst),
-                )
-            )
-        out_console().print(
-            simple_table(
-                "Catalog queries",
-                ("query", "execution", "planning", "slowest node", "findings", "top finding"),
-                rows,
-                numeric=("execution", "planning"),
-            )
-        )
-    if errors:
-        raise ProblemFound(
-            f"{len(errors)} of {len(results)} catalog queries failed: "
-            + ", ".join(r["name"] for r in errors),
-            "run one with --query NAME to see the whole error",
-        )
-    if regressed:
-        raise ProblemFound(
-            "regression against the baselines in "
-            + str(baselines.compare_dir)
-            + ": "
-            + "; ".join(f"{r['name']}: {r['regression'][0]}" for r in regressed)
-        )
-
-
-def _baseline_note(result: dict[str, Any], comparing: bool) -> str:
-    if not comparing:
-        return ""
-    comparison = result.get("comparison")
-    if comparison is None:
-        return "\n[dim]no baseline[/]"
-    if result.get("regression"):
-        return "\n[bold red]REGRESSION[/]"
-    ratio = comparison.get("ratio")
-    change = "" if ratio is None else f" {ratio:+.0%}"
-    shape = ", shape changed" if comparison.get("shape_changed") else ""
-    return f"\n[green]vs baseline{change}{shape}[/]"
-
-
-def _worst(findings: list[dict[str, Any]]) -> str:
-    for severity in ("critical", "warning"):
-        for f in findings:
-            if f["severity"] == severity and f["kind"] != "slow_node":
-                return f["title"]
-    for f in findings:
-        if f["severity"] in ("critical", "warning"):
-            return f["title"]
-    return "-"

@@ -21,6 +21,12 @@ from typing import TYPE_CHECKING, Any
 from dbadmin.errors import OperationTimeout, SqlError, UsageError
 from dbadmin.explain.catalog import CatalogParam
 from dbadmin.explain.plan import PlanDocument, parse_plan_text
+from dbadmin.explain.safety import (
+    StatementEffects,
+    check_set_options,
+    refuse_side_effects,
+    statement_effects,
+)
 from dbadmin.explain.sqltext import (
     check_single_statement,
     find_placeholders,
@@ -30,7 +36,9 @@ from dbadmin.explain.sqltext import (
 )
 
 if TYPE_CHECKING:
+    from dbadmin.explain.deadline import StatementDeadline
     from dbadmin.settings import Settings
+    from dbadmin.urls import DbUrl
 
 DEFAULT_TIMEOUT_S = 30.0
 _TYPE = re.compile(r"^[A-Za-z_][\w .]*(\[\])?$")
@@ -49,6 +57,7 @@ class PreparedQuery:
     name: str | None = None  # the catalog name, if any
     generic: bool = False  # no values at all: EXPLAIN (GENERIC_PLAN), PostgreSQL 16+, no ANALYZE
     placeholders: tuple[str, ...] = ()  # the :name placeholders in ``sql``, in order
+    effects: StatementEffects = field(default_factory=lambda: StatementEffects(read_only=False))
 
 
 def parse_param_args(values: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -91,6 +100,7 @@ def prepare_query(
             positional={},
             name=name,
             generic=True,
+            effects=statement_effects(numbered),
         )
     positional: dict[int, str] = {i + 1: v for i, v in enumerate(positional_args)}
     named: dict[str, str] = {}
@@ -140,6 +150,7 @@ def prepare_query(
         specs=spec_map,
         name=name,
         placeholders=holders.named,
+        effects=statement_effects(numbered),
     )
 
 
@@ -168,21 +179,64 @@ def capture_plan(
     wal: bool = False,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     set_options: Mapping[str, str] | None = None,
+    allow_side_effects: bool = False,
 ) -> PlanDocument:
-    """EXPLAIN the query on the server; the transaction is rolled back whatever happens."""
+    """One EXPLAIN of the query (see :func:`capture_runs`)."""
+    return capture_runs(
+        settings,
+        query,
+        analyze=analyze,
+        wal=wal,
+        timeout_s=timeout_s,
+        set_options=set_options,
+        allow_side_effects=allow_side_effects,
+    )[0]
+
+
+def capture_runs(
+    settings: Settings,
+    query: PreparedQuery,
+    *,
+    runs: int = 1,
+    analyze: bool = True,
+    wal: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    set_options: Mapping[str, str] | None = None,
+    allow_side_effects: bool = False,
+) -> list[PlanDocument]:
+    """EXPLAIN the query ``runs`` times in one session (each run inside a savepoint rolled
+    back before the next, so every run sees the same data); the transaction is rolled back
+    whatever happens.
+
+    Before connecting: calls whose effects survive a rollback are refused (unless
+    ``allow_side_effects``; a plan without ANALYZE runs nothing) and ``--set`` may not lift the
+    time limit. Plain SELECTs run READ ONLY. Every statement is bounded twice: by
+    ``statement_timeout``/``lock_timeout`` on the server and by a client-side deadline
+    (:mod:`dbadmin.explain.deadline`) for a server that stops answering.
+    """
     import psycopg2
 
     from dbadmin.db import raw_connection
+    from dbadmin.explain.deadline import StatementDeadline
 
     for guc in set_options or {}:
         if not _GUC.match(guc):
             raise UsageError(f"--set {guc!r} is not a setting name")
+    check_set_options(set_options or {})
+    analyze = analyze and not query.generic
+    if analyze and not allow_side_effects:
+        refuse_side_effects(query.effects)
+    read_only = query.effects.read_only and not allow_side_effects
     timeout = f"{max(int(timeout_s * 1000), 1)}ms"
-    with raw_connection(settings, direct=True) as conn:
+    with raw_connection(settings, url=session_url(settings, timeout_s)) as conn:
         conn.autocommit = False
+        session = StatementDeadline(conn, timeout_s)
         try:
             with conn.cursor() as cur:
-                cur.execute(
+                if read_only:
+                    session.execute(cur, "SET TRANSACTION READ ONLY")
+                session.execute(
+                    cur,
                     "SELECT set_config('statement_timeout', %s, true), "
                     "set_config('lock_timeout', %s, true), "
                     "current_setting('server_version_num')::int, current_setting('server_version')",
@@ -191,75 +245,60 @@ def capture_plan(
                 row = cur.fetchone()
                 version_num, version = int(row[2]), str(row[3]).split()[0]
                 for guc, value in (set_options or {}).items():
-                    cur.execute("SELECT set_config(%s, %s, true)", (guc, value))
+                    session.execute(cur, "SELECT set_config(%s, %s, true)", (guc, value))
                 if query.generic and version_num < 160000:
                     raise UsageError(
                         f"the query has placeholders without values; a generic plan needs "
                         f"PostgreSQL 16+ (this is {version})",
                         "bind them with -p",
                     )
-                sql = query.sql if query.generic else _bind(cur, query)
+                sql = query.sql if query.generic else _bind(session, cur, query)
                 prefix = explain_options(
-                    analyze=analyze and not query.generic,
-                    wal=wal,
-                    version_num=version_num,
-                    generic=query.generic,
+                    analyze=analyze, wal=wal, version_num=version_num, generic=query.generic
                 )
-                try:
-                    _execute_interruptibly(conn, cur, prefix + sql)
-                except psycopg2.Error as exc:
-                    raise _explain_error(
-                        exc, sql, len(prefix), timeout_s, bool(query.named or query.positional)
-                    ) from None
-                value = cur.fetchone()[0]
-                doc = _document(value)
-                stats = _relation_stats(cur, doc)
+                docs = []
+                for _ in range(max(runs, 1)):
+                    if runs > 1:  # each run sees the data as it was: EXPLAIN ANALYZE writes
+                        session.execute(cur, "SAVEPOINT dbadmin_run")
+                    try:
+                        session.execute(cur, prefix + sql)
+                    except psycopg2.Error as exc:
+                        raise _explain_error(
+                            exc, sql, len(prefix), timeout_s, bool(query.named or query.positional)
+                        ) from None
+                    docs.append(_document(cur.fetchone()[0]))
+                    if runs > 1:
+                        session.execute(cur, "ROLLBACK TO SAVEPOINT dbadmin_run")
+                stats = _relation_stats(session, cur, docs[0])
         finally:
-            try:
-                conn.rollback()  # always: EXPLAIN ANALYZE really ran the statement
-            except psycopg2.Error:
-                pass  # a broken connection: closing it discards the transaction anyway
-    return PlanDocument(
-        top=doc.top,
-        source="server",
-        query_text=sql,
-        server_version=version,
-        server_version_num=version_num,
-        relation_stats=stats,
-    )
+            if not session.severed:
+                try:
+                    conn.rollback()  # always: EXPLAIN ANALYZE really ran the statement
+                except psycopg2.Error:
+                    pass  # a broken connection: closing it discards the transaction anyway
+    return [
+        PlanDocument(
+            top=doc.top,
+            source="server",
+            query_text=sql,
+            server_version=version,
+            server_version_num=version_num,
+            relation_stats=stats,
+        )
+        for doc in docs
+    ]
 
 
-def _execute_interruptibly(conn: Any, cur: Any, sql: str) -> None:
-    """Run the statement in a helper thread so Ctrl-C cancels it on the server at once.
+def session_url(settings: Settings, timeout_s: float) -> DbUrl:
+    """The direct endpoint with TCP keepalives sized to the timeout (unless the URL sets them)."""
+    from dbadmin.explain.deadline import keepalive_params
 
-    libpq blocks in C while a statement runs and Python only sees SIGINT afterwards; waiting in
-    the main thread instead lets KeyboardInterrupt arrive, send a cancel request, and then
-    propagate (the caller rolls back and the CLI exits 130).
-    """
-    import threading
-
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            cur.execute(sql)
-        except BaseException as exc:
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, name="dbadmin-explain", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.1)
-    except KeyboardInterrupt:
-        conn.cancel()
-        worker.join(10.0)
-        raise
-    if failure:
-        raise failure[0]
+    url = settings.direct_url
+    extra = {k: v for k, v in keepalive_params(timeout_s).items() if k not in url.params}
+    return url.with_query(**extra)
 
 
-def _bind(cur: Any, query: PreparedQuery) -> str:
+def _bind(session: StatementDeadline, cur: Any, query: PreparedQuery) -> str:
     named: dict[str, str] = {}
     for name in query.placeholders:
         spec = query.specs.get(name)
@@ -268,7 +307,7 @@ def _bind(cur: Any, query: PreparedQuery) -> str:
         elif spec is not None and spec.default_is_query:
             assert spec.default is not None
             check_single_statement(spec.default)
-            cur.execute(spec.default)
+            session.execute(cur, spec.default)
             row = cur.fetchone()
             if row is None:
                 raise UsageError(
@@ -294,7 +333,9 @@ def _document(value: Any) -> PlanDocument:
     return parse_plan_text(text, source="server")
 
 
-def _relation_stats(cur: Any, doc: PlanDocument) -> dict[str, dict[str, Any]]:
+def _relation_stats(
+    session: StatementDeadline, cur: Any, doc: PlanDocument
+) -> dict[str, dict[str, Any]]:
     names: set[str] = set()
     stack = [doc.root]
     while stack:
@@ -306,7 +347,7 @@ def _relation_stats(cur: Any, doc: PlanDocument) -> dict[str, dict[str, Any]]:
         return {}
     from dbadmin import sql as sql_files
 
-    cur.execute(sql_files.load("explain", "relation_stats", 0), {"names": sorted(names)})
+    session.execute(cur, sql_files.load("explain", "relation_stats", 0), {"names": sorted(names)})
     columns = [d[0] for d in cur.description]
     return {row[0]: dict(zip(columns, row, strict=True)) for row in cur.fetchall()}
 
@@ -327,6 +368,12 @@ def _explain_error(
         return OperationTimeout(
             f"EXPLAIN waited {timeout_s:g} s for a lock ({message}); rolled back",
             "another session holds a conflicting lock; retry later",
+        )
+    if getattr(exc, "pgcode", None) == "25006":  # read_only_sql_transaction
+        return SqlError(
+            f"{message}: the SELECT tried to write (through a function?) in the READ ONLY "
+            "transaction explain uses for SELECTs; nothing was changed",
+            "add --allow-side-effects to run it read-write (still rolled back)",
         )
     if getattr(exc, "pgcode", None) is None:
         from dbadmin.db import translate_db_error

@@ -3,8 +3,11 @@
 The plan shape is the pre-order list of node signatures (depth, node type, relation, index,
 CTE, join type, strategy); two shapes are aligned with difflib, so an index scan replaced by a
 sequential scan shows as one changed node and inserted/removed nodes as such. Time is compared on
-execution time (or total cost when either plan was not analysed), with a noise floor in ms so a
-0.1 ms query does not fail CI on jitter.
+execution time (or total cost when either plan was not analysed): with several runs on both
+sides (``--runs``, 5 by default with --save/--compare), their medians, and a slowdown counts only
+beyond the relative limit AND an absolute floor: the larger of ``--min-regression-ms`` and three
+robust standard deviations of the measured run-to-run spread (:mod:`dbadmin.explain.timing`).
+Buffers (pages hit + read) are deterministic and compared with the same relative limit.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from typing import Any
 
 from dbadmin.errors import UsageError
 from dbadmin.explain.analyze import PlanAnalysis
+from dbadmin.explain.timing import RunStats, noise_floor
 
 BASELINE_FORMAT = 1
+MIN_BUFFER_DELTA = 100  # pages (800 kB): below this a change in buffers is not a regression
 
 
 @dataclass(frozen=True)
@@ -59,14 +64,26 @@ class PlanComparison:
     shape_changed: bool
     changes: tuple[ShapeChange, ...]
     node_deltas: tuple[NodeDelta, ...]
+    noise_floor: float = 0.0  # the absolute slowdown below which time is noise
+    runs: tuple[int, int] = (1, 1)  # runs behind the baseline's and the current figure
+    baseline_buffers: int | None = None
+    current_buffers: int | None = None
+    buffers_grew: bool = False
 
     def failures(self, *, fail_on_shape_change: bool) -> list[str]:
         out = []
         if self.slower and self.ratio is not None:
             unit = "ms" if self.metric == "execution_ms" else ""
+            median = " median" if max(self.runs) > 1 else ""
             out.append(
-                f"{self.metric} {self.baseline_total:.3f}{unit} -> {self.current_total:.3f}{unit} "
-                f"(+{self.ratio:.0%}, limit +{self.max_regression:.0%})"
+                f"{self.metric}{median} {self.baseline_total:.3f}{unit} -> "
+                f"{self.current_total:.3f}{unit} (+{self.ratio:.0%}, limit "
+                f"+{self.max_regression:.0%} and +{self.noise_floor:.3f}{unit})"
+            )
+        if self.buffers_grew:
+            out.append(
+                f"buffers {self.baseline_buffers:,} -> {self.current_buffers:,} pages "
+                f"(limit +{self.max_regression:.0%})"
             )
         if fail_on_shape_change and self.shape_changed:
             out.append("plan shape changed: " + "; ".join(c.describe() for c in self.changes[:5]))
@@ -82,9 +99,15 @@ class PlanComparison:
 
 
 def save_baseline(
-    analysis: PlanAnalysis, path: Path, *, params: dict[str, str] | None = None
+    analysis: PlanAnalysis,
+    path: Path,
+    *,
+    params: dict[str, str] | None = None,
+    stats: RunStats | None = None,
 ) -> None:
     document = {"dbadmin_baseline": BASELINE_FORMAT, "params": params or {}, **analysis.as_dict()}
+    if stats is not None:
+        document["timing"] = stats.as_dict()
     from dbadmin.files import write_atomically
 
     write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -129,6 +152,7 @@ def compare_plans(
     *,
     max_regression: float = 0.20,
     min_delta_ms: float = 1.0,
+    stats: RunStats | None = None,
 ) -> PlanComparison:
     base_nodes: list[dict[str, Any]] = baseline["nodes"]
     cur_nodes = current.as_dict()["nodes"]
@@ -170,6 +194,20 @@ def compare_plans(
             current.total_cost,
             0.0,
         )
+    saved = baseline.get("timing") if isinstance(baseline.get("timing"), dict) else None
+    runs = (1, 1)
+    if saved and stats is not None and saved.get("metric") == metric == stats.metric:
+        old_total, new_total = float(saved["p50"]), stats.p50
+        floor = noise_floor(float(saved.get("spread") or 0.0), stats.spread, floor)
+        runs = (int(saved.get("runs") or 1), stats.runs)
+    old_buffers = _baseline_buffers(baseline, saved)
+    new_buffers = stats.buffers if stats is not None else _root_buffers(cur_nodes)
+    buffers_grew = (
+        old_buffers is not None
+        and new_buffers is not None
+        and new_buffers - old_buffers >= MIN_BUFFER_DELTA
+        and new_buffers > old_buffers * (1.0 + max_regression)
+    )
     delta = ratio = None
     slower = False
     if old_total is not None and new_total is not None:
@@ -193,4 +231,22 @@ def compare_plans(
         shape_changed=bool(changes),
         changes=tuple(changes),
         node_deltas=tuple(deltas),
+        noise_floor=floor,
+        runs=runs,
+        baseline_buffers=old_buffers,
+        current_buffers=new_buffers,
+        buffers_grew=buffers_grew,
     )
+
+
+def _root_buffers(nodes: list[dict[str, Any]]) -> int | None:
+    buffers = nodes[0].get("buffers") if nodes else None
+    if not buffers:
+        return None
+    return int(buffers.get("shared_hit", 0) + buffers.get("shared_read", 0))
+
+
+def _baseline_buffers(baseline: dict[str, Any], saved: dict[str, Any] | None) -> int | None:
+    if saved and saved.get("buffers") is not None:
+        return int(saved["buffers"])
+    return _root_buffers(baseline["nodes"])

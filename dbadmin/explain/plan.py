@@ -54,24 +54,39 @@ def load_plan_file(path: Path) -> PlanDocument:
 
 
 def parse_plan_text(text: str, *, source: str) -> PlanDocument:
-    """Parse and validate; a malformed plan raises UsageError (exit 2) saying what is wrong."""
-    data = _decode(text, source)
-    top = _find_top(data, source)
+    """Parse and validate; a malformed plan raises UsageError (exit 2) saying what is wrong.
+
+    The text may be JSON or EXPLAIN's text format, bare or inside psql's frames, a CSV/TSV
+    export or an auto_explain log entry (:mod:`dbadmin.explain.formats`).
+    """
+    from dbadmin.explain.formats import read_container
+
+    stripped = text.strip().lstrip("\ufeff")
+    if not stripped:
+        raise UsageError(f"{source} is empty", "give a file with an EXPLAIN plan")
+    container = read_container(stripped, source)
+    if container.top is not None:
+        top = container.top
+    else:
+        top = _find_top(_decode(container.text, stripped, source), source)
     _validate_node(top["Plan"], "Plan", source)
-    query = top.get("Query Text")
+    query = top.get("Query Text", container.query_text)
     return PlanDocument(
         top=top, source=source, query_text=query if isinstance(query, str) else None
     )
 
 
-def _decode(text: str, source: str) -> Any:
-    stripped = text.strip()
-    if not stripped:
-        raise UsageError(f"{source} is empty", "give a file with an EXPLAIN (FORMAT JSON) plan")
+def _decode(inner: str, original: str, source: str) -> Any:
+    """JSON from the unwrapped text, else from the original (psql framing, a log prefix)."""
+    if inner != original:
+        try:
+            return json.loads(inner)
+        except json.JSONDecodeError:
+            pass
     try:
-        return json.loads(stripped)
+        return json.loads(original)
     except json.JSONDecodeError as first_error:
-        cleaned = _strip_psql_framing(stripped)
+        cleaned = _strip_psql_framing(original)
         start = _first_json_start(cleaned)
         if start is not None:
             try:
@@ -80,9 +95,9 @@ def _decode(text: str, source: str) -> Any:
             except json.JSONDecodeError:
                 pass
         raise UsageError(
-            f"{source} is not a JSON plan: {first_error.msg} at line {first_error.lineno} "
-            f"column {first_error.colno}",
-            "capture it with EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) or auto_explain.log_format = json",
+            f"{source} is not a JSON plan (nor a text plan): {first_error.msg} at line "
+            f"{first_error.lineno} column {first_error.colno}",
+            "capture it with EXPLAIN (ANALYZE, BUFFERS) in any format, or auto_explain",
         ) from None
 
 

@@ -236,6 +236,16 @@ def check_single_statement(sql: str) -> StatementCheck:
                         "give the statement alone; dbadmin adds EXPLAIN (ANALYZE, ...) itself",
                     )
                 if node not in EXPLAINABLE:
+                    from dbadmin.explain.safety import no_transaction_reason
+
+                    outside = no_transaction_reason(parsed[0].stmt)
+                    if outside:
+                        raise UsageError(
+                            f"{outside} cannot run inside a transaction block, and explain runs "
+                            "everything in a transaction it rolls back; nothing was run",
+                            f"run {outside} with psql; dbadmin explain only takes "
+                            "SELECT/INSERT/UPDATE/DELETE/MERGE/VALUES/CREATE TABLE AS",
+                        )
                     raise UsageError(
                         f"EXPLAIN cannot run this kind of statement ({_describe(node)})",
                         "give one SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, EXECUTE or "

@@ -596,9 +596,7 @@ def check_unused_indexes(s: Session, t: Thresholds) -> CheckResult:
 
 
 def check_fk_without_index(s: Session, t: Thresholds) -> CheckResult:
-    rows = s.rows("fk_without_index")
-    for r in rows:
-        r["suggestion"] = f"CREATE INDEX CONCURRENTLY ON {r['table']} ({r['columns']});"
+    rows = s.rows("fk_without_index")  # each with its schema-qualified, quoted suggestion
     return _count_check(
         s,
         t,
