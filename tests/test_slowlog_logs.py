@@ -443,3 +443,50 @@ def test_bad_log_options_exit_2_in_one_line(
     assert res.exit_code == ExitCode.USAGE, res.stderr
     assert needle in res.stderr and res.stderr.startswith("dbadmin: error: ")
     assert len(res.stderr.strip().splitlines()) == 1 and res.stdout == ""
+
+
+_THREADED_PARSE = """
+import json, os, sys, threading, warnings
+from dbadmin.slowlog.logparse import parse_logs
+
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()  # a program with another thread
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", DeprecationWarning)
+    report = parse_logs([sys.argv[1]], jobs=2, split_bytes=1)
+    if sys.argv[2] == "and-fork":  # the control: what forking this process looks like
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+stop.set()
+print(json.dumps({"queries": report.total_queries, "warnings": [str(w.message) for w in caught]}))
+"""
+
+
+def test_parallel_parse_from_a_threaded_process_does_not_fork_it(
+    server_logs: ServerLogs, tmp_path: Path
+) -> None:
+    """--jobs 2 from a process running another thread: no "multi-threaded ... fork()" warning.
+
+    Python 3.12+ warns when a multi-threaded process forks (the child can inherit a held lock
+    and hang); the control run forks on purpose to show the warning is caught when it happens.
+    """
+    import json
+    import sys
+
+    script = tmp_path / "threaded_parse.py"
+    script.write_text(_THREADED_PARSE)
+    runs = {}
+    for mode in ("parse-only", "and-fork"):
+        proc = subprocess.run(
+            [sys.executable, "-W", "error::DeprecationWarning", str(script),
+             str(server_logs.stderr), mode],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        runs[mode] = json.loads(proc.stdout)
+        assert runs[mode]["queries"] == server_logs.statements
+    assert runs["parse-only"]["warnings"] == []
+    if sys.version_info >= (3, 12):
+        assert any("fork()" in w for w in runs["and-fork"]["warnings"]), runs["and-fork"]

@@ -808,7 +808,9 @@ def parse_logs(
                 acc.epoch = "%n" in chosen.text
                 size = _plain_size(source, stream)
                 if jobs > 1 and size >= split_bytes:
-                    state = _parse_stderr_parallel(acc, Path(source), size, chosen, jobs)  # type: ignore[arg-type]
+                    from dbadmin.slowlog.parallel import parse_stderr_parallel
+
+                    state = parse_stderr_parallel(acc, Path(source), size, chosen, jobs)  # type: ignore[arg-type]
                     stream.seek(size)
                 else:
                     state = _parse_stderr(acc, _lines(head, stream), chosen)
@@ -848,137 +850,6 @@ def _plain_size(source: object, stream: BinaryIO) -> int:
     except OSError:
         return 0
     return st.st_size if stat.S_ISREG(st.st_mode) else 0
-
-
-def _boundaries(path: Path, size: int, jobs: int) -> list[int]:
-    """Byte offsets that start an entry (a line not continuing the previous one)."""
-    cuts = [0]
-    with open(path, "rb") as f:
-        for k in range(1, jobs):
-            f.seek(max(size * k // jobs, cuts[-1]))
-            window = f.read(1 << 20)
-            pos = 0
-            while True:
-                nl = window.find(b"\n", pos)
-                if nl < 0 or nl + 1 >= len(window):
-                    break
-                if window[nl + 1] != 9:  # the next line is not a "\t" continuation
-                    cut = f.tell() - len(window) + nl + 1
-                    if cut > cuts[-1]:
-                        cuts.append(cut)
-                    break
-                pos = nl + 1
-    cuts.append(size)
-    return cuts
-
-
-def _range_lines(path: Path, start: int, end: int) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        f.seek(start)
-        remaining = end - start
-        carry = b""
-        while remaining > 0:
-            block = f.read(min(8 << 20, remaining))
-            if not block:
-                break
-            remaining -= len(block)
-            block = carry + block
-            cut = block.rfind(b"\n") + 1
-            carry = block[cut:]
-            if cut:
-                yield from io.BytesIO(block[:cut])
-        if carry:
-            yield carry
-
-
-def _parse_range(
-    path: Path, start: int, end: int, prefix: LinePrefix, min_ms: float, epoch: bool
-) -> tuple[_Accumulator, _FileState]:
-    acc = _Accumulator(min_ms)
-    acc.epoch = epoch
-    state = _parse_stderr(acc, _range_lines(path, start, end), prefix)
-    acc.finish()
-    acc.cache = FingerprintCache()  # not needed by the parent: keep the pickle small
-    acc.by_text = {}
-    acc.by_key = {}
-    acc.last_by_pid = {}
-    acc.pending_stmt = {}
-    acc.last_group = None
-    acc.last_error = None
-    return acc, state
-
-
-def _parse_stderr_parallel(
-    acc: _Accumulator, path: Path, size: int, prefix: LinePrefix, jobs: int
-) -> _FileState:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    cuts = _boundaries(path, size, jobs)
-    ranges = list(itertools.pairwise(cuts))
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
-        futures = [
-            pool.submit(_parse_range, path, a, b, prefix, acc.min_ms, acc.epoch) for a, b in ranges
-        ]
-        results = [f.result() for f in futures]
-    total = _FileState(prefix=prefix)
-    for part, state in results:
-        _merge(acc, part)
-        total.lines += state.lines
-        total.unparsed += state.unparsed
-        if total.first_unparsed is None:
-            total.first_unparsed = state.first_unparsed
-    return total
-
-
-def _merge(into: _Accumulator, part: _Accumulator) -> None:
-    for fid, g in part.groups.items():
-        mine = into.groups.get(fid)
-        if mine is None:
-            into.groups[fid] = g
-            continue
-        mine.count += g.count
-        mine.total += g.total
-        mine.max = max(mine.max, g.max)
-        if g.example_ms > mine.example_ms:
-            mine.example_ms, mine.example = g.example_ms, g.example
-            mine.example_params = g.example_params
-        mine.first = min(mine.first, g.first)
-        mine.last = max(mine.last, g.last)
-        for key, n in g.labels.items():
-            mine.labels[key] = mine.labels.get(key, 0) + n
-        if mine.samples is not None and g.samples is not None:
-            mine.samples.extend(g.samples)
-            if len(mine.samples) > EXACT_SAMPLES:
-                mine.to_hist()
-        else:
-            if mine.samples is not None:
-                mine.to_hist()
-            if g.samples is not None:
-                g.to_hist()
-            assert mine.hist is not None and g.hist is not None
-            for k, n in g.hist.items():
-                mine.hist[k] = mine.hist.get(k, 0) + n
-    for key, kind in part.error_kinds.items():
-        mine_kind = into.error_kinds.get(key)
-        if mine_kind is None:
-            into.error_kinds[key] = kind
-            continue
-        mine_kind[2] += kind[2]
-        if kind[3] and (not mine_kind[3] or kind[3] < mine_kind[3]):
-            mine_kind[3] = kind[3]
-        if kind[4] and (not mine_kind[4] or kind[4] > mine_kind[4]):
-            mine_kind[4] = kind[4]
-        if mine_kind[5] is None:
-            mine_kind[5] = kind[5]
-    for minute, (count, ms) in part.timeline.items():
-        bucket = into.timeline.setdefault(minute, [0, 0.0])
-        bucket[0] += count
-        bucket[1] += ms
-    into.errors += part.errors
-    into.entries += part.entries
-    into.no_statement += part.no_statement
 
 
 def _drain(stream: BinaryIO) -> int:
