@@ -21,8 +21,9 @@ from conftest import Cli, free_port
 
 from dbadmin.errors import ExitCode, ProblemFound
 from dbadmin.local import Cluster, embedded_bin_dir
+from dbadmin.slowlog.infer import infer_prefix
 from dbadmin.slowlog.logparse import parse_logs
-from dbadmin.slowlog.prefix import infer_prefix, prefix_to_regex
+from dbadmin.slowlog.prefix import prefix_to_regex
 
 PREFIX = "%m [%p] %q%u@%d/%a "
 

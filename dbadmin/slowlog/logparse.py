@@ -36,7 +36,8 @@ from typing import BinaryIO
 
 from dbadmin.errors import ProblemFound, UsageError
 from dbadmin.slowlog.fingerprint import _ZEROS, Fingerprint, FingerprintCache
-from dbadmin.slowlog.prefix import LinePrefix, infer_prefix, prefix_to_regex
+from dbadmin.slowlog.infer import infer_prefix
+from dbadmin.slowlog.prefix import LinePrefix, prefix_to_regex
 from dbadmin.stats import nearest_rank
 
 FORMATS = ("auto", "stderr", "csvlog", "jsonlog")
