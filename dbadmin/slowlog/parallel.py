@@ -22,14 +22,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dbadmin.errors import UsageError
+from dbadmin.slowlog.accumulate import EXACT_SAMPLES, Accumulator
 from dbadmin.slowlog.fingerprint import FingerprintCache
-from dbadmin.slowlog.logparse import EXACT_SAMPLES, _Accumulator, _FileState, _parse_stderr
 from dbadmin.slowlog.prefix import LinePrefix, prefix_to_regex
+from dbadmin.slowlog.readers import FileState, parse_stderr
 
 
 def parse_stderr_parallel(
-    acc: _Accumulator, path: Path, size: int, prefix: LinePrefix, jobs: int
-) -> _FileState:
+    acc: Accumulator, path: Path, size: int, prefix: LinePrefix, jobs: int
+) -> FileState:
     """Parse ``path`` in ``jobs`` worker processes and merge their results into ``acc``."""
     cuts = _boundaries(path, size, jobs)
     package_root = str(Path(__file__).resolve().parents[2])
@@ -48,7 +49,7 @@ def parse_stderr_parallel(
             )
         )
     outputs = [w.communicate() for w in workers]  # all run at once; read one after the other
-    total = _FileState(prefix=prefix)
+    total = FileState(prefix=prefix)
     for worker, (out, err) in zip(workers, outputs, strict=True):
         if worker.returncode != 0:
             last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
@@ -84,7 +85,7 @@ def _boundaries(path: Path, size: int, jobs: int) -> list[int]:
     return cuts
 
 
-def _range_lines(path: Path, start: int, end: int) -> Iterator[bytes]:
+def _rangehead_and_rest(path: Path, start: int, end: int) -> Iterator[bytes]:
     with open(path, "rb") as f:
         f.seek(start)
         remaining = end - start
@@ -105,11 +106,11 @@ def _range_lines(path: Path, start: int, end: int) -> Iterator[bytes]:
 
 def parse_range(
     path: Path, start: int, end: int, prefix: LinePrefix, min_ms: float, epoch: bool
-) -> tuple[_Accumulator, _FileState]:
+) -> tuple[Accumulator, FileState]:
     """One worker's share: the entries starting in ``[start, end)``."""
-    acc = _Accumulator(min_ms)
+    acc = Accumulator(min_ms)
     acc.epoch = epoch
-    state = _parse_stderr(acc, _range_lines(path, start, end), prefix)
+    state = parse_stderr(acc, _rangehead_and_rest(path, start, end), prefix)
     acc.finish()
     acc.cache = FingerprintCache()  # not needed by the parent: keep the pickle small
     acc.by_text = {}
@@ -121,7 +122,7 @@ def parse_range(
     return acc, state
 
 
-def _merge(into: _Accumulator, part: _Accumulator) -> None:
+def _merge(into: Accumulator, part: Accumulator) -> None:
     for fid, g in part.groups.items():
         mine = into.groups.get(fid)
         if mine is None:

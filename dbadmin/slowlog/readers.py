@@ -1,0 +1,266 @@
+"""Readers: one per log format (stderr with any ``log_line_prefix``, csvlog, jsonlog), each
+feeding entries to the accumulator; plus opening files (plain, gzip, stdin) and telling formats.
+
+Lines are read in binary and only the fields that are needed are decoded.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import itertools
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dbadmin.errors import UsageError
+from dbadmin.slowlog.accumulate import Accumulator
+from dbadmin.slowlog.prefix import LinePrefix
+
+HEAD_BYTES = 256 * 1024
+CSV_RE = re.compile(rb'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [^,]*,(?:"|,)')
+
+
+def open_source(path: str | Path | BinaryIO) -> tuple[str, BinaryIO]:
+    if not isinstance(path, str | Path):
+        raw: BinaryIO = path
+        name = "-"
+    else:
+        name = str(path)
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        except FileNotFoundError:
+            raise UsageError(f"log file {name} not found") from None
+        except IsADirectoryError:
+            raise UsageError(f"{name} is a directory", "pass log files") from None
+        except PermissionError:
+            raise UsageError(f"cannot read {name}: permission denied") from None
+    magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    if magic == b"\x1f\x8b":
+        return name, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if not hasattr(raw, "peek"):
+        raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+        if raw.peek(2)[:2] == b"\x1f\x8b":
+            return name, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return name, raw
+
+
+def read_head(stream: BinaryIO) -> bytes:
+    head = stream.read(HEAD_BYTES)
+    if head and not head.endswith(b"\n"):
+        head += stream.readline()
+    return head
+
+
+def detect_format(head: bytes, name: str = "") -> str:
+    first = next((ln for ln in head.split(b"\n") if ln.strip()), b"")
+    if first.lstrip().startswith(b"{"):
+        return "jsonlog"
+    if CSV_RE.match(first) or name.endswith((".csv", ".csv.gz")):
+        return "csvlog"
+    return "stderr"
+
+
+def head_and_rest(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    return itertools.chain(head.splitlines(keepends=True), stream)
+
+
+@dataclass
+class FileState:
+    lines: int = 0
+    unparsed: int = 0
+    first_unparsed: bytes | None = None
+    prefix: LinePrefix | None = None
+
+
+def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -> FileState:
+    state = FileState(prefix=prefix)
+    rx = prefix.compile_line()
+    match = rx.match
+    gi = rx.groupindex
+    order = (
+        gi["ms"], gi["sev"], gi["msg"], gi["ts"], gi["pid"], gi["user"], gi["db"], gi["app"]
+    )  # fmt: skip
+    entry = acc.entry
+    record = acc.record
+    pending_plan = acc.pending_plan
+    last_by_pid = acc.last_by_pid
+    cur: tuple[bytes | None, ...] | None = None
+    cont: list[bytes] | None = None
+    n = 0
+    fast = 0
+    unparsed = 0
+
+    for line in lines:
+        n += 1
+        if line[0] == 9:  # "\t": continuation of the previous entry
+            if cur is not None:
+                if cont is None:
+                    cont = [line]
+                else:
+                    cont.append(line)
+            continue
+        m = match(line)
+        if m is None:
+            if line.strip():
+                unparsed += 1
+                if state.first_unparsed is None:
+                    state.first_unparsed = line
+            continue
+        if cur is not None:
+            ms = cur[0]
+            if ms is not None:  # fast path: duration + statement/execute
+                fast += 1
+                acc.last_group = None
+                sql = cur[2]
+                if cont is not None:
+                    sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
+                    cont = None
+                pid = cur[4]
+                if pid:
+                    if pending_plan:
+                        acc.resolve_plan(pid, sql)  # type: ignore[arg-type]
+                    last_by_pid[pid] = sql
+                record(sql, float(ms), cur[3], cur[5], cur[6], cur[7])  # type: ignore[arg-type]
+            else:
+                _ms, sev, msg, *rest = cur
+                if cont is not None:
+                    msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)  # type: ignore[operator]
+                    cont = None
+                entry(sev, msg, *rest)  # type: ignore[arg-type]
+        cur = m.group(*order)
+    if cur is not None:
+        ms = cur[0]
+        if ms is not None:
+            fast += 1
+            acc.last_group = None
+            sql = cur[2]
+            if cont is not None:
+                sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
+            pid = cur[4]
+            if pid:
+                if pending_plan:
+                    acc.resolve_plan(pid, sql)  # type: ignore[arg-type]
+                last_by_pid[pid] = sql
+            record(sql, float(ms), cur[3], cur[5], cur[6], cur[7])  # type: ignore[arg-type]
+        else:
+            _ms, sev, msg, *rest = cur
+            if cont is not None:
+                msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)  # type: ignore[operator]
+            entry(sev, msg, *rest)  # type: ignore[arg-type]
+    acc.entries += fast
+    state.lines = n
+    state.unparsed = unparsed
+    return state
+
+
+def _b(value: object) -> bytes:
+    if value is None or value == "":
+        return b""
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+def parse_csv(acc: Accumulator, head: bytes, stream: BinaryIO) -> FileState:
+    state = FileState()
+    text = io.TextIOWrapper(_Chain(head, stream), encoding="utf-8", errors="replace", newline="")  # type: ignore[arg-type]
+    reader = csv.reader(text)
+    entry = acc.entry
+    n = 0
+    for row in reader:
+        n += 1
+        if len(row) < 14:
+            if any(cell.strip() for cell in row):
+                state.unparsed += 1
+                if state.first_unparsed is None:
+                    state.first_unparsed = ",".join(row).encode()
+            continue
+        sev = row[11].encode()
+        msg = row[13]
+        if sev == b"LOG" and not (
+            msg.startswith("duration: ")
+            or msg.startswith("statement: ")
+            or msg.startswith("execute ")
+        ):
+            acc.entries += 1
+            continue
+        entry(
+            sev,
+            msg.encode("utf-8", "surrogateescape"),
+            _b(row[0]),
+            _b(row[3]),
+            _b(row[1]),
+            _b(row[2]),
+            _b(row[22]) if len(row) > 22 else b"",
+            _b(row[14]),
+            _b(row[19]) if len(row) > 19 else b"",
+        )
+    state.lines = n
+    return state
+
+
+class _Chain(io.RawIOBase):
+    """head bytes, then the rest of the stream, as one readable raw stream."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._head.nbytes:
+            size = min(len(buffer), self._head.nbytes)
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
+    state = FileState()
+    entry = acc.entry
+    loads = json.loads
+    n = 0
+    for line in lines:
+        n += 1
+        if (
+            b'"error_severity":"LOG"' in line
+            and b"duration: " not in line
+            and b'"message":"statement: ' not in line
+            and b'"message":"execute ' not in line
+        ):
+            acc.entries += 1
+            continue
+        try:
+            doc = loads(line)
+        except ValueError:
+            if line.strip():
+                state.unparsed += 1
+                if state.first_unparsed is None:
+                    state.first_unparsed = line
+            continue
+        if not isinstance(doc, dict) or "error_severity" not in doc:
+            state.unparsed += 1
+            if state.first_unparsed is None:
+                state.first_unparsed = line
+            continue
+        entry(
+            str(doc["error_severity"]).encode(),
+            str(doc.get("message", "")).encode("utf-8", "surrogateescape"),
+            _b(doc.get("timestamp")),
+            _b(doc.get("pid")),
+            _b(doc.get("user")),
+            _b(doc.get("dbname")),
+            _b(doc.get("application_name")),
+            _b(doc.get("detail")),
+            _b(doc.get("statement")),
+        )
+    state.lines = n
+    return state
