@@ -13,6 +13,7 @@ import re
 from array import array
 
 from dbadmin.slowlog.fingerprint import _ZEROS, Fingerprint, FingerprintCache
+from dbadmin.slowlog.nplusone import MIN_RUN, NPlusOneTracker, is_control
 from dbadmin.stats import nearest_rank
 
 EXACT_SAMPLES = 512
@@ -28,6 +29,7 @@ ERROR_SEVERITIES = frozenset((b"ERROR", b"FATAL", b"PANIC"))
 
 class GroupStats:
     __slots__ = (
+        "control",
         "count",
         "example",
         "example_ms",
@@ -44,6 +46,7 @@ class GroupStats:
 
     def __init__(self, fp: Fingerprint) -> None:
         self.fp = fp
+        self.control = is_control(fp.query)
         self.count = 0
         self.total = 0.0
         self.max = -1.0
@@ -79,7 +82,7 @@ class GroupStats:
     def label_counts(self, index: int) -> dict[str, int]:
         counts: dict[bytes, int] = {}
         for key, n in self.labels.items():
-            if key[index]:
+            if key[index] and key[index] != b"[unknown]":  # what stderr shows for empty
                 counts[key[index]] = counts.get(key[index], 0) + n
         return {
             k.decode("utf-8", "replace"): v
@@ -98,9 +101,10 @@ class Accumulator:
     Absent fields are ``b""`` (the stderr regex has empty groups for fields the prefix lacks).
     """
 
-    def __init__(self, min_duration_ms: float) -> None:
+    def __init__(self, min_duration_ms: float, n_plus_one_min: int = MIN_RUN) -> None:
         self.min_ms = min_duration_ms
-        self.epoch = False  # %n timestamps (seconds since 1970)
+        self.n1 = NPlusOneTracker(n_plus_one_min)
+        self._epoch = False
         self.cache = FingerprintCache()
         self.by_key: dict[bytes, GroupStats] = {}  # safe digit-zeroed text -> group
         self.by_text: dict[bytes, GroupStats] = {}  # exact text -> group (other texts)
@@ -119,8 +123,20 @@ class Accumulator:
         self.last_error: list | None = None
         self.entries = 0
 
+    @property
+    def epoch(self) -> bool:
+        """%n timestamps (seconds since 1970)."""
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: bool) -> None:
+        self._epoch = self.n1.epoch = value
+
     # -- the hot path --
-    def record(self, sql: bytes, ms: float, ts: bytes, user: bytes, db: bytes, app: bytes) -> None:
+    def record(
+        self, sql: bytes, ms: float, ts: bytes, user: bytes, db: bytes, app: bytes, pid: bytes = b""
+    ) -> None:
+        """One statement that completed; ``pid`` (the session) when known, for N+1 runs."""
         if ms < self.min_ms:
             return
         key = sql.translate(_ZEROS)
@@ -174,6 +190,8 @@ class Accumulator:
             labels[key] = n + 1
         elif len(labels) < MAX_LABELS * 4:
             labels[key] = 1
+        if pid:
+            self.n1.statement(pid, group, sql, ms, ts)
 
     def _new_minute(self, ts: bytes, ms: float) -> None:
         self.flush_minute()
@@ -213,8 +231,11 @@ class Accumulator:
         """One log entry (message already joined with its continuation lines)."""
         self.entries += 1
         if sev == b"DETAIL":
-            if self.last_group is not None and msg[:12] in _PARAMETERS:
-                self.last_group.example_params = msg[12:]
+            if msg[:12] in _PARAMETERS:
+                if self.last_group is not None:
+                    self.last_group.example_params = msg[12:]
+                if pid:
+                    self.n1.parameters(pid, msg[12:])
             return
         self.last_group = None
         if sev == b"LOG":
@@ -263,9 +284,12 @@ class Accumulator:
                     if self.pending_plan:
                         self.resolve_plan(pid, sql)
                     self.last_by_pid[pid] = sql
-                self.record(sql, ms, ts, user, db, app)
-                if detail and self.last_group is not None and detail[:12] in _PARAMETERS:
-                    self.last_group.example_params = detail[12:]
+                self.record(sql, ms, ts, user, db, app, pid)
+                if detail and detail[:12] in _PARAMETERS:
+                    if self.last_group is not None:
+                        self.last_group.example_params = detail[12:]
+                    if pid:
+                        self.n1.parameters(pid, detail[12:])
             elif pid and (msg.startswith(b"statement: ") or msg.startswith(b"execute ")):
                 if msg.startswith(b"statement: "):
                     self.pending_stmt[pid] = msg[11:]
@@ -309,6 +333,7 @@ class Accumulator:
         for pending in self.pending_plan.values():
             self.record(*pending)
         self.pending_plan.clear()
+        self.n1.finish()
         self.flush_minute()
 
 

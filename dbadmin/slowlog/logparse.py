@@ -29,6 +29,7 @@ from typing import BinaryIO
 from dbadmin.errors import ProblemFound, UsageError
 from dbadmin.slowlog.accumulate import Accumulator
 from dbadmin.slowlog.infer import infer_prefix
+from dbadmin.slowlog.nplusone import MIN_RUN
 from dbadmin.slowlog.prefix import LinePrefix, prefix_to_regex
 from dbadmin.slowlog.readers import (
     detect_format,
@@ -55,6 +56,7 @@ def parse_logs(
     min_duration_ms: float = 0.0,
     jobs: int = 1,
     split_bytes: int = SPLIT_BYTES,
+    n_plus_one_min: int = MIN_RUN,
 ) -> LogReport:
     """Parse server logs into per-fingerprint statistics.
 
@@ -71,12 +73,16 @@ def parse_logs(
         raise UsageError(f"--jobs {jobs} is negative", "use 0 (one per CPU, up to 4) or more")
     if min_duration_ms < 0:
         raise UsageError(f"--min-duration {min_duration_ms:g} is negative", "use 0 or more (ms)")
+    if n_plus_one_min < 2:
+        raise UsageError(
+            f"--n-plus-one-min {n_plus_one_min} is too small", "use 2 or more statements per run"
+        )
     if jobs == 0:
         jobs = max(1, min(os.cpu_count() or 1, 4))
     if log_format not in FORMATS:
         raise UsageError(f"unknown log format {log_format!r}", "use " + ", ".join(FORMATS))
     given = prefix_to_regex(prefix) if prefix is not None else None
-    acc = Accumulator(min_duration_ms)
+    acc = Accumulator(min_duration_ms, n_plus_one_min)
     names: list[str] = []
     formats: list[str] = []
     prefixes: list[str] = []

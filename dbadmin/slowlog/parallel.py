@@ -38,7 +38,8 @@ def parse_stderr_parallel(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     workers = []
     for a, b in itertools.pairwise(cuts):
-        argv = [str(path), str(a), str(b), prefix.text, repr(acc.min_ms), "1" if acc.epoch else "0"]
+        argv = [str(path), str(a), str(b), prefix.text, repr(acc.min_ms), str(acc.n1.min_run),
+                "1" if acc.epoch else "0"]  # fmt: skip
         workers.append(
             subprocess.Popen(
                 [sys.executable, "-m", "dbadmin.slowlog.parallel", *argv],
@@ -105,10 +106,11 @@ def _rangehead_and_rest(path: Path, start: int, end: int) -> Iterator[bytes]:
 
 
 def parse_range(
-    path: Path, start: int, end: int, prefix: LinePrefix, min_ms: float, epoch: bool
+    path: Path, start: int, end: int, prefix: LinePrefix, min_ms: float, min_run: int, epoch: bool
 ) -> tuple[Accumulator, FileState]:
-    """One worker's share: the entries starting in ``[start, end)``."""
-    acc = Accumulator(min_ms)
+    """One worker's share: the entries starting in ``[start, end)`` (an N+1 run cut by a range
+    boundary counts as two shorter runs)."""
+    acc = Accumulator(min_ms, min_run)
     acc.epoch = epoch
     state = parse_stderr(acc, _rangehead_and_rest(path, start, end), prefix)
     acc.finish()
@@ -166,16 +168,23 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
         bucket = into.timeline.setdefault(minute, [0, 0.0])
         bucket[0] += count
         bucket[1] += ms
+    for key, found in part.n1.found.items():
+        mine_found = into.n1.found.get(key)
+        if mine_found is None:
+            into.n1.found[key] = found
+        else:
+            mine_found.merge(found)
     into.errors += part.errors
     into.entries += part.entries
     into.no_statement += part.no_statement
 
 
 def main(argv: list[str]) -> int:
-    path, start, end, prefix, min_ms, epoch = argv
+    path, start, end, prefix, min_ms, min_run, epoch = argv
     result = parse_range(
-        Path(path), int(start), int(end), prefix_to_regex(prefix), float(min_ms), epoch == "1"
-    )
+        Path(path), int(start), int(end), prefix_to_regex(prefix), float(min_ms), int(min_run),
+        epoch == "1",
+    )  # fmt: skip
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return 0
 

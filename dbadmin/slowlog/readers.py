@@ -125,7 +125,7 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
                     if pending_plan:
                         acc.resolve_plan(pid, sql)  # type: ignore[arg-type]
                     last_by_pid[pid] = sql
-                record(sql, float(ms), cur[3], cur[5], cur[6], cur[7])  # type: ignore[arg-type]
+                record(sql, float(ms), cur[3], cur[5], cur[6], cur[7], pid)  # type: ignore[arg-type]
             else:
                 _ms, sev, msg, *rest = cur
                 if cont is not None:
@@ -146,7 +146,7 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
                 if pending_plan:
                     acc.resolve_plan(pid, sql)  # type: ignore[arg-type]
                 last_by_pid[pid] = sql
-            record(sql, float(ms), cur[3], cur[5], cur[6], cur[7])  # type: ignore[arg-type]
+            record(sql, float(ms), cur[3], cur[5], cur[6], cur[7], pid)  # type: ignore[arg-type]
         else:
             _ms, sev, msg, *rest = cur
             if cont is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dbadmin.slowlog.accumulate import EXACT_SAMPLES
+from dbadmin.slowlog.nplusone import MIN_RUN, NPlusOneGroup, build_groups
 
 if TYPE_CHECKING:
     from dbadmin.slowlog.accumulate import Accumulator
@@ -67,6 +68,8 @@ class LogReport:
     bytes_read: int
     unparsed_lines: int
     durations_without_statement: int
+    n_plus_one: tuple[NPlusOneGroup, ...] = ()
+    n_plus_one_min: int = MIN_RUN
     percentiles: str = f"exact up to {EXACT_SAMPLES} samples per group, then a 1% log histogram"
 
     def as_dict(self, top: int | None = None) -> dict[str, object]:
@@ -99,6 +102,8 @@ class LogReport:
             "bytes_read": self.bytes_read,
             "unparsed_lines": self.unparsed_lines,
             "durations_without_statement": self.durations_without_statement,
+            "n_plus_one": [g.as_dict() for g in self.n_plus_one],
+            "n_plus_one_min": self.n_plus_one_min,
             "percentiles": self.percentiles,
         }
 
@@ -199,4 +204,6 @@ def build_report(
         bytes_read=size,
         unparsed_lines=unparsed,
         durations_without_statement=acc.no_statement,
+        n_plus_one=build_groups(acc.n1.found),
+        n_plus_one_min=acc.n1.min_run,
     )
