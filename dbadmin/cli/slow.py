@@ -189,6 +189,12 @@ def _render_top(report: TopReport) -> None:
             numeric=columns[:-1],
         )
     )
+    flagged = [str(i) for i, s in enumerate(report.statements, 1) if s.possible_n_plus_one]
+    if flagged:
+        console.print(
+            f"possible N+1 (very frequent one-row lookups by key): #{', #'.join(flagged)}; "
+            "pg_stat_statements keeps no order, so confirm with `dbadmin slow-queries log`"
+        )
 
 
 def _duration(ms: float) -> str:

@@ -15,6 +15,7 @@ A log line's timestamp is when the statement ended; it started ``duration`` earl
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +29,23 @@ EXAMPLE_STATEMENTS = 3
 MAX_SESSIONS = 50_000
 CONTROL = (b"BEGIN", b"COMMIT", b"ROLLBACK", b"START", b"SAVEPOINT", b"RELEASE", b"END", b"SET ",
            b"SHOW ", b"DISCARD", b"DEALLOCATE", b"RESET", b"PREPARE TRANSACTION", b"ABORT")  # fmt: skip
+
+
+POSSIBLE_MIN_CALLS = 1000
+_VALUE = r"\$1(?:::[\w ]+)?"
+_COLUMN = r"(?:\w+\.)?\w+"
+# one row by one key: SELECT ... FROM t [alias] WHERE col = $1 [LIMIT $2]
+_KEY_LOOKUP = re.compile(
+    rf"^SELECT\b.+?\bFROM\s+[\w.\"]+(?:\s+(?:AS\s+)?\w+)?\s+WHERE\s+"
+    rf"(?:{_COLUMN}\s*=\s*{_VALUE}|{_VALUE}\s*=\s*{_COLUMN})(?:\s+LIMIT\s+\$2)?\s*;?$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def possible_n_plus_one(query: str, calls: int, rows: int) -> bool:
+    """From pg_stat_statements, where no order of statements exists: a very frequent lookup of
+    one row by one key is what an N+1 leaves behind (lower confidence than a log's runs)."""
+    return calls >= POSSIBLE_MIN_CALLS and rows <= calls and bool(_KEY_LOOKUP.match(query))
 
 
 def is_control(query: str) -> bool:
