@@ -68,6 +68,7 @@ def generate(log_path: Path, size_mb: int) -> None:
             "logging_collector": "on",
             "log_directory": "'collected'",
             "log_filename": "'postgresql.log'",
+            "log_destination": "'stderr,csvlog,jsonlog'",
             "log_rotation_age": "0",
             "log_rotation_size": "0",
             "log_min_duration_statement": "0",
@@ -121,7 +122,8 @@ def generate(log_path: Path, size_mb: int) -> None:
             print(f"  ... {size:.0f} MB after {time.monotonic() - started:.0f} s", flush=True)
         cluster.stop()
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(produced), log_path)
+        for suffix in (".log", ".csv", ".json"):  # one workload, three formats
+            shutil.move(str(produced.with_suffix(suffix)), log_path.with_suffix(suffix))
     finally:
         try:
             cluster.stop()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dbadmin.errors import UsageError
-from dbadmin.slowlog.accumulate import Accumulator
+from dbadmin.slowlog.accumulate import ERROR_SEVERITIES, Accumulator
 from dbadmin.slowlog.prefix import LinePrefix
 
 HEAD_BYTES = 256 * 1024
@@ -223,10 +223,44 @@ class _Chain(io.RawIOBase):
         return len(data)
 
 
+_JSTR = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'  # a JSON string's raw body (escapes kept)
+# jsonlog's keys come in a fixed order (src/backend/utils/error/jsonlog.c, PostgreSQL 15-18);
+# absent keys are left out. Lines this does not match go through json.loads.
+_JSON_HEAD = re.compile(
+    rb'\{"timestamp":' + _JSTR + rb'(?:,"user":' + _JSTR + rb')?(?:,"dbname":' + _JSTR
+    + rb')?,"pid":(\d+)'
+)  # fmt: skip
+_JSON_BODY = re.compile(
+    rb',"error_severity":"([A-Z0-9]+)"(?:,"state_code":"[0-9A-Z]*")?,"message":' + _JSTR
+    + rb'(?:,"detail":' + _JSTR + rb')?'
+)  # fmt: skip
+_JSON_STATEMENT = re.compile(rb',"statement":' + _JSTR)
+_JSON_APP = re.compile(rb',"application_name":' + _JSTR)
+
+
+def _unescape(raw: bytes | None) -> bytes:
+    if not raw:
+        return b""
+    if b"\\" not in raw:
+        return raw
+    text: str = json.loads(b'"' + raw + b'"')
+    return text.encode("utf-8", "surrogateescape")
+
+
 def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
     state = FileState()
     entry = acc.entry
     loads = json.loads
+    match_head = _JSON_HEAD.match
+    match_body = _JSON_BODY.match
+    statement_at = _JSON_STATEMENT.search
+
+    def app_at(line: bytes, at: int) -> bytes | None:
+        if at < 0:
+            return None
+        found = _JSON_APP.match(line, at)
+        return found[1] if found else None
+
     n = 0
     for line in lines:
         n += 1
@@ -237,6 +271,20 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             and b'"message":"execute ' not in line
         ):
             acc.entries += 1
+            continue
+        head = match_head(line)
+        body = match_body(line, line.find(b',"error_severity":"', head.end())) if head else None
+        if body is not None:
+            ts, user, db, pid = head.groups()  # type: ignore[union-attr]
+            sev, msg, detail = body.groups()
+            end = body.end()
+            app = app_at(line, line.find(b',"application_name":"', end))
+            statement = b""
+            if sev in ERROR_SEVERITIES:
+                found = statement_at(line, end)
+                statement = _unescape(found[1]) if found else b""
+            entry(sev, _unescape(msg), ts, pid, _unescape(user), _unescape(db),
+                  _unescape(app), _unescape(detail), statement)  # fmt: skip
             continue
         try:
             doc = loads(line)
