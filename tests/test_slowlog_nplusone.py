@@ -236,3 +236,23 @@ def test_n_plus_one_min_is_validated(program_logs: dict[str, Path], cli: Cli) ->
     assert res.exit_code == 2 and "--n-plus-one-min" in res.stderr
     res = cli("slow-queries", "log", str(program_logs["lazy"]), "--json", "--n-plus-one-min", "51")
     assert res.exit_code == 0 and res.json()["n_plus_one"] == []  # type: ignore[index]
+
+
+def test_html_report_shows_the_n_plus_one_with_an_example_run(
+    program_logs: dict[str, Path], cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    res = cli("slow-queries", "log", str(program_logs["lazy"]), "--html", str(out))
+    assert res.exit_code == 0, res.stderr
+    page = out.read_text()
+    section = page[page.index("<h2>N+1 queries (1)</h2>") :]
+    assert "FROM tasks WHERE" in section and "FROM users ORDER BY users.email" in section
+    assert f"{USERS} statements" in section and "(parent)" in section
+    assert f"… {USERS - 3} more" in section and "selectinload" in section
+    assert "N+1 queries" not in _html_of(program_logs["selectin"], cli, tmp_path)
+
+
+def _html_of(log: Path, cli: Cli, tmp_path: Path) -> str:
+    out = tmp_path / "eager.html"
+    assert cli("slow-queries", "log", str(log), "--html", str(out)).exit_code == 0
+    return out.read_text()
