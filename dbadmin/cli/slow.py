@@ -320,7 +320,7 @@ def log(
         typer.Option(
             "--n-plus-one-min",
             help="Statements of one fingerprint in a row (per session, under 100 ms apart, after "
-            "a parent statement) that make an N+1.",
+            "a parent statement) that make an N+1; 0 skips N+1 detection.",
         ),
     ] = 10,
     json_output: JsonOpt = False,

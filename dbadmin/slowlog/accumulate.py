@@ -190,7 +190,7 @@ class Accumulator:
             labels[key] = n + 1
         elif len(labels) < MAX_LABELS * 4:
             labels[key] = 1
-        if pid:
+        if pid and self.n1.min_run:
             self.n1.statement(pid, group, sql, ms, ts)
 
     def _new_minute(self, ts: bytes, ms: float) -> None:

@@ -73,9 +73,10 @@ def parse_logs(
         raise UsageError(f"--jobs {jobs} is negative", "use 0 (one per CPU, up to 4) or more")
     if min_duration_ms < 0:
         raise UsageError(f"--min-duration {min_duration_ms:g} is negative", "use 0 or more (ms)")
-    if n_plus_one_min < 2:
+    if n_plus_one_min < 0 or n_plus_one_min == 1:
         raise UsageError(
-            f"--n-plus-one-min {n_plus_one_min} is too small", "use 2 or more statements per run"
+            f"--n-plus-one-min {n_plus_one_min} is not a run length",
+            "use 2 or more statements per run, or 0 to skip N+1 detection",
         )
     if jobs == 0:
         jobs = max(1, min(os.cpu_count() or 1, 4))
