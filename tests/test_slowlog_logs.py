@@ -433,7 +433,7 @@ def test_histogram_percentiles_below_one_millisecond(tmp_path: Path) -> None:
         (["--top", "0"], "--top"),
         (["--jobs", "-1"], "--jobs"),
         (["--min-duration", "-5"], "--min-duration"),
-        (["--format", "syslog"], "unknown log format"),
+        (["--format", "eventlog"], "unknown log format"),
         (["--prefix", "%Z "], "%Z"),
     ],
 )

@@ -207,7 +207,7 @@ def test_eager_loading_and_a_paced_batch_job_are_not_n_plus_one(
 
 def test_extended_protocol_parameters_in_detail_lines(program_logs: dict[str, Path]) -> None:
     log = program_logs["extended"]
-    assert "DETAIL:  Parameters: $1 = '" in log.read_text()
+    assert "DETAIL:  parameters: $1 = '" in log.read_text().replace("Parameters", "parameters")
     (group,) = parse_logs([log]).n_plus_one
     assert group.query.startswith("SELECT title FROM tasks WHERE id = $1")
     assert group.parent_query.startswith("SELECT id, email FROM users")

@@ -293,7 +293,7 @@ def log(
         typer.Argument(help="Server log files (plain or .gz); '-' reads standard input."),
     ],
     log_format: Annotated[
-        str, typer.Option("--format", help="auto | stderr | csvlog | jsonlog.")
+        str, typer.Option("--format", help="auto | stderr | csvlog | jsonlog | syslog.")
     ] = "auto",
     prefix: Annotated[
         str | None,

@@ -51,6 +51,7 @@ COMMON_PREFIXES = (
     "%n [%p] ",
     "%m ",
     "%t ",
+    "",  # nothing: syslog setups whose daemon adds the time and pid
 )
 
 # backend_type values (%b), longest first so "autovacuum worker" wins over a shorter match

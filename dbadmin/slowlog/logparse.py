@@ -41,10 +41,11 @@ from dbadmin.slowlog.readers import (
     read_head,
 )
 from dbadmin.slowlog.report import ErrorGroup, LogReport, QueryGroup, TimeBucket, build_report
+from dbadmin.slowlog.syslog import entry_lines, unwrap
 
 __all__ = ["FORMATS", "ErrorGroup", "LogReport", "QueryGroup", "TimeBucket", "parse_logs"]
 
-FORMATS = ("auto", "stderr", "csvlog", "jsonlog")
+FORMATS = ("auto", "stderr", "csvlog", "jsonlog", "syslog")
 SPLIT_BYTES = 32 * 1024 * 1024  # plain files from this size are split across --jobs processes
 
 
@@ -102,11 +103,14 @@ def parse_logs(
                 continue
             fmt = detect_format(head, name) if log_format == "auto" else log_format
             formats.append(fmt)
-            if fmt == "stderr":
+            if fmt in ("stderr", "syslog"):
                 chosen = given
                 if chosen is None:
+                    sample = head[:65536].splitlines()[:2000]
                     guess = infer_prefix(
-                        head[:65536].decode("utf-8", "replace").splitlines()[:2000]
+                        entry_lines(sample)
+                        if fmt == "syslog"
+                        else [ln.decode("utf-8", "replace") for ln in sample]
                     )
                     chosen = guess.prefix
                     if chosen is None:
@@ -121,7 +125,14 @@ def parse_logs(
                 prefixes.append(chosen.text)
                 acc.epoch = "%n" in chosen.text
                 size = _plain_size(source, stream)
-                if jobs > 1 and size >= split_bytes:
+                if fmt == "syslog":
+                    add_pid = "pid" not in chosen.fields
+                    parsing = prefix_to_regex("%p " + chosen.text) if add_pid else chosen
+                    lines = unwrap(
+                        head_and_rest(head, stream), parsing.compile_line().match, add_pid
+                    )
+                    state = parse_stderr(acc, lines, parsing)
+                elif jobs > 1 and size >= split_bytes:
                     from dbadmin.slowlog.parallel import parse_stderr_parallel
 
                     state = parse_stderr_parallel(acc, Path(source), size, chosen, jobs)  # type: ignore[arg-type]

@@ -57,11 +57,15 @@ def read_head(stream: BinaryIO) -> bytes:
 
 
 def detect_format(head: bytes, name: str = "") -> str:
+    from dbadmin.slowlog.syslog import is_syslog
+
     first = next((ln for ln in head.split(b"\n") if ln.strip()), b"")
     if first.lstrip().startswith(b"{"):
         return "jsonlog"
     if CSV_RE.match(first) or name.endswith((".csv", ".csv.gz")):
         return "csvlog"
+    if is_syslog(first):
+        return "syslog"
     return "stderr"
 
 
