@@ -104,6 +104,7 @@ class Accumulator:
     def __init__(self, min_duration_ms: float, n_plus_one_min: int = MIN_RUN) -> None:
         self.min_ms = min_duration_ms
         self.n1 = NPlusOneTracker(n_plus_one_min)
+        self.track = self.n1.statement if n_plus_one_min else None
         self._epoch = False
         self.cache = FingerprintCache()
         self.by_key: dict[bytes, GroupStats] = {}  # safe digit-zeroed text -> group
@@ -190,8 +191,8 @@ class Accumulator:
             labels[key] = n + 1
         elif len(labels) < MAX_LABELS * 4:
             labels[key] = 1
-        if pid and self.n1.min_run:
-            self.n1.statement(pid, group, sql, ms, ts)
+        if pid and self.track is not None:
+            self.track(pid, group, sql, ms, ts)
 
     def _new_minute(self, ts: bytes, ms: float) -> None:
         self.flush_minute()

@@ -99,6 +99,8 @@ class NPlusOneTracker:
         self.found: dict[tuple[str, str], Found] = {}
 
     def statement(self, pid: bytes, group: GroupStats, sql: bytes, ms: float, ts: bytes) -> None:
+        """One completed statement of session ``pid``. Kept cheap when the fingerprint changes
+        (most statements): a run's bookkeeping starts at its first repetition."""
         if group.control:
             return
         s = self.sessions.get(pid)
@@ -107,10 +109,14 @@ class NPlusOneTracker:
                 self.finish()
             s = self.sessions[pid] = _Session()
         elif s.group is group:
+            if s.n == 1:
+                s.same = True
+                s.statements = [(s.sql0, s.params0)]
+                s.end = self._seconds(s.end_ts)
             start = self._seconds(ts)
             if start is not None:
                 start -= ms / 1000
-            end = s.end if s.end is not None else self._seconds(s.end_ts)
+            end = s.end
             if start is None or end is None or start - end < self._max_gap(ts):
                 s.n += 1
                 s.ms += ms
@@ -120,14 +126,22 @@ class NPlusOneTracker:
                 if len(s.statements) < EXAMPLE_STATEMENTS:
                     s.statements.append((sql, None))
                 return
-            self._close(pid, s)  # a pause: what follows is not part of the same unit of work
-            s.parent = None
-            self._start(s, group, sql, ms, ts)
-            return
-        self._close(pid, s)
+            if s.n >= self.min_run:
+                self._close(pid, s)  # a pause: what follows is not part of the same unit of work
+            s.group = None  # the new run has no parent
+        if s.n >= self.min_run:
+            self._close(pid, s)
         if s.group is not None:
-            s.parent, s.parent_sql = s.group, s.sql0
-        self._start(s, group, sql, ms, ts)
+            s.parent = s.group
+            s.parent_sql = s.sql0
+        else:
+            s.parent = None
+        s.group = group
+        s.n = 1
+        s.ms = ms
+        s.end_ts = ts
+        s.sql0 = sql
+        s.params0 = None
 
     def parameters(self, pid: bytes, params: bytes) -> None:
         """``DETAIL:  parameters: $1 = '7'`` of the statement the session just logged."""
@@ -138,23 +152,13 @@ class NPlusOneTracker:
             s.params0 = params
         elif params != s.params0:
             s.same = False
-        if s.statements and s.statements[-1][1] is None:
+        if s.n > 1 and s.statements[-1][1] is None:
             s.statements[-1] = (s.statements[-1][0], params)
 
     def finish(self) -> None:
         for pid, s in self.sessions.items():
             self._close(pid, s)
         self.sessions.clear()
-
-    def _start(self, s: _Session, group: GroupStats, sql: bytes, ms: float, ts: bytes) -> None:
-        s.group = group
-        s.n = 1
-        s.ms = ms
-        s.end_ts, s.end = ts, None
-        s.sql0 = sql
-        s.params0 = None
-        s.same = True
-        s.statements = [(sql, None)]
 
     def _close(self, pid: bytes, s: _Session) -> None:
         if s.n < self.min_run or s.parent is None or s.group is None:
