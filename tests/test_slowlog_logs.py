@@ -17,22 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Cli, free_port
+from conftest import Cli
+from slowlog_servers import logging_cluster
 
 from dbadmin.errors import ExitCode, ProblemFound
-from dbadmin.local import Cluster, embedded_bin_dir
 from dbadmin.slowlog.infer import infer_prefix
 from dbadmin.slowlog.logparse import parse_logs
 from dbadmin.slowlog.prefix import prefix_to_regex
 
 PREFIX = "%m [%p] %q%u@%d/%a "
-
-
-def _lane_bin_dir() -> Path:
-    """The binaries of this test lane: Debian's PostgreSQL 15 with DBADMIN_TEST_SERVER=pg15."""
-    if os.environ.get("DBADMIN_TEST_SERVER", "embedded") == "pg15":
-        return Path("/usr/lib/postgresql/15/bin")
-    return embedded_bin_dir()
 
 
 @dataclass
@@ -57,21 +50,13 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerLogs
     root = tmp_path_factory.mktemp("slowlog-server")
     sock = Path(tempfile.mkdtemp(prefix="dbadmin-slowlog-"))
     os.chmod(sock, 0o777)
-    cluster = Cluster(
-        bin_dir=_lane_bin_dir(),
-        pgdata=root / "pgdata",
-        socket_dir=sock,
-        port=free_port(),
-        conf={
+    cluster = logging_cluster(
+        root,
+        sock,
+        {
             "listen_addresses": "''",
-            "fsync": "off",
-            "logging_collector": "on",
-            "log_directory": "'collected'",
             "log_filename": "'pg.log'",
             "log_destination": "'stderr,csvlog,jsonlog'",
-            "log_rotation_age": "0",
-            "log_rotation_size": "0",
-            "log_min_duration_statement": "0",
             "log_line_prefix": f"'{PREFIX}'",
             "session_preload_libraries": "'auto_explain'",
             "auto_explain.log_min_duration": "0",

@@ -21,19 +21,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cli, free_port
+from conftest import Cli
+from slowlog_servers import logging_cluster
 
-from dbadmin.local import Cluster, embedded_bin_dir
+from dbadmin.local import Cluster
 from dbadmin.slowlog.logparse import parse_logs
 
 USERS = 50
 LOOKUPS = 12
-
-
-def _lane_bin_dir() -> Path:
-    if os.environ.get("DBADMIN_TEST_SERVER", "embedded") == "pg15":
-        return Path("/usr/lib/postgresql/15/bin")
-    return embedded_bin_dir()
 
 
 def _engine(cluster: Cluster):  # type: ignore[no-untyped-def]
@@ -120,20 +115,12 @@ def program_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     root = tmp_path_factory.mktemp("slowlog-nplusone")
     sock = Path(tempfile.mkdtemp(prefix="dbadmin-n1-"))
     os.chmod(sock, 0o777)
-    cluster = Cluster(
-        bin_dir=_lane_bin_dir(),
-        pgdata=root / "pgdata",
-        socket_dir=sock,
-        port=free_port(),
-        conf={
-            "fsync": "off",
-            "logging_collector": "on",
-            "log_directory": "'collected'",
+    cluster = logging_cluster(
+        root,
+        sock,
+        {
             "log_filename": "'setup.log'",
             "log_destination": "'stderr,csvlog,jsonlog'",
-            "log_rotation_age": "0",
-            "log_rotation_size": "0",
-            "log_min_duration_statement": "0",
             "log_line_prefix": "'%m [%p] %q%u@%d %a '",  # the fields csvlog and jsonlog carry
         },
     )

@@ -8,19 +8,18 @@ user, TCP and Unix-socket sessions, an application name with spaces, an empty on
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Cli, free_port
+from conftest import Cli
+from slowlog_servers import TCP_HBA, logging_cluster, pgbadger_queries
 
-from dbadmin.local import Cluster, embedded_bin_dir
+from dbadmin.local import Cluster
 from dbadmin.slowlog.logparse import parse_logs
 
 PREFIXES = (
@@ -35,12 +34,6 @@ PREFIXES = (
     "%m [%p] %e %b: %q%Q %u@%d %h ",
     "%n [%c] %q%r %a ",
 )
-
-
-def _lane_bin_dir() -> Path:
-    if os.environ.get("DBADMIN_TEST_SERVER", "embedded") == "pg15":
-        return Path("/usr/lib/postgresql/15/bin")
-    return embedded_bin_dir()
 
 
 @dataclass(frozen=True)
@@ -92,25 +85,17 @@ def prefix_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     root = tmp_path_factory.mktemp("slowlog-prefixes")
     sock = Path(tempfile.mkdtemp(prefix="dbadmin-prefix-"))
     os.chmod(sock, 0o777)
-    cluster = Cluster(
-        bin_dir=_lane_bin_dir(),
-        pgdata=root / "pgdata",
-        socket_dir=sock,
-        port=free_port(),
-        conf={
+    cluster = logging_cluster(
+        root,
+        sock,
+        {
             "listen_addresses": "'127.0.0.1'",
-            "fsync": "off",
-            "logging_collector": "on",
-            "log_directory": "'collected'",
-            "log_rotation_age": "0",
-            "log_rotation_size": "0",
-            "log_min_duration_statement": "0",
             "log_connections": "on",
             "log_disconnections": "on",
             "log_checkpoints": "on",
             "compute_query_id": "on",
         },
-        hba="local all all trust\nhost all all 127.0.0.1/32 trust\n",
+        hba=TCP_HBA,
     )
     logs: dict[str, PrefixLog] = {}
     try:
@@ -156,14 +141,6 @@ def test_the_whole_prefix_is_inferred_from_a_real_log(
 def test_query_counts_equal_pgbadgers(
     prefix_logs: dict[str, PrefixLog], prefix: str, tmp_path: Path
 ) -> None:
-    if shutil.which("pgbadger") is None:
-        pytest.skip("pgbadger is not installed (apt-get install -y pgbadger; .ci/run does)")
     log = prefix_logs[prefix]
-    out = tmp_path / "pgbadger.json"
-    proc = subprocess.run(
-        ["pgbadger", "-f", "stderr", "-p", prefix, "-o", str(out), "--quiet", str(log.path)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    theirs = json.loads(out.read_text())["overall_stat"]["queries_number"]
-    assert parse_logs([log.path]).total_queries == int(theirs) == log.statements
+    theirs = pgbadger_queries(log.path, "stderr", prefix, tmp_path)
+    assert parse_logs([log.path]).total_queries == theirs == log.statements

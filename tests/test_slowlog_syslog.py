@@ -8,7 +8,6 @@ rsyslog's traditional file format (``Mon DD HH:MM:SS host ident[pid]: message``,
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import re
@@ -22,8 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cli, free_port
-from test_slowlog_prefixes import PrefixLog, _lane_bin_dir, _workload
+from conftest import Cli
+from slowlog_servers import TCP_HBA, logging_cluster, pgbadger_queries
+from test_slowlog_prefixes import PrefixLog, _workload
 
 from dbadmin.local import PG_SYSTEM_USER, Cluster
 from dbadmin.slowlog.logparse import parse_logs
@@ -109,19 +109,16 @@ def syslog_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     dev = root / "dev"
     dev.mkdir()
     daemon = SyslogDaemon(sock)
-    cluster = Cluster(
-        bin_dir=_lane_bin_dir(),
-        pgdata=root / "pgdata",
-        socket_dir=sock,
-        port=free_port(),
-        conf={
+    cluster = logging_cluster(
+        root,
+        sock,
+        {
             "listen_addresses": "'127.0.0.1'",
-            "fsync": "off",
-            "log_min_duration_statement": "0",
+            "logging_collector": "off",
             "log_connections": "on",
             "log_checkpoints": "on",
         },
-        hba="local all all trust\nhost all all 127.0.0.1/32 trust\n",
+        hba=TCP_HBA,
     )
     logs: dict[str, PrefixLog] = {}
     try:
@@ -183,14 +180,6 @@ def test_syslog_lines_parse_with_the_prefix_inferred(
 def test_syslog_query_counts_equal_pgbadgers(
     syslog_logs: dict[str, PrefixLog], prefix: str, tmp_path: Path
 ) -> None:
-    if shutil.which("pgbadger") is None:
-        pytest.skip("pgbadger is not installed (apt-get install -y pgbadger; .ci/run does)")
     log = syslog_logs[prefix]
-    out = tmp_path / "pgbadger.json"
-    proc = subprocess.run(
-        ["pgbadger", "-f", "syslog", "-p", prefix, "-o", str(out), "--quiet", str(log.path)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    theirs = json.loads(out.read_text())["overall_stat"]["queries_number"]
-    assert parse_logs([log.path]).total_queries == int(theirs) == log.statements
+    theirs = pgbadger_queries(log.path, "syslog", prefix, tmp_path)
+    assert parse_logs([log.path]).total_queries == theirs == log.statements

@@ -81,6 +81,9 @@ class FileState:
     prefix: LinePrefix | None = None
 
 
+_END = (b"\0",)  # after the last line: completes the last entry (the same code as the others)
+
+
 def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -> FileState:
     state = FileState(prefix=prefix)
     rx = prefix.compile_line()
@@ -99,7 +102,7 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
     fast = 0
     unparsed = 0
 
-    for line in lines:
+    for line in itertools.chain(lines, _END):
         n += 1
         if line[0] == 9:  # "\t": continuation of the previous entry
             if cur is not None:
@@ -109,13 +112,13 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
                     cont.append(line)
             continue
         m = match(line)
-        if m is None:
+        if m is None and line is not _END[0]:
             if line.strip():
                 unparsed += 1
                 if state.first_unparsed is None:
                     state.first_unparsed = line
             continue
-        if cur is not None:
+        if cur is not None:  # the previous entry is complete
             ms = cur[0]
             if ms is not None:  # fast path: duration + statement/execute
                 fast += 1
@@ -136,26 +139,8 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
                     msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)  # type: ignore[operator]
                     cont = None
                 entry(sev, msg, *rest)  # type: ignore[arg-type]
-        cur = m.group(*order)
-    if cur is not None:
-        ms = cur[0]
-        if ms is not None:
-            fast += 1
-            acc.last_group = None
-            sql = cur[2]
-            if cont is not None:
-                sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
-            pid = cur[4]
-            if pid:
-                if pending_plan:
-                    acc.resolve_plan(pid, sql)  # type: ignore[arg-type]
-                last_by_pid[pid] = sql
-            record(sql, float(ms), cur[3], cur[5], cur[6], cur[7], pid)  # type: ignore[arg-type]
-        else:
-            _ms, sev, msg, *rest = cur
-            if cont is not None:
-                msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)  # type: ignore[operator]
-            entry(sev, msg, *rest)  # type: ignore[arg-type]
+        cur = m.group(*order) if m is not None else None
+    n -= 1  # the end marker
     acc.entries += fast
     state.lines = n
     state.unparsed = unparsed
