@@ -53,7 +53,8 @@ def pgbadger_queries(log: Path, log_format: str, prefix: str, out: Path) -> int:
         pytest.skip("pgbadger is not installed (apt-get install -y pgbadger; .ci/run does)")
     report = out / "pgbadger.json"
     proc = subprocess.run(
-        ["pgbadger", "-f", log_format, "-p", prefix, "-o", str(report), "--quiet", str(log)],
+        ["pgbadger", "-f", log_format, "-p", prefix, "-o", str(report), "--quiet",
+         "--pid-dir", str(out), str(log)],  # its own pid file: other lanes run pgBadger too
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
