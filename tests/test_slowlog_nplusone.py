@@ -175,6 +175,7 @@ def test_lazy_loading_is_named_with_its_parent_and_exact_count(
     assert group["example"]["run_length"] == USERS
     assert len(group["example"]["statements"]) == 3
     assert "selectinload" in group["fix"] and "JOIN" in group["fix"]
+    assert "WHERE tasks.user_id = ANY($1::UUID[])" in group["fix"]  # the batch query, written
     text = cli("slow-queries", "log", str(program_logs["lazy"]))
     assert "N+1 queries" in text.stdout and "SELECT tasks.id" in text.stdout
 

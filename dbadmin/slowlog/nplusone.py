@@ -232,14 +232,23 @@ class NPlusOneGroup:
         }
 
 
+_KEY_EQUALS = re.compile(
+    r"(?P<col>(?:\w+\.)?\w+)\s*=\s*\$1(?P<t1>(?:::\w+)*)(?!\w)"
+    r"|\$1(?P<t2>(?:::\w+)*)\s*=\s*(?P<col2>(?:\w+\.)?\w+)",
+    re.IGNORECASE,
+)
+
+
 def fix_for(query: str) -> str:
     """The fix, in the terms of the statement itself where it has one key parameter."""
     batch = ""
-    if query.count("$1") == 1 and "$2" not in query:
-        for form in ("= $1", "=$1"):
-            if form in query:
-                batch = f" (`{query.replace(form, '= ANY($1)', 1)}` with all the keys as one array)"
-                break
+    m = _KEY_EQUALS.search(query) if query.count("$1") == 1 and "$2" not in query else None
+    if m is not None:
+        column = m["col"] or m["col2"]
+        casts = m["t1"] or m["t2"]  # a literal's casts: '...'::uuid::UUID
+        keys = f"$1::{casts.rsplit('::', 1)[1]}[]" if casts else "$1"
+        rewritten = query[: m.start()] + f"{column} = ANY({keys})" + query[m.end() :]
+        batch = f" (`{rewritten}` with all the keys as one array)"
     return (
         "load the rows in one query: JOIN this table in the parent query, or run one batch query"
         f"{batch}; in an ORM, eager-load the relationship (SQLAlchemy selectinload()/"
