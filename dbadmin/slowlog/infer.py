@@ -222,15 +222,13 @@ def _probe(tokens: list[_Token], q_at: int | None) -> re.Pattern[str]:
     for k, tok in enumerate(tokens):
         if k == q_at:
             parts.append("(?:")
-        following = tokens[k + 1].text[:1] if k + 1 < len(tokens) else ""
         if tok.kind == "lit":
             parts.append(re.escape(tok.text.replace("%%", "%")))
             continue
         if tok.kind in ("ts", "esc"):
-            rx = escape_regex(
-                tok.text[1],
-                following if tokens[k + 1 :][:1] and tokens[k + 1].kind == "lit" else "",
-            )
+            after = tokens[k + 1] if k + 1 < len(tokens) else None
+            following = after.text.replace("%%", "%")[:1] if after and after.kind == "lit" else ""
+            rx = escape_regex(tok.text[1], following)
         else:
             rx = _SLOT_RX[tok.kind]
         parts.append(f"(?P<g{k}>{rx})")
