@@ -24,6 +24,12 @@ LOGGING = {
     "log_min_duration_statement": "0",
 }
 TCP_HBA = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+# sessions over TCP too (%h, %r), and the background lines of connections and checkpoints
+TCP_LOGGING = {
+    "listen_addresses": "'127.0.0.1'",
+    "log_connections": "on",
+    "log_checkpoints": "on",
+}
 
 
 def lane_bin_dir() -> Path:
@@ -45,6 +51,13 @@ def logging_cluster(
         conf={**LOGGING, **conf},
         hba=hba,
     )
+
+
+def reconfigure(cluster: Cluster, settings: Mapping[str, str]) -> None:
+    """Stop the server and set ``settings`` for its next start (a new log file, a new prefix)."""
+    cluster.stop()
+    with open(cluster.pgdata / "postgresql.conf", "a") as conf:
+        conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
 
 
 def pgbadger_queries(log: Path, log_format: str, prefix: str, out: Path) -> int:

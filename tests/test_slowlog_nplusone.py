@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli
-from slowlog_servers import logging_cluster
+from slowlog_servers import logging_cluster, reconfigure
 
 from dbadmin.local import Cluster
 from dbadmin.slowlog.logparse import parse_logs
@@ -145,9 +145,7 @@ def program_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
             )
         engine.dispose()
         for name, program in programs.items():
-            cluster.stop()
-            with open(cluster.pgdata / "postgresql.conf", "a") as conf:
-                conf.write(f"log_filename = '{name}.log'\n")
+            reconfigure(cluster, {"log_filename": f"'{name}.log'"})
             cluster.ensure_running()
             program()
     finally:

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli
-from slowlog_servers import TCP_HBA, logging_cluster, pgbadger_queries
+from slowlog_servers import (
+    TCP_HBA,
+    TCP_LOGGING,
+    logging_cluster,
+    pgbadger_queries,
+    reconfigure,
+)
 
 from dbadmin.local import Cluster
 from dbadmin.slowlog.logparse import parse_logs
@@ -88,22 +94,16 @@ def prefix_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     cluster = logging_cluster(
         root,
         sock,
-        {
-            "listen_addresses": "'127.0.0.1'",
-            "log_connections": "on",
-            "log_disconnections": "on",
-            "log_checkpoints": "on",
-            "compute_query_id": "on",
-        },
+        {**TCP_LOGGING, "log_disconnections": "on", "compute_query_id": "on"},
         hba=TCP_HBA,
     )
     logs: dict[str, PrefixLog] = {}
     try:
         cluster.ensure_running()  # initdb once
         for k, prefix in enumerate(PREFIXES):
-            cluster.stop()
-            with open(cluster.pgdata / "postgresql.conf", "a") as conf:
-                conf.write(f"log_line_prefix = '{prefix}'\nlog_filename = 'prefix-{k}.log'\n")
+            reconfigure(
+                cluster, {"log_line_prefix": f"'{prefix}'", "log_filename": f"'prefix-{k}.log'"}
+            )
             cluster.ensure_running()
             statements = _workload(cluster)
             cluster.stop()  # the shutdown lines end the file

@@ -22,7 +22,13 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli
-from slowlog_servers import TCP_HBA, logging_cluster, pgbadger_queries
+from slowlog_servers import (
+    TCP_HBA,
+    TCP_LOGGING,
+    logging_cluster,
+    pgbadger_queries,
+    reconfigure,
+)
 from test_slowlog_prefixes import PrefixLog, _workload
 
 from dbadmin.local import PG_SYSTEM_USER, Cluster
@@ -112,21 +118,14 @@ def syslog_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     cluster = logging_cluster(
         root,
         sock,
-        {
-            "listen_addresses": "'127.0.0.1'",
-            "logging_collector": "off",
-            "log_connections": "on",
-            "log_checkpoints": "on",
-        },
+        {**TCP_LOGGING, "logging_collector": "off"},
         hba=TCP_HBA,
     )
     logs: dict[str, PrefixLog] = {}
     try:
         cluster.ensure_running()  # initdb, with the default stderr logging
         for k, prefix in enumerate(PREFIXES):
-            cluster.stop()
-            with open(cluster.pgdata / "postgresql.conf", "a") as conf:
-                conf.write(f"log_destination = 'syslog'\nlog_line_prefix = '{prefix}'\n")
+            reconfigure(cluster, {"log_destination": "'syslog'", "log_line_prefix": f"'{prefix}'"})
             daemon.take()
             _start_in_namespace(cluster, daemon, dev)
             statements = _workload(cluster)
