@@ -281,16 +281,7 @@ class Accumulator:
                     return
                 else:  # parse / bind: not queries (as in pgBadger)
                     return
-                if pid:
-                    if self.pending_plan:
-                        self.resolve_plan(pid, sql)
-                    self.last_by_pid[pid] = sql
-                self.record(sql, ms, ts, user, db, app, pid)
-                if detail and detail[:12] in _PARAMETERS:
-                    if self.last_group is not None:
-                        self.last_group.example_params = detail[12:]
-                    if pid:
-                        self.n1.parameters(pid, detail[12:])
+                self._timed(sql, ms, ts, pid, user, db, app, detail)
             elif pid and (msg.startswith(b"statement: ") or msg.startswith(b"execute ")):
                 if msg.startswith(b"statement: "):
                     self.pending_stmt[pid] = msg[11:]
@@ -323,6 +314,45 @@ class Accumulator:
             if statement and kind[5] is None:
                 kind[5] = statement
             self.last_error = kind
+
+    def statement(
+        self,
+        sql: bytes,
+        ms: float,
+        ts: bytes,
+        pid: bytes,
+        user: bytes,
+        db: bytes,
+        app: bytes,
+        detail: bytes = b"",
+    ) -> None:
+        """A ``duration: X ms  statement|execute ...:`` entry whose SQL a reader cut out itself
+        (the common entry, kept off ``entry()``'s general path)."""
+        self.entries += 1
+        self.last_group = None
+        self._timed(sql, ms, ts, pid, user, db, app, detail)
+
+    def _timed(
+        self,
+        sql: bytes,
+        ms: float,
+        ts: bytes,
+        pid: bytes,
+        user: bytes,
+        db: bytes,
+        app: bytes,
+        detail: bytes,
+    ) -> None:
+        if pid:
+            if self.pending_plan:
+                self.resolve_plan(pid, sql)
+            self.last_by_pid[pid] = sql
+        self.record(sql, ms, ts, user, db, app, pid)
+        if detail and detail[:12] in _PARAMETERS:
+            if self.last_group is not None:
+                self.last_group.example_params = detail[12:]
+            if pid:
+                self.n1.parameters(pid, detail[12:])
 
     def resolve_plan(self, pid: bytes, sql: bytes) -> None:
         """A statement's duration line arrived: a pending plan of the same text was its plan."""

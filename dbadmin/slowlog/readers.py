@@ -223,6 +223,14 @@ _JSON_BODY = re.compile(
     rb',"error_severity":"([A-Z0-9]+)"(?:,"state_code":"[0-9A-Z]*")?,"message":' + _JSTR
     + rb'(?:,"detail":' + _JSTR + rb')?'
 )  # fmt: skip
+_PAIRS = rb'(?:,"[a-z_]+":(?:"[^"\\]*(?:\\.[^"\\]*)*"|[^,"}]*))*?'  # other keys, lazily
+# the common line: a statement's duration, its SQL cut out by the regex (as for stderr)
+_JSON_TIMED = re.compile(
+    rb'\{"timestamp":"([^"]*)"(?:,"user":' + _JSTR + rb')?(?:,"dbname":' + _JSTR
+    + rb')?,"pid":(\d+)' + _PAIRS + rb',"error_severity":"LOG","message":"duration: '
+    + rb'(\d+(?:\.\d+)?) ms  (?:statement|execute [^:"\\]*): ([^"\\]*(?:\\.[^"\\]*)*)"'
+    + rb'(?:,"detail":' + _JSTR + rb')?(?:' + _PAIRS + rb',"application_name":' + _JSTR + rb')?'
+)  # fmt: skip
 _JSON_STATEMENT = re.compile(rb',"statement":' + _JSTR)
 _JSON_APP = re.compile(rb',"application_name":' + _JSTR)
 
@@ -250,9 +258,18 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
         found = _JSON_APP.match(line, at)
         return found[1] if found else None
 
+    timed = _JSON_TIMED.match
+    add_statement = acc.statement
     n = 0
     for line in lines:
         n += 1
+        m = timed(line)
+        if m is not None:
+            ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
+            if b"\\" in line:  # escapes somewhere: undo them (rare)
+                sql, user, db, app, detail = map(_unescape, (sql, user, db, app, detail))
+            add_statement(sql, float(ms), ts, pid, user, db, app, detail)
+            continue
         if (
             b'"error_severity":"LOG"' in line
             and b"duration: " not in line
