@@ -141,7 +141,7 @@ def parse_logs(
                     state = parse_stderr(acc, head_and_rest(head, stream), chosen)
             elif fmt == "csvlog":
                 acc.epoch = False
-                state = parse_csv(acc, head, stream)
+                state = parse_csv(acc, head_and_rest(head, stream))
             else:
                 acc.epoch = False
                 state = parse_json(acc, head_and_rest(head, stream))

@@ -153,63 +153,79 @@ def _b(value: object) -> bytes:
     return str(value).encode("utf-8", "surrogateescape")
 
 
-def parse_csv(acc: Accumulator, head: bytes, stream: BinaryIO) -> FileState:
+_CSV_Q = rb'"([^"]*(?:""[^"]*)*)"'  # a quoted field, captured (quotes doubled inside)
+_CSV_F = rb'(?:"[^"]*(?:""[^"]*)*"|[^,"\n]*),'  # any field, skipped
+# the common row on one line: a statement's duration (csvlog's 26 columns, PostgreSQL 14-18)
+_CSV_TIMED = re.compile(
+    rb'([^,"]*),(?:' + _CSV_Q + rb')?,(?:' + _CSV_Q + rb')?,(\d*),' + _CSV_F * 7
+    + rb'LOG,[0-9A-Z]*,"duration: (\d+(?:\.\d+)?) ms  (?:statement|execute [^:"]*): '
+    + rb'([^"]*(?:""[^"]*)*)",(?:' + _CSV_Q + rb')?,' + _CSV_F * 7 + rb'(?:' + _CSV_Q + rb')?,'
+)  # fmt: skip
+
+
+def _unquote(field: bytes) -> bytes:
+    return field.replace(b'""', b'"') if b'""' in field else field
+
+
+def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
+    """csvlog rows; a statement's duration row on one line is cut by one regex, any other row
+    (multi-line statements included: a row ends where its quotes balance) goes to ``csv``."""
     state = FileState()
-    text = io.TextIOWrapper(_Chain(head, stream), encoding="utf-8", errors="replace", newline="")  # type: ignore[arg-type]
-    reader = csv.reader(text)
-    entry = acc.entry
+    timed = _CSV_TIMED.match
+    add_statement = acc.statement
+    open_row: list[bytes] | None = None
     n = 0
-    for row in reader:
-        n += 1
-        if len(row) < 14:
-            if any(cell.strip() for cell in row):
-                state.unparsed += 1
-                if state.first_unparsed is None:
-                    state.first_unparsed = ",".join(row).encode()
-            continue
-        sev = row[11].encode()
-        msg = row[13]
-        if sev == b"LOG" and not (
-            msg.startswith("duration: ")
-            or msg.startswith("statement: ")
-            or msg.startswith("execute ")
-        ):
-            acc.entries += 1
-            continue
-        entry(
-            sev,
-            msg.encode("utf-8", "surrogateescape"),
-            _b(row[0]),
-            _b(row[3]),
-            _b(row[1]),
-            _b(row[2]),
-            _b(row[22]) if len(row) > 22 else b"",
-            _b(row[14]),
-            _b(row[19]) if len(row) > 19 else b"",
-        )
+    for line in lines:
+        if open_row is not None:
+            open_row.append(line)
+            if line.count(b'"') % 2 == 0:
+                continue  # still inside a quoted field
+            line, open_row = b"".join(open_row), None
+        else:
+            n += 1
+            m = timed(line)
+            if m is not None:
+                ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
+                if b'""' in line:
+                    sql, user, db, app, detail = map(_unquote, (sql, user, db, app, detail))
+                add_statement(sql, float(ms), ts, pid, user, db, app, detail)
+                continue
+            if line.count(b'"') % 2:
+                open_row = [line]
+                continue
+        _csv_row(acc, state, line)
+    if open_row is not None:
+        _csv_row(acc, state, b"".join(open_row))
     state.lines = n
     return state
 
 
-class _Chain(io.RawIOBase):
-    """head bytes, then the rest of the stream, as one readable raw stream."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._head = memoryview(head)
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._head.nbytes:
-            size = min(len(buffer), self._head.nbytes)
-            buffer[:size] = self._head[:size]
-            self._head = self._head[size:]
-            return size
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+def _csv_row(acc: Accumulator, state: FileState, raw: bytes) -> None:
+    row = next(csv.reader([raw.decode("utf-8", "replace")]), [])
+    if len(row) < 14:
+        if any(cell.strip() for cell in row):
+            state.unparsed += 1
+            if state.first_unparsed is None:
+                state.first_unparsed = raw
+        return
+    sev = row[11].encode()
+    msg = row[13]
+    if sev == b"LOG" and not (
+        msg.startswith("duration: ") or msg.startswith("statement: ") or msg.startswith("execute ")
+    ):
+        acc.entries += 1
+        return
+    acc.entry(
+        sev,
+        msg.encode("utf-8", "surrogateescape"),
+        _b(row[0]),
+        _b(row[3]),
+        _b(row[1]),
+        _b(row[2]),
+        _b(row[22]) if len(row) > 22 else b"",
+        _b(row[14]),
+        _b(row[19]) if len(row) > 19 else b"",
+    )
 
 
 _JSTR = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'  # a JSON string's raw body (escapes kept)
