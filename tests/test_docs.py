@@ -95,5 +95,25 @@ def test_help_has_an_example_and_readme_mentions_it(name: str, cli) -> None:  # 
 def test_ci_runs_exactly_the_readme_test_line() -> None:
     root = Path(__file__).resolve().parent.parent
     ci_lines = (root / ".ci" / "run").read_text().splitlines()
-    test_line = next(line for line in ci_lines if "pytest" in line)
+    test_line = ci_lines[-1]  # the command CI runs last
+    assert test_line == "bash scripts/test-all"
     assert f"```sh\n{test_line}\n```" in README
+    script = (root / "scripts" / "test-all").read_text()
+    assert "-m pytest -q" in script and "DBADMIN_TEST_SERVER=pg15" in script
+    for version in ("3.11", "3.12", "3.13", "3.14"):
+        assert version in script
+
+
+def test_classifiers_list_the_pythons_ci_tests() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    tested = [
+        c.rsplit(" :: ", 1)[1]
+        for c in project["classifiers"]
+        if c.startswith("Programming Language :: Python :: 3.")
+    ]
+    assert tested == ["3.11", "3.12", "3.13"]
+    assert project["requires-python"] == ">=3.11"
+    assert "3.11, 3.12, 3.13" in README

@@ -341,3 +341,25 @@ def test_pgss_sql_follows_the_extension_version_not_only_the_server() -> None:
     assert "/*PGSS_ROWS*/" not in old and "blk_read_time + s.blk_write_time" in old
     assert "shared_blk_read_time" in new and "stats_since" in new
     assert load_sql("top", 18) is new  # read once per process
+
+
+def test_top_flags_frequent_key_lookups_as_possible_n_plus_one(cli: Cli, fresh_db: DbUrl) -> None:
+    table = f"slow_{uuid.uuid4().hex[:8]}"
+    _setup(cli, fresh_db, table)
+    _workload(fresh_db, table, 3)  # count(*) ... WHERE id > $1: not a one-row lookup
+    conn = psycopg2.connect(**fresh_db.connect_kwargs())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for i in range(1000):  # what a lazy-loading loop leaves in pg_stat_statements
+                cur.execute(f"SELECT pad FROM {table} WHERE id = {i % 500 + 1}")
+    finally:
+        conn.close()
+    res = cli("slow-queries", "top", "-d", fresh_db.render(), "--json", "--top", "50")
+    assert res.exit_code == 0, res.stderr
+    groups = res.json()["groups"]  # type: ignore[index]
+    flagged = [g["query"] for g in groups if g["possible_n_plus_one"]]
+    assert flagged == [f"SELECT pad FROM {table} WHERE id = $1"]
+    assert not _group(res.json(), table)["possible_n_plus_one"]  # type: ignore[arg-type]
+    text = cli("slow-queries", "top", "-d", fresh_db.render(), "--top", "50")
+    assert "possible N+1" in text.stdout

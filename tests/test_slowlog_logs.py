@@ -17,21 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Cli, free_port
+from conftest import Cli
+from slowlog_servers import logging_cluster
 
 from dbadmin.errors import ExitCode, ProblemFound
-from dbadmin.local import Cluster, embedded_bin_dir
+from dbadmin.slowlog.infer import infer_prefix
 from dbadmin.slowlog.logparse import parse_logs
-from dbadmin.slowlog.prefix import infer_prefix, prefix_to_regex
+from dbadmin.slowlog.prefix import prefix_to_regex
 
 PREFIX = "%m [%p] %q%u@%d/%a "
-
-
-def _lane_bin_dir() -> Path:
-    """The binaries of this test lane: Debian's PostgreSQL 15 with DBADMIN_TEST_SERVER=pg15."""
-    if os.environ.get("DBADMIN_TEST_SERVER", "embedded") == "pg15":
-        return Path("/usr/lib/postgresql/15/bin")
-    return embedded_bin_dir()
 
 
 @dataclass
@@ -56,21 +50,13 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerLogs
     root = tmp_path_factory.mktemp("slowlog-server")
     sock = Path(tempfile.mkdtemp(prefix="dbadmin-slowlog-"))
     os.chmod(sock, 0o777)
-    cluster = Cluster(
-        bin_dir=_lane_bin_dir(),
-        pgdata=root / "pgdata",
-        socket_dir=sock,
-        port=free_port(),
-        conf={
+    cluster = logging_cluster(
+        root,
+        sock,
+        {
             "listen_addresses": "''",
-            "fsync": "off",
-            "logging_collector": "on",
-            "log_directory": "'collected'",
             "log_filename": "'pg.log'",
             "log_destination": "'stderr,csvlog,jsonlog'",
-            "log_rotation_age": "0",
-            "log_rotation_size": "0",
-            "log_min_duration_statement": "0",
             "log_line_prefix": f"'{PREFIX}'",
             "session_preload_libraries": "'auto_explain'",
             "auto_explain.log_min_duration": "0",
@@ -432,7 +418,7 @@ def test_histogram_percentiles_below_one_millisecond(tmp_path: Path) -> None:
         (["--top", "0"], "--top"),
         (["--jobs", "-1"], "--jobs"),
         (["--min-duration", "-5"], "--min-duration"),
-        (["--format", "syslog"], "unknown log format"),
+        (["--format", "eventlog"], "unknown log format"),
         (["--prefix", "%Z "], "%Z"),
     ],
 )
@@ -443,3 +429,50 @@ def test_bad_log_options_exit_2_in_one_line(
     assert res.exit_code == ExitCode.USAGE, res.stderr
     assert needle in res.stderr and res.stderr.startswith("dbadmin: error: ")
     assert len(res.stderr.strip().splitlines()) == 1 and res.stdout == ""
+
+
+_THREADED_PARSE = """
+import json, os, sys, threading, warnings
+from dbadmin.slowlog.logparse import parse_logs
+
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()  # a program with another thread
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", DeprecationWarning)
+    report = parse_logs([sys.argv[1]], jobs=2, split_bytes=1)
+    if sys.argv[2] == "and-fork":  # the control: what forking this process looks like
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+stop.set()
+print(json.dumps({"queries": report.total_queries, "warnings": [str(w.message) for w in caught]}))
+"""
+
+
+def test_parallel_parse_from_a_threaded_process_does_not_fork_it(
+    server_logs: ServerLogs, tmp_path: Path
+) -> None:
+    """--jobs 2 from a process running another thread: no "multi-threaded ... fork()" warning.
+
+    Python 3.12+ warns when a multi-threaded process forks (the child can inherit a held lock
+    and hang); the control run forks on purpose to show the warning is caught when it happens.
+    """
+    import json
+    import sys
+
+    script = tmp_path / "threaded_parse.py"
+    script.write_text(_THREADED_PARSE)
+    runs = {}
+    for mode in ("parse-only", "and-fork"):
+        proc = subprocess.run(
+            [sys.executable, "-W", "error::DeprecationWarning", str(script),
+             str(server_logs.stderr), mode],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        runs[mode] = json.loads(proc.stdout)
+        assert runs[mode]["queries"] == server_logs.statements
+    assert runs["parse-only"]["warnings"] == []
+    if sys.version_info >= (3, 12):
+        assert any("fork()" in w for w in runs["and-fork"]["warnings"]), runs["and-fork"]

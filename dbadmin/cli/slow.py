@@ -189,6 +189,12 @@ def _render_top(report: TopReport) -> None:
             numeric=columns[:-1],
         )
     )
+    flagged = [str(i) for i, s in enumerate(report.statements, 1) if s.possible_n_plus_one]
+    if flagged:
+        console.print(
+            f"possible N+1 (very frequent one-row lookups by key): #{', #'.join(flagged)}; "
+            "pg_stat_statements keeps no order, so confirm with `dbadmin slow-queries log`"
+        )
 
 
 def _duration(ms: float) -> str:
@@ -287,7 +293,7 @@ def log(
         typer.Argument(help="Server log files (plain or .gz); '-' reads standard input."),
     ],
     log_format: Annotated[
-        str, typer.Option("--format", help="auto | stderr | csvlog | jsonlog.")
+        str, typer.Option("--format", help="auto | stderr | csvlog | jsonlog | syslog.")
     ] = "auto",
     prefix: Annotated[
         str | None,
@@ -309,13 +315,23 @@ def log(
             help="Processes for large plain stderr logs (0: one per CPU, up to 4).",
         ),
     ] = 0,
+    n_plus_one_min: Annotated[
+        int,
+        typer.Option(
+            "--n-plus-one-min",
+            help="Statements of one fingerprint in a row (per session, under 100 ms apart, after "
+            "a parent statement) that make an N+1; 0 skips N+1 detection.",
+        ),
+    ] = 10,
     json_output: JsonOpt = False,
     html_file: HtmlOpt = None,
 ) -> None:
     """Parse PostgreSQL server logs written with log_min_duration_statement (and auto_explain)
     and group statements by fingerprint: count, total/mean/p50/p95/max, first/last seen,
     users/databases/applications, the slowest example with its parameters; errors counted
-    apart. Formats stderr (log_line_prefix inferred), csvlog and jsonlog, plain or gzip.
+    apart; N+1 queries (one statement run once per row of a parent statement, per session)
+    named with their parent and the fix. Formats stderr (the whole log_line_prefix inferred),
+    csvlog and jsonlog, plain or gzip.
 
     Exit 1 when a non-empty log yields no queries (with the first unparsed line and the prefix
     expected); an empty log prints "no queries" and exits 0.
@@ -334,6 +350,7 @@ def log(
         prefix=prefix,
         min_duration_ms=min_duration,
         jobs=jobs,
+        n_plus_one_min=n_plus_one_min,
     )
     if html_file is not None and report.total_queries:
         from dbadmin.slowlog.html import log_report_html
@@ -389,6 +406,15 @@ def _render_log(report: LogReport, top_n: int) -> None:
                  for e in report.error_groups[:top_n]]  # fmt: skip
         columns = ("count", "severity", "message", "statement")
         console.print(simple_table("errors", columns, erows, numeric=("count",)))
+    if report.n_plus_one:
+        nrows = [
+            (f"{n.total_repetitions:,}", f"{n.occurrences:,}", f"{n.median_run_length:g}",
+             f"{n.total_ms:,.1f}", _short(n.query, 60), _short(n.parent_query, 50))
+            for n in report.n_plus_one[:top_n]
+        ]  # fmt: skip
+        columns = ("repetitions", "runs", "median run", "total ms", "query", "after (parent)")
+        console.print(simple_table("N+1 queries", columns, nrows, numeric=columns[:4]))
+        console.print(f"fix: {report.n_plus_one[0].fix}")
 
 
 def _write(path: Path, text: str) -> None:

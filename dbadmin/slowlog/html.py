@@ -128,7 +128,40 @@ def log_report_html(report: LogReport, *, top: int = 20) -> str:
             "<h2>Errors</h2><table><tr><th>count</th><th>severity</th><th>message</th>"
             f"<th>statement</th></tr>{erows}</table>"
         )
-    return _page("dbadmin slow-queries log", summary + chart + table + errors)
+    return _page(
+        "dbadmin slow-queries log", summary + _n_plus_one(report, top) + chart + table + errors
+    )
+
+
+def _n_plus_one(report: LogReport, top: int) -> str:
+    """The N+1 groups first (the cheapest big win), each with one run as the log shows it."""
+    if not report.n_plus_one:
+        return ""
+    rows = []
+    for n in report.n_plus_one[:top]:
+        run = "".join(
+            f"<li><code>{_e(sql)}</code>"
+            + (f" <span class='muted'>parameters: {_e(params)}</span>" if params else "")
+            + "</li>"
+            for sql, params in n.example_statements
+        )
+        more = n.example_run_length - len(n.example_statements)
+        rows.append(
+            f"<tr><td class='n'>{n.total_repetitions:,}</td><td class='n'>{n.occurrences:,}</td>"
+            f"<td class='n'>{n.median_run_length:g}</td><td class='n'>{_num(n.total_ms)}</td>"
+            f"<td><code>{_e(n.query)}</code><br><span class='muted'>after</span> "
+            f"<code>{_e(n.parent_query)}</code><details><summary class='muted'>example run "
+            f"(session {_e(n.example_pid)}, {n.example_run_length:,} statements)</summary>"
+            f"<ol><li><code>{_e(n.example_parent)}</code> <span class='muted'>(parent)</span>"
+            f"</li>{run}{f'<li>… {more:,} more</li>' if more > 0 else ''}</ol></details>"
+            f"<p class='muted'>fix: {_e(n.fix)}</p></td></tr>"
+        )
+    return (
+        f"<h2>N+1 queries ({len(report.n_plus_one)})</h2><table><tr><th>repetitions</th>"
+        "<th>runs</th><th>median run</th><th>total ms</th><th>statement, parent, fix</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def top_report_html(report: TopReport) -> str:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbadmin import sql
 from dbadmin.errors import ConfigError, ProblemFound, UsageError
+from dbadmin.slowlog.nplusone import possible_n_plus_one
 from dbadmin.urls import error_line, scrub_sql
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ class StatementStats:
     user: str | None
     database: str | None
     toplevel: bool | None
+    possible_n_plus_one: bool = False  # see nplusone.possible_n_plus_one
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,7 @@ class StatementStats:
             "user": self.user,
             "database": self.database,
             "toplevel": self.toplevel,
+            "possible_n_plus_one": self.possible_n_plus_one,
         }
 
 
@@ -331,12 +334,13 @@ def _stats(
     for r in kept:
         calls = int(r["calls"] or 0)
         total = max(float(r["total_ms"] or 0), 0.0)
+        query = scrub_sql(" ".join(str(r["query"]).split()))
         hit = int(r["shared_blks_hit"] or 0)
         read = int(r["shared_blks_read"] or 0)
         out.append(
             StatementStats(
                 fingerprint=str(r["queryid"]),
-                query=scrub_sql(" ".join(str(r["query"]).split())),
+                query=query,
                 calls=calls,
                 total_ms=total,
                 mean_ms=total / calls if calls else 0.0,
@@ -350,6 +354,7 @@ def _stats(
                 user=r.get("username"),
                 database=r.get("database"),
                 toplevel=r.get("toplevel"),
+                possible_n_plus_one=possible_n_plus_one(query, calls, int(r["rows"] or 0)),
             )
         )
     return out, total_ms, total_calls, hidden

@@ -1,4 +1,4 @@
-"""``log_line_prefix``: turn the escape string into a regex, or infer it from a log's first lines.
+"""``log_line_prefix``: turn the escape string into a regex (inference is in ``infer.py``).
 
 The compiled regex matches the prefix at the start of a line and captures the fields the report
 uses (``ts``, ``pid``, ``user``, ``db``, ``app``, ``host``). Everything after ``%q`` is optional,
@@ -19,8 +19,10 @@ SEVERITY_RE = (
 )
 _SEVERITY_SEARCH = re.compile(SEVERITY_RE)
 
-TS_MS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}(?: [A-Za-z0-9+:-]+)?"
-TS_S = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: [A-Za-z0-9+:-]+)?"
+# log_timezone as PostgreSQL prints it: an abbreviation (UTC, CET) or an offset (+03, -0930)
+TZ = r"(?: (?:[A-Za-z]+|[+-]\d\d(?::?\d\d)?))?"
+TS_MS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}" + TZ
+TS_S = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d" + TZ
 TS_EPOCH = r"\d+\.\d{3}"
 
 # escape -> (field name or None, regex). Field regexes for free text are built per position.
@@ -34,40 +36,14 @@ _FIXED: dict[str, tuple[str | None, str]] = {
     "c": ("pid", r"[0-9a-f]+\.[0-9a-f]+"),
     "l": (None, r"\d+"),
     "x": (None, r"\d+"),
+    "v": (None, r"(?:\d+/\d+)?"),  # empty for the postmaster
     "e": (None, r"[0-9A-Z]{5}"),
     "Q": (None, r"-?\d+"),
 }
-_FREE = {"u": "user", "d": "db", "a": "app", "h": "host", "r": "host", "v": None, "i": None,
-         "b": None, "L": None}  # fmt: skip
-
-# Prefixes people actually use (PostgreSQL's default first), tried before generic inference.
-COMMON_PREFIXES = (
-    "%m [%p] ",
-    "%m [%p] %q%u@%d ",
-    "%m [%p] %q%u@%d %a ",
-    "%m [%p] %q%u@%d/%a ",
-    "%t [%p] %q%u@%d/%a ",
-    "%m [%p] %q%a %u@%d ",
-    "%m [%p] %q%a@%d ",
-    "%t [%p] ",
-    "%t [%p] %q%u@%d ",
-    "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
-    "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
-    "%m [%p]: user=%u,db=%d,app=%a,client=%h ",
-    "%t [%p]: user=%u,db=%d,app=%a,client=%h ",
-    "%t [%p]: [%l-1] user=%u,db=%d ",
-    "%m [%p]: [%l-1] user=%u,db=%d ",
-    "%t [%p]: [%l-1] ",
-    "%m [%p] %q[user=%u,db=%d,app=%a] ",
-    "%m %u %d [%p] ",
-    "%t:%r:%u@%d:[%p]: ",
-    "%m:%r:%u@%d:[%p]: ",
-    "%m [%c] ",
-    "%n [%p] ",
-    "%m ",
-    "%t ",
-)
-
+_FREE = {"u": "user", "d": "db", "h": "host", "r": "host", "i": None, "L": None}
+# free text that may contain spaces ("PostgreSQL JDBC Driver", "client backend"): the shortest
+# text after which the rest of the prefix and a severity word match
+_SPACED = {"a": "app", "b": None}
 
 LINE_FIELDS = ("ts", "pid", "user", "db", "app")
 
@@ -102,11 +78,32 @@ class LinePrefix:
         )
 
 
-def _free_field(following: str) -> str:
+def _free_field(following: str, also: str = "") -> str:
     """A field of free text: stop at the next literal character (fast, no backtracking)."""
     if following and following not in "%":
-        return "[^" + re.escape(following) + r"\n]*"
-    return r"\S*"
+        return "[^" + re.escape(following + also) + r"\n]*"
+    return "[^\\s" + re.escape(also) + "]*"
+
+
+def _field(esc: str, following: str) -> tuple[str | None, str]:
+    """The captured field name (or None) and the regex of one escape, given the next character."""
+    if esc in _FIXED:
+        return _FIXED[esc]
+    if esc == "r":  # host(port): the port in parentheses
+        return "host", _free_field(following, "(") + r"(?:\(\d+\))?"
+    if esc in _FREE:
+        return _FREE[esc], _free_field(following)
+    if esc in _SPACED:
+        return _SPACED[esc], r"[^\n]*?"
+    raise UsageError(
+        f"log_line_prefix escape %{esc} is not supported",
+        "pass a prefix using %m %t %n %s %p %P %c %l %u %d %a %h %r %e %x %v %i %b %L %q %Q",
+    )
+
+
+def escape_regex(esc: str, following: str) -> str:
+    """The regex of one escape letter (``m`` for ``%m``) followed by the character ``following``."""
+    return _field(esc, following)[1]
 
 
 def prefix_to_regex(prefix: str) -> LinePrefix:
@@ -139,15 +136,7 @@ def prefix_to_regex(prefix: str) -> LinePrefix:
         if esc == "q":
             optional_from = len(parts)
             continue
-        if esc in _FIXED:
-            name, rx = _FIXED[esc]
-        elif esc in _FREE:
-            name, rx = _FREE[esc], _free_field(following)
-        else:
-            raise UsageError(
-                f"log_line_prefix escape %{esc} is not supported",
-                "pass a prefix using %m %t %n %p %c %l %u %d %a %h %r %e %x %v %i %b %q %Q",
-            )
+        name, rx = _field(esc, following)
         if padded:
             rx = r"\s*" + rx + r"\s*"
         if name and name not in fields:
@@ -159,146 +148,3 @@ def prefix_to_regex(prefix: str) -> LinePrefix:
         head, tail = parts[:optional_from], parts[optional_from:]
         parts = [*head, "(?:" + "".join(tail) + ")?"] if tail else head
     return LinePrefix(text=prefix, pattern="^" + "".join(parts), fields=tuple(fields))
-
-
-@dataclass(frozen=True)
-class PrefixGuess:
-    prefix: LinePrefix | None
-    sample: str | None  # the first line that carried a severity word (for messages)
-
-
-def _header_lines(lines: list[str]) -> list[str]:
-    return [ln for ln in lines if ln and not ln.startswith("\t") and _SEVERITY_SEARCH.search(ln)]
-
-
-def _fields_used(prefix: LinePrefix, lines: list[str]) -> set[str] | None:
-    """The fields that captured text on some line, or None when a line does not match."""
-    rx = re.compile(prefix.pattern + SEVERITY_RE)
-    used: set[str] = set()
-    for line in lines:
-        m = rx.match(line)
-        if m is None:
-            return None
-        used.update(name for name, value in m.groupdict().items() if value)
-    return used
-
-
-def _matches_all(prefix: LinePrefix, lines: list[str]) -> bool:
-    rx = re.compile(prefix.pattern + SEVERITY_RE)
-    return all(rx.match(ln) for ln in lines)
-
-
-def infer_prefix(lines: list[str]) -> PrefixGuess:
-    """Find the ``log_line_prefix`` that explains every header line of a sample.
-
-    Tries the common prefixes first (the one capturing most fields wins), then builds one from a
-    session line's prefix (timestamps %t/%m/%n, [pid], user@db, key=value fields) and inserts
-    %q where non-session lines end early.
-    """
-    headers = _header_lines(lines)
-    if not headers:
-        return PrefixGuess(None, next((ln for ln in lines if ln.strip()), None))
-    best: LinePrefix | None = None
-    best_score = (-1, 0)
-    for text in COMMON_PREFIXES:
-        candidate = prefix_to_regex(text)
-        used = _fields_used(candidate, headers)
-        if used is None:
-            continue
-        # most fields that really captured something; then the simpler prefix
-        score = (len(used), -len(candidate.fields))
-        if score > best_score:
-            best, best_score = candidate, score
-    if best is not None:
-        return PrefixGuess(best, headers[0])
-    generic = _generic_guess(headers)
-    if generic is not None:
-        return PrefixGuess(generic, headers[0])
-    return PrefixGuess(best, headers[0])
-
-
-_TOKEN_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(TS_MS), "%m"),
-    (re.compile(TS_S), "%t"),
-    (re.compile(TS_EPOCH + r"(?=\D)"), "%n"),
-    (re.compile(r"\[\d+-\d+\]"), "[%l-1]"),
-    (re.compile(r"\[\d+\]"), "[%p]"),
-    (re.compile(r"[0-9a-f]{6,}\.[0-9a-f]+"), "%c"),
-)
-_KEYS = {
-    "user": "%u", "usr": "%u", "u": "%u", "db": "%d", "database": "%d", "dbname": "%d",
-    "d": "%d", "app": "%a", "application": "%a", "application_name": "%a", "appname": "%a",
-    "a": "%a", "client": "%h", "host": "%h", "remote": "%h", "h": "%h", "clientaddr": "%h",
-    "pid": "%p", "session": "%c", "sid": "%c", "line": "%l",
-}  # fmt: skip
-_KV = re.compile(r"(\w+)=([^,\s\]\[]*)")
-_AT = re.compile(r"([^\s@\[\]]*)@([^\s@\[\]:,]*)")
-
-
-def _tokenize(sample: str) -> str | None:
-    """Turn one line's prefix text into a log_line_prefix escape string."""
-    out: list[str] = []
-    i = 0
-    have_pid = False
-    while i < len(sample):
-        for rx, esc in _TOKEN_RULES:
-            m = rx.match(sample, i)
-            if m:
-                if esc in ("%m", "%t", "%n") and i != 0 and any(e in out for e in ("%m", "%t")):
-                    continue
-                out.append(esc)
-                have_pid = have_pid or esc in ("[%p]", "%c")
-                i = m.end()
-                break
-        else:
-            m = _KV.match(sample, i)
-            if m and m.group(1).lower() in _KEYS:
-                esc = _KEYS[m.group(1).lower()]
-                value = m.group(2)
-                if esc == "%h" and value.endswith(")"):
-                    esc = "%r"
-                out.append(f"{m.group(1)}={esc}")
-                i = m.end()
-                continue
-            m = _AT.match(sample, i)
-            if m and (i == 0 or not sample[i - 1].isalnum()):
-                out.append("%u@%d")
-                i = m.end()
-                continue
-            m = re.compile(r"\d+").match(sample, i)
-            if m and not have_pid and (i == 0 or not sample[i - 1].isalnum()):
-                out.append("%p")
-                have_pid = True
-                i = m.end()
-                continue
-            ch = sample[i]
-            out.append("%%" if ch == "%" else ch)
-            i += 1
-    return "".join(out) if out else None
-
-
-def _generic_guess(headers: list[str]) -> LinePrefix | None:
-    session = [ln for ln in headers if "duration: " in ln or "statement: " in ln] or headers
-    m = _SEVERITY_SEARCH.search(session[0])
-    if m is None:
-        return None
-    text = _tokenize(session[0][: m.start()])
-    if text is None:
-        return None
-    try:
-        candidate = prefix_to_regex(text)
-    except UsageError:
-        return None
-    if _matches_all(candidate, headers):
-        return candidate
-    # insert %q at each escape boundary until non-session lines match too
-    for k in range(len(text)):
-        if text[k] in " [:" or (k > 0 and text[k - 1] in " ]:"):
-            with_q = text[:k] + "%q" + text[k:]
-            try:
-                candidate = prefix_to_regex(with_q)
-            except UsageError:
-                continue
-            if _matches_all(candidate, headers):
-                return candidate
-    return None

@@ -1,0 +1,395 @@
+"""Accumulation of parsed log entries: per-fingerprint statistics, errors, the timeline.
+
+The per-entry code is kept flat for speed (it runs once per log line). Percentiles use bounded
+memory: the first 512 durations of a group are kept exactly; past that the group switches to a
+log-scale histogram with 1 % wide buckets (p50/p95 within about 1 %).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from array import array
+
+from dbadmin.slowlog.fingerprint import _ZEROS, Fingerprint, FingerprintCache
+from dbadmin.slowlog.nplusone import MIN_RUN, NPlusOneTracker, is_control
+from dbadmin.stats import nearest_rank
+
+EXACT_SAMPLES = 512
+_LOG_BASE = math.log(1.01)
+_INV_LOG_BASE = 1 / _LOG_BASE
+_OFFSET = 1000  # log(0.0001 ms) / log(1.01) is about -926
+MAX_LABELS = 50  # distinct users/databases/applications kept per group
+MAX_ERROR_KINDS = 1000
+_PLAN_NODE = re.compile(rb"\((?:cost|actual)[= ]|^\s*(?:->|[A-Z][A-Za-z ]+ on )")
+_PARAMETERS = frozenset((b"parameters: ", b"Parameters: "))
+ERROR_SEVERITIES = frozenset((b"ERROR", b"FATAL", b"PANIC"))
+
+
+class GroupStats:
+    __slots__ = (
+        "control",
+        "count",
+        "example",
+        "example_ms",
+        "example_params",
+        "first",
+        "fp",
+        "hist",
+        "labels",
+        "last",
+        "max",
+        "samples",
+        "total",
+    )
+
+    def __init__(self, fp: Fingerprint) -> None:
+        self.fp = fp
+        self.control = is_control(fp.query)
+        self.count = 0
+        self.total = 0.0
+        self.max = -1.0
+        self.samples: array[float] | None = array("d")
+        self.hist: dict[int, int] | None = None
+        self.first = b"\xff"  # any timestamp sorts before this
+        self.last = b""
+        self.example = b""
+        self.example_ms = -1.0
+        self.example_params: bytes | None = None
+        self.labels: dict[tuple[bytes, bytes, bytes], int] = {}
+
+    def to_hist(self) -> None:
+        hist: dict[int, int] = {}
+        for value in self.samples or ():
+            k = _bucket(value)
+            hist[k] = hist.get(k, 0) + 1
+        self.hist = hist
+        self.samples = None
+
+    def percentile(self, q: float) -> float:
+        if self.samples is not None:
+            return nearest_rank(sorted(self.samples), q)
+        assert self.hist is not None
+        target = max(1, math.ceil(q * self.count))
+        seen = 0
+        for k in sorted(self.hist):
+            seen += self.hist[k]
+            if seen >= target:
+                return min(math.exp((k - _OFFSET + 0.5) * _LOG_BASE), self.max)
+        return self.max
+
+    def label_counts(self, index: int) -> dict[str, int]:
+        counts: dict[bytes, int] = {}
+        for key, n in self.labels.items():
+            if key[index] and key[index] != b"[unknown]":  # what stderr shows for empty
+                counts[key[index]] = counts.get(key[index], 0) + n
+        return {
+            k.decode("utf-8", "replace"): v
+            for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LABELS]
+        }
+
+
+def _bucket(ms: float) -> int:
+    # offset so that int() (truncation) is floor() for every duration >= 0.0001 ms
+    return int(math.log(ms if ms > 0.0001 else 0.0001) * _INV_LOG_BASE + _OFFSET)
+
+
+class Accumulator:
+    """All mutable state of one parse run; the per-entry code is kept flat for speed.
+
+    Absent fields are ``b""`` (the stderr regex has empty groups for fields the prefix lacks).
+    """
+
+    def __init__(self, min_duration_ms: float, n_plus_one_min: int = MIN_RUN) -> None:
+        self.min_ms = min_duration_ms
+        self.n1 = NPlusOneTracker(n_plus_one_min)
+        self.track = self.n1.statement if n_plus_one_min else None
+        self._epoch = False
+        self.cache = FingerprintCache()
+        self.by_key: dict[bytes, GroupStats] = {}  # safe digit-zeroed text -> group
+        self.by_text: dict[bytes, GroupStats] = {}  # exact text -> group (other texts)
+        self.groups: dict[str, GroupStats] = {}
+        self.errors = 0
+        self.error_kinds: dict[tuple[bytes, bytes], list] = {}
+        self.timeline: dict[bytes, list[float]] = {}
+        self.minute = b"\0"  # the current minute's bucket, flushed into timeline on change
+        self.minute_count = 0
+        self.minute_ms = 0.0
+        self.pending_stmt: dict[bytes, bytes] = {}
+        self.pending_plan: dict[bytes, tuple] = {}
+        self.last_by_pid: dict[bytes, bytes] = {}  # the last statement each backend logged
+        self.no_statement = 0
+        self.last_group: GroupStats | None = None
+        self.last_error: list | None = None
+        self.entries = 0
+
+    @property
+    def epoch(self) -> bool:
+        """%n timestamps (seconds since 1970)."""
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: bool) -> None:
+        self._epoch = self.n1.epoch = value
+
+    # -- the hot path --
+    def record(
+        self, sql: bytes, ms: float, ts: bytes, user: bytes, db: bytes, app: bytes, pid: bytes = b""
+    ) -> None:
+        """One statement that completed; ``pid`` (the session) when known, for N+1 runs."""
+        if ms < self.min_ms:
+            return
+        key = sql.translate(_ZEROS)
+        group = self.by_key.get(key)
+        if group is None:
+            group = self.by_text.get(sql)
+            if group is None:
+                fp = self.cache.get(sql)
+                group = self.groups.get(fp.id)
+                if group is None:
+                    group = self.groups[fp.id] = GroupStats(fp)
+                    if ts:
+                        group.first = ts
+                if self.cache.fast_key_is_safe(key):
+                    if len(self.by_key) < 50_000:
+                        self.by_key[key] = group
+                elif len(self.by_text) < 20_000:
+                    self.by_text[sql] = group
+        group.count += 1
+        group.total += ms
+        samples = group.samples
+        if samples is not None:
+            samples.append(ms)
+            if len(samples) > EXACT_SAMPLES:
+                group.to_hist()
+        else:
+            hist = group.hist
+            k = int(math.log(ms if ms > 0.0001 else 0.0001) * _INV_LOG_BASE + _OFFSET)
+            hist[k] = hist.get(k, 0) + 1  # type: ignore[union-attr]
+        if ms > group.max:
+            group.max = ms
+            if ms > group.example_ms:
+                group.example_ms = ms
+                group.example = sql
+                group.example_params = None
+                self.last_group = group
+        if ts:
+            if ts > group.last:
+                group.last = ts
+            elif ts < group.first:
+                group.first = ts
+            if ts.startswith(self.minute):
+                self.minute_count += 1
+                self.minute_ms += ms
+            else:
+                self._new_minute(ts, ms)
+        labels = group.labels
+        key = (user, db, app)
+        n = labels.get(key)
+        if n is not None:
+            labels[key] = n + 1
+        elif len(labels) < MAX_LABELS * 4:
+            labels[key] = 1
+        if pid and self.track is not None:
+            self.track(pid, group, sql, ms, ts)
+
+    def _new_minute(self, ts: bytes, ms: float) -> None:
+        self.flush_minute()
+        if len(self.last_by_pid) > 20_000:  # pids are reused; keep this bounded
+            self.last_by_pid.clear()
+        if self.epoch:
+            key = b"%d" % (int(float(ts)) // 60 * 60)
+            bucket = self.timeline.setdefault(key, [0, 0.0])
+            bucket[0] += 1
+            bucket[1] += ms
+            self.minute = b"\0"
+            return
+        self.minute = ts[:16]
+        self.minute_count = 1
+        self.minute_ms = ms
+
+    def flush_minute(self) -> None:
+        if self.minute_count:
+            bucket = self.timeline.setdefault(self.minute, [0, 0.0])
+            bucket[0] += self.minute_count
+            bucket[1] += self.minute_ms
+        self.minute_count = 0
+        self.minute_ms = 0.0
+
+    def entry(
+        self,
+        sev: bytes,
+        msg: bytes,
+        ts: bytes,
+        pid: bytes,
+        user: bytes,
+        db: bytes,
+        app: bytes,
+        detail: bytes = b"",
+        statement: bytes = b"",
+    ) -> None:
+        """One log entry (message already joined with its continuation lines)."""
+        self.entries += 1
+        if sev == b"DETAIL":
+            if msg[:12] in _PARAMETERS:
+                if self.last_group is not None:
+                    self.last_group.example_params = msg[12:]
+                if pid:
+                    self.n1.parameters(pid, msg[12:])
+            return
+        self.last_group = None
+        if sev == b"LOG":
+            if msg.startswith(b"duration: "):
+                end = msg.find(b" ms", 10)
+                if end < 0:
+                    return
+                try:
+                    ms = float(msg[10:end])
+                except ValueError:
+                    return
+                rest = msg[end + 5 :]
+                if rest.startswith(b"statement: "):
+                    sql = rest[11:]
+                elif rest.startswith(b"execute "):
+                    colon = rest.find(b": ", 8)
+                    if colon < 0 or rest.startswith(b"execute from fetch"):
+                        return
+                    sql = rest[colon + 2 :]
+                elif not rest:
+                    found = self.pending_stmt.pop(pid, None) if pid else None
+                    if found is None:
+                        self.no_statement += 1
+                        return
+                    sql = found
+                elif rest.startswith(b"plan:"):
+                    text = _plan_query(rest[5:])
+                    if text is None:
+                        return
+                    if not pid:
+                        self.record(text, ms, ts, user, db, app)
+                    elif _squash(self.last_by_pid.get(pid, b"")) != _squash(text):
+                        # logged before its statement's duration line (simple protocol) or a
+                        # nested statement: decided when the backend's next statement arrives
+                        previous = self.pending_plan.pop(pid, None)
+                        if previous is not None:
+                            self.record(*previous)
+                        self.pending_plan[pid] = (text, ms, ts, user, db, app)
+                    # else: the plan of the statement just counted (extended protocol logs
+                    # the plan when the portal closes, after the execute line)
+                    self.last_group = None
+                    return
+                else:  # parse / bind: not queries (as in pgBadger)
+                    return
+                self._timed(sql, ms, ts, pid, user, db, app, detail)
+            elif pid and (msg.startswith(b"statement: ") or msg.startswith(b"execute ")):
+                if msg.startswith(b"statement: "):
+                    self.pending_stmt[pid] = msg[11:]
+                else:
+                    colon = msg.find(b": ", 8)
+                    if colon >= 0:
+                        self.pending_stmt[pid] = msg[colon + 2 :]
+            return
+        if sev == b"STATEMENT":
+            if self.last_error is not None and self.last_error[5] is None:
+                self.last_error[5] = msg
+            self.last_error = None
+            return
+        if sev in ERROR_SEVERITIES:
+            self.errors += 1
+            key = (sev, msg[:300])
+            kind = self.error_kinds.get(key)
+            if kind is None:
+                if len(self.error_kinds) >= MAX_ERROR_KINDS:
+                    key = (sev, b"(other errors)")
+                    kind = self.error_kinds.get(key)
+                if kind is None:
+                    kind = self.error_kinds[key] = [sev, key[1], 0, ts, ts, None]
+            kind[2] += 1
+            if ts:
+                if not kind[3] or ts < kind[3]:
+                    kind[3] = ts
+                if not kind[4] or ts > kind[4]:
+                    kind[4] = ts
+            if statement and kind[5] is None:
+                kind[5] = statement
+            self.last_error = kind
+
+    def statement(
+        self,
+        sql: bytes,
+        ms: float,
+        ts: bytes,
+        pid: bytes,
+        user: bytes,
+        db: bytes,
+        app: bytes,
+        detail: bytes = b"",
+    ) -> None:
+        """A ``duration: X ms  statement|execute ...:`` entry whose SQL a reader cut out itself
+        (the common entry, kept off ``entry()``'s general path)."""
+        self.entries += 1
+        self.last_group = None
+        self._timed(sql, ms, ts, pid, user, db, app, detail)
+
+    def _timed(
+        self,
+        sql: bytes,
+        ms: float,
+        ts: bytes,
+        pid: bytes,
+        user: bytes,
+        db: bytes,
+        app: bytes,
+        detail: bytes,
+    ) -> None:
+        if pid:
+            if self.pending_plan:
+                self.resolve_plan(pid, sql)
+            self.last_by_pid[pid] = sql
+        self.record(sql, ms, ts, user, db, app, pid)
+        if detail and detail[:12] in _PARAMETERS:
+            if self.last_group is not None:
+                self.last_group.example_params = detail[12:]
+            if pid:
+                self.n1.parameters(pid, detail[12:])
+
+    def resolve_plan(self, pid: bytes, sql: bytes) -> None:
+        """A statement's duration line arrived: a pending plan of the same text was its plan."""
+        pending = self.pending_plan.pop(pid, None)
+        if pending is not None and _squash(pending[0]) != _squash(sql):
+            self.record(*pending)
+
+    def finish(self) -> None:
+        for pending in self.pending_plan.values():
+            self.record(*pending)
+        self.pending_plan.clear()
+        self.n1.finish()
+        self.flush_minute()
+
+
+def _squash(text: bytes) -> bytes:
+    return b" ".join(text.split()).rstrip(b";")
+
+
+def _plan_query(plan: bytes) -> bytes | None:
+    """The statement text of an auto_explain entry (text or JSON format)."""
+    body = plan.strip()
+    if body.startswith(b"{"):
+        try:
+            doc = json.loads(body)
+            text = doc.get("Query Text")
+            return text.encode() if text else None
+        except ValueError:
+            return None
+    lines = body.split(b"\n")
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith(b"Query Text: "):
+            out = [stripped[12:]]
+            for nxt in lines[i + 1 :]:
+                if _PLAN_NODE.search(nxt) or nxt.strip().startswith(b"Query Parameters:"):
+                    break
+                out.append(nxt.strip())
+            return b"\n".join(out).strip() or None
+    return None

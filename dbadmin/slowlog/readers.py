@@ -1,0 +1,336 @@
+"""Readers: one per log format (stderr with any ``log_line_prefix``, csvlog, jsonlog), each
+feeding entries to the accumulator; plus opening files (plain, gzip, stdin) and telling formats.
+
+Lines are read in binary and only the fields that are needed are decoded.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import itertools
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dbadmin.errors import UsageError
+from dbadmin.slowlog.accumulate import ERROR_SEVERITIES, Accumulator
+from dbadmin.slowlog.prefix import LinePrefix
+
+HEAD_BYTES = 256 * 1024
+CSV_RE = re.compile(rb'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [^,]*,(?:"|,)')
+
+
+def open_source(path: str | Path | BinaryIO) -> tuple[str, BinaryIO]:
+    if not isinstance(path, str | Path):
+        raw: BinaryIO = path
+        name = "-"
+    else:
+        name = str(path)
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        except FileNotFoundError:
+            raise UsageError(f"log file {name} not found") from None
+        except IsADirectoryError:
+            raise UsageError(f"{name} is a directory", "pass log files") from None
+        except PermissionError:
+            raise UsageError(f"cannot read {name}: permission denied") from None
+    magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    if magic == b"\x1f\x8b":
+        return name, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if not hasattr(raw, "peek"):
+        raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+        if raw.peek(2)[:2] == b"\x1f\x8b":
+            return name, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return name, raw
+
+
+def read_head(stream: BinaryIO) -> bytes:
+    head = stream.read(HEAD_BYTES)
+    if head and not head.endswith(b"\n"):
+        head += stream.readline()
+    return head
+
+
+def detect_format(head: bytes, name: str = "") -> str:
+    from dbadmin.slowlog.syslog import is_syslog
+
+    first = next((ln for ln in head.split(b"\n") if ln.strip()), b"")
+    if first.lstrip().startswith(b"{"):
+        return "jsonlog"
+    if CSV_RE.match(first) or name.endswith((".csv", ".csv.gz")):
+        return "csvlog"
+    if is_syslog(first):
+        return "syslog"
+    return "stderr"
+
+
+def head_and_rest(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    return itertools.chain(head.splitlines(keepends=True), stream)
+
+
+@dataclass
+class FileState:
+    lines: int = 0
+    unparsed: int = 0
+    first_unparsed: bytes | None = None
+    prefix: LinePrefix | None = None
+
+
+_END = (b"\0",)  # after the last line: completes the last entry (the same code as the others)
+
+
+def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -> FileState:
+    state = FileState(prefix=prefix)
+    rx = prefix.compile_line()
+    match = rx.match
+    gi = rx.groupindex
+    order = (
+        gi["ms"], gi["sev"], gi["msg"], gi["ts"], gi["pid"], gi["user"], gi["db"], gi["app"]
+    )  # fmt: skip
+    entry = acc.entry
+    record = acc.record
+    pending_plan = acc.pending_plan
+    last_by_pid = acc.last_by_pid
+    cur: tuple[bytes | None, ...] | None = None
+    cont: list[bytes] | None = None
+    n = 0
+    fast = 0
+    unparsed = 0
+
+    for line in itertools.chain(lines, _END):
+        n += 1
+        if line[0] == 9:  # "\t": continuation of the previous entry
+            if cur is not None:
+                if cont is None:
+                    cont = [line]
+                else:
+                    cont.append(line)
+            continue
+        m = match(line)
+        if m is None and line is not _END[0]:
+            if line.strip():
+                unparsed += 1
+                if state.first_unparsed is None:
+                    state.first_unparsed = line
+            continue
+        if cur is not None:  # the previous entry is complete
+            ms = cur[0]
+            if ms is not None:  # fast path: duration + statement/execute
+                fast += 1
+                acc.last_group = None
+                sql = cur[2]
+                if cont is not None:
+                    sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
+                    cont = None
+                pid = cur[4]
+                if pid:
+                    if pending_plan:
+                        acc.resolve_plan(pid, sql)  # type: ignore[arg-type]
+                    last_by_pid[pid] = sql
+                record(sql, float(ms), cur[3], cur[5], cur[6], cur[7], pid)  # type: ignore[arg-type]
+            else:
+                _ms, sev, msg, *rest = cur
+                if cont is not None:
+                    msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)  # type: ignore[operator]
+                    cont = None
+                entry(sev, msg, *rest)  # type: ignore[arg-type]
+        cur = m.group(*order) if m is not None else None
+    n -= 1  # the end marker
+    acc.entries += fast
+    state.lines = n
+    state.unparsed = unparsed
+    return state
+
+
+def _b(value: object) -> bytes:
+    if value is None or value == "":
+        return b""
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+_CSV_Q = rb'"([^"]*(?:""[^"]*)*)"'  # a quoted field, captured (quotes doubled inside)
+_CSV_F = rb'(?:"[^"]*(?:""[^"]*)*"|[^,"\n]*),'  # any field, skipped
+# the common row on one line: a statement's duration (csvlog's 26 columns, PostgreSQL 14-18)
+_CSV_TIMED = re.compile(
+    rb'([^,"]*),(?:' + _CSV_Q + rb')?,(?:' + _CSV_Q + rb')?,(\d*),' + _CSV_F * 7
+    + rb'LOG,[0-9A-Z]*,"duration: (\d+(?:\.\d+)?) ms  (?:statement|execute [^:"]*): '
+    + rb'([^"]*(?:""[^"]*)*)",(?:' + _CSV_Q + rb')?,' + _CSV_F * 7 + rb'(?:' + _CSV_Q + rb')?,'
+)  # fmt: skip
+
+
+def _unquote(field: bytes) -> bytes:
+    return field.replace(b'""', b'"') if b'""' in field else field
+
+
+def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
+    """csvlog rows; a statement's duration row on one line is cut by one regex, any other row
+    (multi-line statements included: a row ends where its quotes balance) goes to ``csv``."""
+    state = FileState()
+    timed = _CSV_TIMED.match
+    add_statement = acc.statement
+    open_row: list[bytes] | None = None
+    n = 0
+    for line in lines:
+        if open_row is not None:
+            open_row.append(line)
+            if line.count(b'"') % 2 == 0:
+                continue  # still inside a quoted field
+            line, open_row = b"".join(open_row), None
+        else:
+            n += 1
+            m = timed(line)
+            if m is not None:
+                ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
+                if b'""' in line:
+                    sql, user, db, app, detail = map(_unquote, (sql, user, db, app, detail))
+                add_statement(sql, float(ms), ts, pid, user, db, app, detail)
+                continue
+            if line.count(b'"') % 2:
+                open_row = [line]
+                continue
+        _csv_row(acc, state, line)
+    if open_row is not None:
+        _csv_row(acc, state, b"".join(open_row))
+    state.lines = n
+    return state
+
+
+def _csv_row(acc: Accumulator, state: FileState, raw: bytes) -> None:
+    row = next(csv.reader([raw.decode("utf-8", "replace")]), [])
+    if len(row) < 14:
+        if any(cell.strip() for cell in row):
+            state.unparsed += 1
+            if state.first_unparsed is None:
+                state.first_unparsed = raw
+        return
+    sev = row[11].encode()
+    msg = row[13]
+    if sev == b"LOG" and not (
+        msg.startswith("duration: ") or msg.startswith("statement: ") or msg.startswith("execute ")
+    ):
+        acc.entries += 1
+        return
+    acc.entry(
+        sev,
+        msg.encode("utf-8", "surrogateescape"),
+        _b(row[0]),
+        _b(row[3]),
+        _b(row[1]),
+        _b(row[2]),
+        _b(row[22]) if len(row) > 22 else b"",
+        _b(row[14]),
+        _b(row[19]) if len(row) > 19 else b"",
+    )
+
+
+_JSTR = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'  # a JSON string's raw body (escapes kept)
+# jsonlog's keys come in a fixed order (src/backend/utils/error/jsonlog.c, PostgreSQL 15-18);
+# absent keys are left out. Lines this does not match go through json.loads.
+_JSON_HEAD = re.compile(
+    rb'\{"timestamp":' + _JSTR + rb'(?:,"user":' + _JSTR + rb')?(?:,"dbname":' + _JSTR
+    + rb')?,"pid":(\d+)'
+)  # fmt: skip
+_JSON_BODY = re.compile(
+    rb',"error_severity":"([A-Z0-9]+)"(?:,"state_code":"[0-9A-Z]*")?,"message":' + _JSTR
+    + rb'(?:,"detail":' + _JSTR + rb')?'
+)  # fmt: skip
+_PAIRS = rb'(?:,"[a-z_]+":(?:"[^"\\]*(?:\\.[^"\\]*)*"|[^,"}]*))*?'  # other keys, lazily
+# the common line: a statement's duration, its SQL cut out by the regex (as for stderr)
+_JSON_TIMED = re.compile(
+    rb'\{"timestamp":"([^"]*)"(?:,"user":' + _JSTR + rb')?(?:,"dbname":' + _JSTR
+    + rb')?,"pid":(\d+)' + _PAIRS + rb',"error_severity":"LOG","message":"duration: '
+    + rb'(\d+(?:\.\d+)?) ms  (?:statement|execute [^:"\\]*): ([^"\\]*(?:\\.[^"\\]*)*)"'
+    + rb'(?:,"detail":' + _JSTR + rb')?(?:' + _PAIRS + rb',"application_name":' + _JSTR + rb')?'
+)  # fmt: skip
+_JSON_STATEMENT = re.compile(rb',"statement":' + _JSTR)
+_JSON_APP = re.compile(rb',"application_name":' + _JSTR)
+
+
+def _unescape(raw: bytes | None) -> bytes:
+    if not raw:
+        return b""
+    if b"\\" not in raw:
+        return raw
+    text: str = json.loads(b'"' + raw + b'"')
+    return text.encode("utf-8", "surrogateescape")
+
+
+def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
+    state = FileState()
+    entry = acc.entry
+    loads = json.loads
+    match_head = _JSON_HEAD.match
+    match_body = _JSON_BODY.match
+    statement_at = _JSON_STATEMENT.search
+
+    def app_at(line: bytes, at: int) -> bytes | None:
+        if at < 0:
+            return None
+        found = _JSON_APP.match(line, at)
+        return found[1] if found else None
+
+    timed = _JSON_TIMED.match
+    add_statement = acc.statement
+    n = 0
+    for line in lines:
+        n += 1
+        m = timed(line)
+        if m is not None:
+            ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
+            if b"\\" in line:  # escapes somewhere: undo them (rare)
+                sql, user, db, app, detail = map(_unescape, (sql, user, db, app, detail))
+            add_statement(sql, float(ms), ts, pid, user, db, app, detail)
+            continue
+        if (
+            b'"error_severity":"LOG"' in line
+            and b"duration: " not in line
+            and b'"message":"statement: ' not in line
+            and b'"message":"execute ' not in line
+        ):
+            acc.entries += 1
+            continue
+        head = match_head(line)
+        body = match_body(line, line.find(b',"error_severity":"', head.end())) if head else None
+        if body is not None:
+            ts, user, db, pid = head.groups()  # type: ignore[union-attr]
+            sev, msg, detail = body.groups()
+            end = body.end()
+            app = app_at(line, line.find(b',"application_name":"', end))
+            statement = b""
+            if sev in ERROR_SEVERITIES:
+                found = statement_at(line, end)
+                statement = _unescape(found[1]) if found else b""
+            entry(sev, _unescape(msg), ts, pid, _unescape(user), _unescape(db),
+                  _unescape(app), _unescape(detail), statement)  # fmt: skip
+            continue
+        try:
+            doc = loads(line)
+        except ValueError:
+            if line.strip():
+                state.unparsed += 1
+                if state.first_unparsed is None:
+                    state.first_unparsed = line
+            continue
+        if not isinstance(doc, dict) or "error_severity" not in doc:
+            state.unparsed += 1
+            if state.first_unparsed is None:
+                state.first_unparsed = line
+            continue
+        entry(
+            str(doc["error_severity"]).encode(),
+            str(doc.get("message", "")).encode("utf-8", "surrogateescape"),
+            _b(doc.get("timestamp")),
+            _b(doc.get("pid")),
+            _b(doc.get("user")),
+            _b(doc.get("dbname")),
+            _b(doc.get("application_name")),
+            _b(doc.get("detail")),
+            _b(doc.get("statement")),
+        )
+    state.lines = n
+    return state
