@@ -184,30 +184,35 @@ def load_sources(
     progress: SeedProgress | None = None,
     rebuild_indexes: bool = True,
 ) -> list[TableResult]:
-    """Load each source in its own transaction.
+    """Load each source under its own savepoint of the caller's transaction (not committed).
 
-    With ``rebuild_indexes``, a table that is empty and receives at least
-    ``REBUILD_MIN_ROWS`` rows gets its secondary indexes and own foreign keys dropped before the
-    COPY and re-created after it, inside the same transaction: the database still checks every
-    row (CREATE UNIQUE INDEX, ADD FOREIGN KEY validate all of them), an interruption restores
-    everything, and loading is much faster. The table is locked exclusively meanwhile.
+    The whole seed is one transaction, so a seed killed at any instant (SIGKILL, a lost
+    connection) leaves the database as an unstarted run would. A table that cannot be filled
+    (``Unfillable``, or a row the server refuses) is rolled back to its savepoint and reported;
+    the tables that reference it are skipped with it, and the others are still loaded.
+
+    With ``rebuild_indexes``, a table that is empty and receives at least ``REBUILD_MIN_ROWS``
+    rows gets its secondary indexes and own foreign keys dropped before the COPY and re-created
+    after it, inside its savepoint: the database still checks every row (CREATE UNIQUE INDEX,
+    ADD FOREIGN KEY validate all of them), an interruption restores everything, and loading is
+    much faster. The table is locked exclusively until the seed commits.
     """
     progress = progress or NoProgress()
     results: list[TableResult] = []
     reader = DbReader(conn)
+    failed: set[str] = set()
     for source in sources:
         started = time.perf_counter()
+        blocked = sorted(_parents_of(source.table) & failed)
+        if blocked:
+            failed.add(source.table.fullname)
+            reason = f"depends on {', '.join(blocked)}, which could not be filled"
+            results.append(TableResult(source.name, 0, 0.0, "unfillable", reason))
+            continue
+        _execute(reader, ["SAVEPOINT dbadmin_seed_table"])
         try:
             rows = source.prepare(reader)
-        except Unfillable as exc:
-            conn.rollback()
-            results.append(TableResult(source.name, 0, 0.0, "unfillable", str(exc)))
-            continue
-        except BaseException:
-            conn.rollback()
-            raise
-        progress.start(source.name, rows)
-        try:
+            progress.start(source.name, rows)
             creates: list[str] = []
             if rebuild_indexes and rows >= REBUILD_MIN_ROWS and _is_empty(reader, source.table):
                 drops, creates = deferred_ddl(reader, source.table)
@@ -224,14 +229,16 @@ def load_sources(
             if creates:
                 _execute(reader, ["SET LOCAL maintenance_work_mem = '256MB'", *creates])
             advance_sequences(reader, source.table)
-            conn.commit()
             # statistics now, not at the end: the children's FK checks are planned against
-            # this table, and a never-analysed table looks empty to the planner
-            analyze(conn, [source.table])
-        except Unfillable as exc:
-            conn.rollback()
+            # this table, and a never-analysed table looks empty to the planner (ANALYZE
+            # counts the rows of its own transaction)
+            _execute(reader, [f"ANALYZE {table_name(source.table)}"])
+            _execute(reader, ["RELEASE SAVEPOINT dbadmin_seed_table"])
+        except (Unfillable, *_refused_row_errors()) as exc:
+            _execute(reader, ["ROLLBACK TO SAVEPOINT dbadmin_seed_table"])
             progress.finish(source.name)
-            results.append(TableResult(source.name, 0, 0.0, "unfillable", str(exc)))
+            failed.add(source.table.fullname)
+            results.append(TableResult(source.name, 0, 0.0, "unfillable", _reason(exc)))
             continue
         except BaseException:
             try:
@@ -252,12 +259,25 @@ def load_sources(
     return results
 
 
-def analyze(conn: psycopg2.extensions.connection, tables: Sequence[Table]) -> None:
-    if not tables:
-        return
-    with conn.cursor() as cur:
-        cur.execute("ANALYZE " + ", ".join(table_name(t) for t in tables))
-    conn.commit()
+def _parents_of(table: Table) -> set[str]:
+    return {fk.referred_table.fullname for fk in table.foreign_key_constraints} - {table.fullname}
+
+
+def _refused_row_errors() -> tuple[type[BaseException], ...]:
+    """Server errors that mean "this table's rows were refused" (a constraint we could not
+    honour, a value out of range, a partition missing): the table is skipped, the run goes on.
+    Connection losses and cancellations (OperationalError) end the run."""
+    import psycopg2
+
+    return (psycopg2.IntegrityError, psycopg2.DataError, psycopg2.ProgrammingError)
+
+
+def _reason(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if primary:
+        return f"the server refused a row: {primary}"
+    return str(exc)
 
 
 def truncate_closure(conn: psycopg2.extensions.connection, tables: Sequence[Table]) -> list[str]:
@@ -284,9 +304,9 @@ def truncate_closure(conn: psycopg2.extensions.connection, tables: Sequence[Tabl
 
 
 def truncate(conn: psycopg2.extensions.connection, names: Sequence[str]) -> None:
-    """Empty the given (already quoted/qualified) tables and restart their identities."""
+    """Empty the given (already quoted/qualified) tables and restart their identities, in the
+    caller's transaction (committed with the load that follows, never on its own)."""
     if not names:
         return
     with conn.cursor() as cur:
         cur.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
-    conn.commit()

@@ -11,11 +11,12 @@ import datetime as dt
 import math
 import time
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import UsageError
+from dbadmin.migrate.lock import AdvisoryLock, LockHolder
 from dbadmin.seed.generic import GenericTable, Unfillable, order_tables
 from dbadmin.seed.load import (
     DbReader,
@@ -92,6 +93,7 @@ class SeedRequest:
     reset: bool = False
     append: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
+    lock_wait: float = 60.0  # seconds to wait for another seed's lock (then exit 4)
     from_database: bool = False
     schema: str | None = None  # --from-database: which schema to reflect (default: public)
     rebuild_indexes: bool = True  # big loads into empty tables: indexes/FKs re-created after
@@ -205,6 +207,8 @@ def _validate(request: SeedRequest) -> None:
         )
     if not request.scale > 0 or not math.isfinite(request.scale):
         raise UsageError(f"--scale {request.scale} must be a positive number")
+    if not request.lock_wait >= 0 or not math.isfinite(request.lock_wait):
+        raise UsageError(f"--lock-wait {request.lock_wait} must be a number of seconds >= 0")
     if request.batch_size < 1:
         raise UsageError(f"--batch-size {request.batch_size} must be at least 1")
     if request.reset and request.append:
@@ -379,10 +383,48 @@ def _counts(
     return counts, reasons
 
 
+class SeedLock(AdvisoryLock):
+    """One seed per database at a time: a second seed waits (``--lock-wait``), then plans again
+    against what the first one loaded, exactly as a seed started after it would."""
+
+    objid = 0x73656564  # "seed" (under dbadmin's classid; migrations use "migr")
+    label = "seed"
+    purpose = "seeding"
+    application_name = "dbadmin-seed"
+
+
 def run_seed(
-    settings: Settings, plan: SeedPlan, progress: SeedProgress | None = None
+    settings: Settings,
+    plan: SeedPlan,
+    progress: SeedProgress | None = None,
+    *,
+    on_lock_wait: Callable[[LockHolder | None], None] | None = None,
 ) -> SeedResult:
-    """Truncate (--reset), then load every planned table; see :mod:`dbadmin.seed.load`."""
+    """Take the seed lock, then truncate (--reset) and load every planned table in ONE
+    transaction: a seed killed at any instant leaves the database as an unstarted run would.
+
+    Raises OperationTimeout (exit 4) when another seed holds the lock past ``lock_wait``; a seed
+    that waited re-plans against the rows the other one committed (and so refuses non-empty
+    tables unless --append/--reset, as any later seed does).
+    """
+    with SeedLock(settings, wait=plan.request.lock_wait, on_wait=on_lock_wait):
+        if _changed_meanwhile(settings, plan):
+            plan = plan_seed(settings, replace(plan.request, now=plan.now))
+        return _run_locked(settings, plan, progress)
+
+
+def _changed_meanwhile(settings: Settings, plan: SeedPlan) -> bool:
+    """Did rows appear or go in the planned tables between planning and taking the lock?"""
+    from dbadmin.db import raw_connection
+
+    if plan.request.reset or plan.request.profile == "minimal" or not plan.tables:
+        return False  # emptied first / idempotent inserts: the plan holds whatever happened
+    with raw_connection(settings) as conn:
+        reader = DbReader(conn)
+        return any(reader.count(plan.seedable[t.table]) != t.existing for t in plan.tables)
+
+
+def _run_locked(settings: Settings, plan: SeedPlan, progress: SeedProgress | None) -> SeedResult:
     from dbadmin.db import raw_connection
 
     request = plan.request
@@ -444,6 +486,7 @@ def run_seed(
             progress=progress,
             rebuild_indexes=request.rebuild_indexes,
         )
+        conn.commit()
     results.extend(loaded)
     position = {p.table: i for i, p in enumerate(plan.tables)}
     results.sort(key=lambda r: position.get(r.table, -1))
