@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from dbadmin.seed.copy import copy_batches, escape, qualified, quote_ident
-from dbadmin.seed.generic import Unfillable
+from dbadmin.seed.values import Unfillable
 
 if TYPE_CHECKING:
     import psycopg2.extensions
     from sqlalchemy import Table
+
+    from dbadmin.seed.catalog import Catalog, TableInfo
 
 
 class TableSource(Protocol):
@@ -74,8 +76,27 @@ def table_name(table: Table) -> str:
 class DbReader:
     """Reads parent keys and maxima inside the loading transaction (see ``KeyReader``)."""
 
-    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+    def __init__(
+        self, conn: psycopg2.extensions.connection, catalog: Catalog | None = None
+    ) -> None:
         self.conn = conn
+        self._catalogs: dict[str, Catalog] = {catalog.schema: catalog} if catalog else {}
+
+    def catalog(self, schema: str | None) -> Catalog:
+        """The catalog facts of ``schema`` (read once per reader)."""
+        from dbadmin.seed.catalog import read_catalog
+
+        name = schema or self.rows("SELECT current_schema()")[0][0]
+        if name not in self._catalogs:
+            self._catalogs[name] = read_catalog(self.conn, name)
+        return self._catalogs[name]
+
+    def table_info(self, table: Table) -> TableInfo:
+        catalog = self.catalog(table.schema)
+        info = catalog.tables.get(table.name)
+        if info is None:
+            raise Unfillable(f"table {table.name} is not in the database")
+        return info
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self.conn.cursor() as cur:
@@ -183,13 +204,16 @@ def load_sources(
     batch_size: int,
     progress: SeedProgress | None = None,
     rebuild_indexes: bool = True,
+    failed: set[str] | None = None,
+    catalog: Catalog | None = None,
 ) -> list[TableResult]:
     """Load each source under its own savepoint of the caller's transaction (not committed).
 
     The whole seed is one transaction, so a seed killed at any instant (SIGKILL, a lost
     connection) leaves the database as an unstarted run would. A table that cannot be filled
     (``Unfillable``, or a row the server refuses) is rolled back to its savepoint and reported;
-    the tables that reference it are skipped with it, and the others are still loaded.
+    the tables that need it (a NOT NULL foreign key to it, directly or not) are skipped with it,
+    and the others are still loaded. ``failed``: full names of tables already known unfillable.
 
     With ``rebuild_indexes``, a table that is empty and receives at least ``REBUILD_MIN_ROWS``
     rows gets its secondary indexes and own foreign keys dropped before the COPY and re-created
@@ -199,8 +223,8 @@ def load_sources(
     """
     progress = progress or NoProgress()
     results: list[TableResult] = []
-    reader = DbReader(conn)
-    failed: set[str] = set()
+    reader = DbReader(conn, catalog)
+    failed = set(failed or ())
     for source in sources:
         started = time.perf_counter()
         blocked = sorted(_parents_of(source.table) & failed)
@@ -260,7 +284,21 @@ def load_sources(
 
 
 def _parents_of(table: Table) -> set[str]:
-    return {fk.referred_table.fullname for fk in table.foreign_key_constraints} - {table.fullname}
+    """Tables this one cannot be filled without (NOT NULL foreign keys)."""
+    return {
+        fk.referred_table.fullname
+        for fk in table.foreign_key_constraints
+        if any(not e.parent.nullable for e in fk.elements)
+    } - {table.fullname}
+
+
+def refresh_matviews(conn: psycopg2.extensions.connection, catalog: Catalog) -> list[str]:
+    """Refresh the schema's materialized views after the load (same transaction)."""
+    names = [qualified(name, catalog.schema) for name in catalog.matviews]
+    with conn.cursor() as cur:
+        for name in names:
+            cur.execute(f"REFRESH MATERIALIZED VIEW {name}")
+    return list(catalog.matviews)
 
 
 def _refused_row_errors() -> tuple[type[BaseException], ...]:
