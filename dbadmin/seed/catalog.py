@@ -85,6 +85,7 @@ class Catalog:
     tables: dict[str, TableInfo]
     partitions: dict[str, PartitionInfo]  # partitioned table name -> its partitioning
     matviews: tuple[str, ...]
+    xml: bool = True  # the server accepts xml values (not when built without libxml)
 
     def partition_tree(self, name: str) -> list[str]:
         """Every partition below ``name`` (any depth)."""
@@ -147,7 +148,22 @@ def read_catalog(conn: psycopg2.extensions.connection, schema: str) -> Catalog:
         bounds = (*known.bounds, (child, bound)) if known else ((child, bound),)
         partitions[parent] = PartitionInfo(strategy, tuple(key or ()), bounds)
     matviews = tuple(r[0] for r in _rows(conn, "matviews", params))
-    return Catalog(schema, tables, partitions, matviews)
+    uses_xml = any(c.type.name == "xml" for t in tables.values() for c in t.columns.values())
+    return Catalog(schema, tables, partitions, matviews, _accepts_xml(conn) if uses_xml else True)
+
+
+def _accepts_xml(conn: psycopg2.extensions.connection) -> bool:
+    import psycopg2
+
+    with conn.cursor() as cur:
+        cur.execute("SAVEPOINT dbadmin_xml_probe")
+        try:
+            cur.execute("SELECT '<a/>'::xml")
+        except psycopg2.NotSupportedError:
+            cur.execute("ROLLBACK TO SAVEPOINT dbadmin_xml_probe")
+            return False
+        cur.execute("RELEASE SAVEPOINT dbadmin_xml_probe")
+    return True
 
 
 class _TypeResolver:

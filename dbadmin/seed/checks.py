@@ -6,7 +6,8 @@ Expressions are parsed with pglast (PostgreSQL's own parser), from the server's 
 - ``col IN (...)``, ``col = ANY (ARRAY[...])``, ``col = c``, ``col <> c``;
 - ``col op c`` and ``c op col`` with ``< <= > >=`` (numbers, or text such as dates), BETWEEN;
 - comparisons of two columns (``ends_at > starts_at``): an ordered pair, generated together;
-- ``length(col)`` / ``char_length(col)`` / ``octet_length(col)`` against a number, ``col <> ''``;
+- ``length(col)`` / ``char_length(col)`` / ``octet_length(col)`` against a number, ``col <> ''``
+  (for arrays ``cardinality(col)`` and ``array_length(col, 1)``: the number of elements);
 - ``col ~ 'regex'`` (a value matching the regex is generated), ``col LIKE 'pattern'``;
 - ``col IS NOT NULL``; ``col IS NULL OR <rule>`` (the rule applies to non-NULL values);
 - an OR of equalities on one column (an IN list).
@@ -23,7 +24,7 @@ from typing import Any
 
 OPS = {"<", "<=", ">", ">="}
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
-LENGTH_FUNCS = {"length", "char_length", "character_length", "octet_length"}
+LENGTH_FUNCS = {"length", "char_length", "character_length", "octet_length", "cardinality"}
 
 
 class CheckNotUnderstood(ValueError):
@@ -259,11 +260,13 @@ def _uncast(node: Any) -> Any:
 
 
 def _is_length(node: Any) -> bool:
-    return (
-        type(node).__name__ == "FuncCall"
-        and node.funcname[-1].sval in LENGTH_FUNCS
-        and len(node.args or ()) == 1
-    )
+    """length(col), char_length(col)...; for arrays cardinality(col), array_length(col, 1)."""
+    if type(node).__name__ != "FuncCall":
+        return False
+    name, args = node.funcname[-1].sval, node.args or ()
+    if name == "array_length":
+        return len(args) == 2 and _const(args[1]) == 1
+    return name in LENGTH_FUNCS and len(args) == 1
 
 
 def _const(node: Any) -> int | float | str | None:

@@ -77,7 +77,9 @@ def classify(column: ColumnInfo, check: ColumnCheck | None) -> ColumnSpec | str:
         spec.domain = [v for v in spec.domain if v not in merged.excluded]
     if spec.domain is None and spec.kind == "bool":
         spec.domain = ["t", "f"]
-    if spec.kind in ("text", "char") and spec.length is not None:
+    if spec.kind == "array":  # the length rules count elements
+        pass
+    elif spec.kind in ("text", "char") and spec.length is not None:
         top = merged.max_length
         merged.max_length = spec.length if top is None else min(top, spec.length)
     if merged.max_length is not None and merged.min_length > merged.max_length:

@@ -259,16 +259,16 @@ def load_sources(
             _execute(reader, [f"ANALYZE {table_name(source.table)}"])
             _execute(reader, ["RELEASE SAVEPOINT dbadmin_seed_table"])
         except (Unfillable, *_refused_row_errors()) as exc:
+            if _run_ending(exc):
+                _rollback(conn)
+                raise
             _execute(reader, ["ROLLBACK TO SAVEPOINT dbadmin_seed_table"])
             progress.finish(source.name)
             failed.add(source.table.fullname)
             results.append(TableResult(source.name, 0, 0.0, "unfillable", _reason(exc)))
             continue
         except BaseException:
-            try:
-                conn.rollback()
-            except Exception:
-                pass
+            _rollback(conn)
             raise
         progress.finish(source.name)
         results.append(
@@ -303,11 +303,25 @@ def refresh_matviews(conn: psycopg2.extensions.connection, catalog: Catalog) -> 
 
 def _refused_row_errors() -> tuple[type[BaseException], ...]:
     """Server errors that mean "this table's rows were refused" (a constraint we could not
-    honour, a value out of range, a partition missing): the table is skipped, the run goes on.
-    Connection losses and cancellations (OperationalError) end the run."""
+    honour, a value out of range, a partition missing, a feature the server lacks): the table
+    is skipped, the run goes on."""
     import psycopg2
 
-    return (psycopg2.IntegrityError, psycopg2.DataError, psycopg2.ProgrammingError)
+    return (psycopg2.DatabaseError,)
+
+
+def _run_ending(exc: BaseException) -> bool:
+    """Connection losses and cancellations (OperationalError) end the run instead."""
+    import psycopg2
+
+    return isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)
+
+
+def _rollback(conn: psycopg2.extensions.connection) -> None:
+    try:
+        conn.rollback()
+    except Exception:
+        pass
 
 
 def _reason(exc: BaseException) -> str:

@@ -135,10 +135,10 @@ def counts_for(
         for parent in sorted(parents_of(tables[name])):
             if parent not in tables or parent in request.rows:
                 continue
-            if factor > factors.get(parent, -1.0):
+            if factor > factors.get(parent, -1.0):  # raised: its own parents follow (once)
                 factors[parent] = factor
                 reasons[parent] = f"parent of {child}"
-            visit(parent, factor, child)
+                visit(parent, factor, child)
 
     for name, n in request.rows.items():
         visit(name, n / base(name) if base(name) else 1.0, name)

@@ -142,12 +142,15 @@ class GenericTable:
             if column.generated or column.name in in_fk:
                 continue
             spec = classify(column, checks.get(column.name))
+            if not isinstance(spec, str) and spec.kind == "xml" and not self._xml_ok():
+                spec = "the server cannot take xml values (built without libxml)"
             if isinstance(spec, str):
                 if not column.not_null or column.has_default:
                     self.notes.append(f"{column.name} left to its default ({spec})")
                     continue
                 raise Unfillable(f"column {column.name}: {spec}")
             specs[column.name] = spec
+        self._specs = specs
         self._exclusions(specs)
         taken = self._partition_group(specs)
         taken |= self._pair_groups(specs, pairs, in_fk, taken)
@@ -167,6 +170,9 @@ class GenericTable:
             ):
                 raise Unfillable(f"foreign key {group.name} references its own columns")
         self._unique_sets(by_column)
+
+    def _xml_ok(self) -> bool:
+        return self.catalog is None or self.catalog.xml
 
     def _exclusions(self, specs: dict[str, ColumnSpec]) -> None:
         for constraint in self.info.constraints:
@@ -300,15 +306,17 @@ class GenericTable:
                 chosen.spec.unique = True
                 self.unique_sets.append((key, chosen))
                 continue
+            # distinct combinations of the finite members (foreign keys, enums...) make the
+            # whole key distinct, whatever its ordered or partition-key members hold
             finite: list[Group] = []
             for g in groups:
-                if g not in finite:
+                if g not in finite and not isinstance(g, PairGroup | PartitionGroup):
                     finite.append(g)
+            if not finite:
+                raise Unfillable(
+                    f"unique key ({', '.join(key)}) has no column that can be numbered"
+                )
             for g in finite:
-                if isinstance(g, PairGroup | PartitionGroup):
-                    raise Unfillable(
-                        f"unique key ({', '.join(key)}) has no column that can be numbered"
-                    )
                 if isinstance(g, FkGroup) and (g.self_ref or g.null_only):
                     raise Unfillable(f"unique key ({', '.join(key)}) includes foreign key {g.name}")
             if self.combo and set(map(id, self.combo)) != set(map(id, finite)):
@@ -373,7 +381,7 @@ class GenericTable:
                 rng = stream(self.seed, self.table.fullname, spec.name, existing)
                 group.values = make_values(spec, rng, ctx)
             elif isinstance(group, PartitionGroup):
-                specs = {leaf_c: self._spec_of(leaf_c) for leaf_c in group.key_columns}
+                specs = {c: self._specs[c] for c in group.key_columns}
                 rng = stream(self.seed, self.table.fullname, "(partitions)", existing)
                 group.values = PartitionValues(self._leaves, specs, rng, self.ctx(existing))
         self._existing_combos: set[tuple[str, ...]] = set()
@@ -393,11 +401,6 @@ class GenericTable:
         self.rows = rows
         self._existing = existing
         return rows
-
-    def _spec_of(self, column: str) -> ColumnSpec:
-        spec = classify(self.info.columns[column], None)
-        assert not isinstance(spec, str)
-        return spec
 
     def _domain(self, group: Group) -> Sequence[object]:
         if isinstance(group, FkGroup):

@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from dbadmin.seed import names
+from dbadmin.seed.checks import ColumnCheck
 from dbadmin.seed.columns import ColumnSpec, int_bounds, numeric_units, unique_int_start
 from dbadmin.seed.copy import NULL, escape
 from dbadmin.seed.patterns import PatternNotSupported, like_sampler, regex_sampler
@@ -245,6 +247,8 @@ def _text_values(spec: ColumnSpec, rng: random.Random, ctx: MakerContext) -> Val
     Unique values end in ``-<n>`` (n counts on from the existing rows), cut to fit."""
     c, off = spec.check, ctx.offset
     min_len, max_len = c.min_length, c.max_length
+    if spec.length is not None:  # varchar(n) items of an array carry no CHECK of their own
+        max_len = spec.length if max_len is None else min(max_len, spec.length)
     try:
         samplers = [regex_sampler(p) for p in c.patterns] + [like_sampler(p) for p in c.likes]
     except PatternNotSupported as exc:
@@ -263,6 +267,10 @@ def _text_values(spec: ColumnSpec, rng: random.Random, ctx: MakerContext) -> Val
                 text = text.rstrip()
         return text + suffix
 
+    if samplers and shape is not None:  # a realistic shape that satisfies the pattern wins
+        probe = [shape(rng) for _ in range(50)]
+        if all(_matches(c, v) for v in probe):
+            samplers = []
     if samplers:
         sample = samplers[0]
         if spec.unique:
@@ -297,6 +305,10 @@ def _text_values(spec: ColumnSpec, rng: random.Random, ctx: MakerContext) -> Val
         return [escape(v) for v in out]
 
     return shaped
+
+
+def _matches(check: ColumnCheck, value: str) -> bool:
+    return all(re.search(p, value) for p in check.patterns) and not check.likes
 
 
 def _each(fn: Callable[[int], str]) -> Values:
@@ -385,7 +397,8 @@ def _shapes(kind: str, rng: random.Random, off: int, apart: bool) -> Values:
             return f"{{1,-1,{round(un(-100, 100), 2)}}}"
         if kind == "circle":
             return f"<({x + 4},{y + 4}),{round(un(0.5, 4), 2)}>"
-        a, b = (x + 1, y + 1), (x + 1 + round(un(0.5, 7), 2), y + 1 + round(un(0.5, 7), 2))
+        a = (round(x + 1, 2), round(y + 1, 2))
+        b = (round(a[0] + un(0.5, 7), 2), round(a[1] + un(0.5, 7), 2))
         if kind == "lseg":
             return f"[({a[0]},{a[1]}),({b[0]},{b[1]})]"
         if kind == "box":
@@ -455,13 +468,19 @@ def _arrays(spec: ColumnSpec, rng: random.Random, ctx: MakerContext) -> Values:
     def quote(v: str) -> str:
         return '"' + v.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"') + '"'
 
+    low = spec.check.min_length
+    high = max(low, min(3, spec.check.max_length if spec.check.max_length is not None else 3))
+    if spec.unique and high < 1:
+        raise Unfillable(f"unique array column {spec.name} may hold no element")
+
+    first = max(low, 1) if spec.unique else low
+
     def arrays(s: int, n: int) -> list[str]:
-        sizes = [rr(4) for _ in range(n)]
-        pool = [quote(v) for v in items(0, sum(sizes) + n)]
+        sizes = [rr(first, high + 1) for _ in range(n)]
+        pool = [quote(v) for v in items(0, sum(sizes))]
         out, at = [], 0
         for i, k in enumerate(sizes):
-            if spec.unique:
-                k += 1
+            if spec.unique:  # the first element, the row number, makes the array unique
                 pool[at] = str(off + s + i)
             out.append("{" + ",".join(pool[at : at + k]) + "}")
             at += k
