@@ -104,7 +104,11 @@ def parents_of(table: Table) -> set[str]:
 
 
 def counts_for(
-    tables: Mapping[str, Table], request: SeedRequest, mode: str, existing: Mapping[str, int]
+    tables: Mapping[str, Table],
+    request: SeedRequest,
+    mode: str,
+    existing: Mapping[str, int],
+    notes: dict[str, list[str]],
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Rows per table: the profile's, or ``--rows`` plus parents in proportion; small lookup
     tables (languages, statuses...) stay small unless asked for."""
@@ -123,7 +127,7 @@ def counts_for(
         for name in tables:
             counts[name] = max(1, round(base(name)))
             reasons[name] = f"profile {request.profile}"
-            _keep_small(name, mode, counts, reasons)
+            _keep_small(name, mode, counts, reasons, notes)
         return counts, reasons
     for name, n in request.rows.items():
         counts[name] = n
@@ -148,17 +152,24 @@ def counts_for(
             reasons[parent] = "existing rows reused (--append)"
         else:
             counts[parent] = max(1, math.ceil(base(parent) * factor)) if factor > 0 else 0
-            _keep_small(parent, mode, counts, reasons)
+            _keep_small(parent, mode, counts, reasons, notes)
     return counts, reasons
 
 
-def _keep_small(name: str, mode: str, counts: dict[str, int], reasons: dict[str, str]) -> None:
+def _keep_small(
+    name: str,
+    mode: str,
+    counts: dict[str, int],
+    reasons: dict[str, str],
+    notes: dict[str, list[str]],
+) -> None:
     from dbadmin.seed.app import GENERATORS
 
     app_table = mode == "app" and name in GENERATORS
     if not app_table and names.is_lookup_table(name) and counts[name] > names.LOOKUP_ROWS:
         counts[name] = names.LOOKUP_ROWS
         reasons[name] += f" (a lookup table: {names.LOOKUP_ROWS} rows)"
+        notes.setdefault(name, []).append(f"a lookup table: kept at {names.LOOKUP_ROWS} rows")
 
 
 def adopt_partition_fks(tables: Mapping[str, Table], metadata: MetaData, catalog: Catalog) -> None:
@@ -205,6 +216,7 @@ def apply_limits(
     reasons: dict[str, str],
     existing: Mapping[str, int],
     explicit: Mapping[str, int],
+    notes: dict[str, list[str]],
 ) -> None:
     """Parents first: each table's count against what its unique keys can hold."""
     for table in order:
@@ -223,4 +235,5 @@ def apply_limits(
                 f"ask for at most {room:,} rows, or widen the column",
             )
         counts[table.name] = room
-        reasons[table.name] += f" (lowered to {room:,}: {why})"
+        reasons[table.name] += f" (lowered to {room:,})"
+        notes.setdefault(table.name, []).append(f"lowered to {room:,} rows: {why}")

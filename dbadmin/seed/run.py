@@ -71,6 +71,7 @@ class PlannedTable:
     rows: int
     existing: int
     reason: str  # "profile", "--rows", "parent of messages", "existing rows reused"
+    notes: tuple[str, ...] = ()  # count lowered to what the table holds, lookup table kept small
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,8 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
             fixed = [tables[name] for name in TABLES if name in tables]
             emptied = truncate_closure(conn, fixed) if request.reset else []
             return SeedPlan(request, mode, now, (), tuple(emptied), (), metadata)
-        counts, reasons = planning.counts_for(tables, request, mode, existing)
+        notes: dict[str, list[str]] = {}
+        counts, reasons = planning.counts_for(tables, request, mode, existing, notes)
         chosen = [tables[name] for name, n in counts.items() if n > 0]
         busy = [name for name, n in counts.items() if n > 0 and existing[name] > 0]
         if busy and not (request.append or request.reset):
@@ -279,9 +281,11 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
         existing_now = {name: 0 if request.reset else n for name, n in existing.items()}
     else:
         existing_now = existing
-    planning.apply_limits(sources, order.tables, counts, reasons, existing_now, request.rows)
+    planning.apply_limits(sources, order.tables, counts, reasons, existing_now, request.rows, notes)
     planned = tuple(
-        PlannedTable(t.name, counts[t.name], existing[t.name], reasons[t.name])
+        PlannedTable(
+            t.name, counts[t.name], existing[t.name], reasons[t.name], tuple(notes.get(t.name, ()))
+        )
         for t in order.tables
         if t.name not in unfillable
     )
@@ -389,7 +393,9 @@ def _run_locked(settings: Settings, plan: SeedPlan, progress: SeedProgress | Non
     sources: list[Any] = []
     for planned in plan.tables:
         try:
-            sources.append(_source(plan, tables[planned.table], planned.rows, times))
+            source = _source(plan, tables[planned.table], planned.rows, times)
+            source.notes[:0] = planned.notes
+            sources.append(source)
         except Unfillable as exc:
             results.append(TableResult(planned.table, 0, 0.0, "unfillable", str(exc)))
     failed = {tables[r.table].fullname for r in results if r.table in tables}
