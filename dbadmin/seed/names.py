@@ -241,8 +241,33 @@ TEXT_RULES: list[tuple[Callable[[str, set[str]], bool], Shape]] = [
 ]
 
 
-def text_shape(name: str) -> Shape | None:
+# lookup tables whose plain "name"/"code" columns mean the table's subject
+TABLE_SUBJECTS: dict[str, tuple[Shape, Shape | None]] = {
+    "country": (lambda r: r.choice(COUNTRIES)[1], lambda r: r.choice(COUNTRIES)[0]),
+    "language": (lambda r: r.choice(LANGUAGES), lambda r: r.choice(LANGUAGES)[:2].lower()),
+    "city": (lambda r: r.choice(CITIES), None),
+    "currency": (lambda r: r.choice(CURRENCIES), lambda r: r.choice(CURRENCIES)),
+}
+SUBJECT_NAME = {"name", "label", "title", "description"}
+SUBJECT_CODE = {"code", "iso", "iso2", "iso_code", "alpha2", "short_name"}
+
+
+def _subject(table: str) -> str:
+    low = table.lower()
+    for stem in ("countries", "currencies", "cities"):
+        if low == stem:
+            return {"countries": "country", "currencies": "currency", "cities": "city"}[stem]
+    return low[:-1] if low.endswith("s") and low[:-1] in TABLE_SUBJECTS else low
+
+
+def text_shape(name: str, table: str = "") -> Shape | None:
     low = name.lower()
+    subject = TABLE_SUBJECTS.get(_subject(table))
+    if subject is not None:
+        if low in SUBJECT_NAME:
+            return subject[0]
+        if low in SUBJECT_CODE and subject[1] is not None:
+            return subject[1]
     words = set(tokens(name))
     for test, shape in TEXT_RULES:
         if test(low, words):

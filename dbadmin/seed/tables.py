@@ -99,7 +99,7 @@ class GenericTable:
         self._analyse(null_fks)
 
     def ctx(self, offset: int = 0) -> MakerContext:
-        return MakerContext(now_ms=self.now_ms, times=self.times, offset=offset)
+        return MakerContext(now_ms=self.now_ms, times=self.times, offset=offset, table=self.name)
 
     # -- analysis (no database) --
     def _analyse(self, null_fks: frozenset[str]) -> None:

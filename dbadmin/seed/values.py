@@ -39,6 +39,7 @@ class MakerContext:
     times: TimeFormatter
     offset: int = 0  # existing rows (append): unique values continue after them
     int_after: int | None = None  # existing maximum of a unique integer column
+    table: str = ""  # the table's name: "name" in a table of countries is a country
 
 
 # --- raw values of ordered kinds ---------------------------------------------------------------
@@ -255,7 +256,7 @@ def _text_values(spec: ColumnSpec, rng: random.Random, ctx: MakerContext) -> Val
         raise Unfillable(f"{spec.name}: {exc}") from None
     if len(samplers) > 1:
         raise Unfillable(f"{spec.name}: several patterns in its CHECKs")
-    shape = names.text_shape(spec.name)
+    shape = names.text_shape(spec.name, ctx.table)
     words = (1, 4) if (max_len or 1000) <= 40 else (3, 14)
 
     def fit(text: str, suffix: str = "") -> str:
