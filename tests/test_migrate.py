@@ -22,7 +22,8 @@ from dbadmin.migrate.runtime import LOCK_CLASSID, LOCK_OBJID
 from dbadmin.urls import DbUrl
 
 REPO = Path(__file__).resolve().parent.parent
-HEAD = "0001"
+REVISIONS = ["0001", "0002_embeddings"]  # migrations/versions, oldest first
+HEAD = REVISIONS[-1]
 
 
 def make_project(root: Path, *revisions: tuple[str, str]) -> Path:
@@ -81,7 +82,7 @@ def test_up_down_up_gives_an_identical_schema(
     assert res.exit_code == 0, res.stderr
     doc = res.json()
     assert doc["before"] == [] and doc["after"] == [HEAD]  # type: ignore[index]
-    assert [r["revision"] for r in doc["revisions"]] == [HEAD]  # type: ignore[index]
+    assert [r["revision"] for r in doc["revisions"]] == REVISIONS  # type: ignore[index]
     first = structure(cli("schema", "show", "-d", url, "--json").json())
     assert {"users", "tasks", "messages", "analytics"} <= set(first)
 
@@ -100,12 +101,13 @@ def test_up_down_up_gives_an_identical_schema(
 
     rows = pg_server.execute(
         "SELECT revision, sha256, filename, applied_by, duration_ms, applied_at <= now() "
-        "FROM dbadmin_migrations",
+        "FROM dbadmin_migrations ORDER BY revision",
         fresh_db.database or "",
     )
-    ((revision, sha, filename, applied_by, duration_ms, in_past),) = rows
+    assert [r[0] for r in rows] == REVISIONS
+    (revision, sha, filename, applied_by, duration_ms, in_past) = rows[0]
     initial = REPO / "migrations" / "versions" / "0001_initial_schema.py"
-    assert (revision, sha, filename) == (HEAD, file_sha256(initial), initial.name)
+    assert (revision, sha, filename) == (REVISIONS[0], file_sha256(initial), initial.name)
     assert "(dbadmin " in applied_by and duration_ms > 0 and in_past
     # and nothing to do the second time
     res = cli("migrate", "up", "-d", url, "--json")
@@ -146,8 +148,8 @@ def test_down_asks_on_a_terminal(app_db: DbUrl, pg_server: PgServer) -> None:
     assert version(pg_server, app_db) == [HEAD]
     proc = run_with_terminal_input("migrate", "down", "-1", "-d", url, answer="y\n")
     assert proc.returncode == 0, proc.stderr
-    assert f"downgraded {HEAD} -> base" in proc.stdout
-    assert version(pg_server, app_db) == []
+    assert f"downgraded {HEAD} -> {REVISIONS[-2]}" in proc.stdout
+    assert version(pg_server, app_db) == [REVISIONS[-2]]
 
 
 def test_ctrl_d_at_the_prompt_cancels(app_db: DbUrl, pg_server: PgServer) -> None:
@@ -199,7 +201,7 @@ def test_down_needs_yes_without_a_terminal(cli: Cli, app_db: DbUrl, pg_server: P
     assert version(pg_server, app_db) == [HEAD]
     res = cli("migrate", "down", "-1", "-d", app_db.render(), "--yes")
     assert res.exit_code == 0, res.stderr
-    assert version(pg_server, app_db) == []
+    assert version(pg_server, app_db) == [REVISIONS[-2]]
 
 
 # --- Must show: five migrators at once ---------------------------------------------------------
@@ -222,13 +224,15 @@ def test_five_concurrent_migrate_up_apply_each_revision_once(
     assert codes == [0] * 5, outputs
     docs = [json.loads(out) for out, _ in outputs]
     applied = [r["revision"] for d in docs for r in d["revisions"]]
-    assert applied == [HEAD]  # exactly one process applied it, the others found nothing to do
+    assert applied == REVISIONS  # each applied by exactly one process; the others: nothing to do
     for _, err in outputs:
         assert "error" not in err.lower() and "Traceback" not in err, err
     assert sum(err.count(f"applying {HEAD}") for _, err in outputs) == 1
     assert version(pg_server, fresh_db) == [HEAD]
-    rows = pg_server.execute("SELECT revision FROM dbadmin_migrations", fresh_db.database or "")
-    assert rows == [(HEAD,)]
+    rows = pg_server.execute(
+        "SELECT revision FROM dbadmin_migrations ORDER BY 1", fresh_db.database or ""
+    )
+    assert rows == [(r,) for r in REVISIONS]
 
 
 def test_waits_for_the_lock_then_times_out_naming_the_holder(
@@ -337,7 +341,7 @@ def test_failing_revision_leaves_the_previous_one_and_shows_the_statement(
 def test_check_reports_an_unmigrated_model_column(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
     res = cli("migrate", "check", "-d", app_db.render())
     assert res.exit_code == 0, res.stdout + res.stderr
-    assert "OK: one head (0001)" in res.stdout
+    assert f"OK: one head ({HEAD})" in res.stdout
 
     module = f"models_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(
@@ -533,10 +537,10 @@ def test_stamp_records_checksums(cli: Cli, fresh_db: DbUrl, pg_server: PgServer)
     assert res.exit_code == 0, res.stderr
     assert version(pg_server, fresh_db) == [HEAD]
     rows = pg_server.execute(
-        "SELECT revision, applied_by LIKE 'stamp by %' FROM dbadmin_migrations",
+        "SELECT revision, applied_by LIKE 'stamp by %' FROM dbadmin_migrations ORDER BY 1",
         fresh_db.database or "",
     )
-    assert rows == [(HEAD, True)]
+    assert rows == [(r, True) for r in REVISIONS]
 
 
 def test_plain_alembic_upgrade_uses_dbadmin_settings(fresh_db: DbUrl, pg_server: PgServer) -> None:
@@ -638,10 +642,13 @@ def test_multi_step_down_reverts_one_revision_per_transaction(
     assert res.exit_code == 0, res.stderr
     assert [r["revision"] for r in res.json()["revisions"]] == ["0003", "0002"]  # type: ignore[index]
     assert version(pg_server, app_db) == [HEAD]
-    rows = pg_server.execute("SELECT revision FROM dbadmin_migrations", app_db.database or "")
-    assert rows == [(HEAD,)]  # checksums of reverted revisions are forgotten
+    rows = pg_server.execute(
+        "SELECT revision FROM dbadmin_migrations ORDER BY 1", app_db.database or ""
+    )
+    assert rows == [(r,) for r in REVISIONS]  # checksums of reverted revisions are forgotten
     res = cli("migrate", "down", "-5", "-d", url, "--config", str(ini), "--yes")
-    assert res.exit_code == ExitCode.USAGE and "only 1 revisions are applied" in res.stderr
+    assert res.exit_code == ExitCode.USAGE
+    assert f"only {len(REVISIONS)} revisions are applied" in res.stderr
 
 
 def test_statement_timeout_is_exit_4_without_retry(

@@ -494,14 +494,17 @@ def test_schema_not_at_head_exits_2(cli: Cli, fresh_db: DbUrl, app_db: DbUrl) ->
         REPO / "migrations", project / "migrations", ignore=shutil.ignore_patterns("__pycache__")
     )
     (project / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
-    (project / "migrations" / "versions" / "0002_next.py").write_text(
-        '"""next"""\nrevision = "0002"\ndown_revision = "0001"\nbranch_labels = None\n'
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(REPO / "migrations")).get_current_head()
+    (project / "migrations" / "versions" / "9999_next.py").write_text(
+        f'"""next"""\nrevision = "9999"\ndown_revision = "{head}"\nbranch_labels = None\n'
         "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
     )
     res = seed(cli, app_db, "--rows", "users=5")
     assert res.exit_code == ExitCode.USAGE
     line = one_line_error(res)
-    assert "not at the migration head (current: 0001; head: 0002)" in line
+    assert f"not at the migration head (current: {head}; head: 9999)" in line
     assert "migrate first" in line
     assert counts(app_db)["users"] == 0
 

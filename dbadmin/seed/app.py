@@ -14,6 +14,7 @@ from dbadmin.seed.app_content import (
     ChapterProgress,
     Chapters,
     ContentMetadata,
+    Embeddings,
     Modules,
 )
 from dbadmin.seed.app_people import Conversations, Messages, Tasks, Users
@@ -29,6 +30,7 @@ GENERATORS: dict[str, type[AppTable]] = {
         Chapters,
         ChapterProgress,
         ContentMetadata,
+        Embeddings,
         Analytics,
     )
 }

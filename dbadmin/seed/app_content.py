@@ -260,6 +260,46 @@ class ContentMetadata(AppTable):
         }
 
 
+class Embeddings(AppTable):
+    """Chunks of the chapters' text, a few hundred words each, most of them embedded with the
+    current model and some still with older ones (what a re-embedding leaves behind)."""
+
+    name = "embeddings"
+    MODELS: ClassVar[list[str]] = ["text-embedding-3-small"] * 16 + [
+        "text-embedding-3-large",
+        "text-embedding-3-large",
+        "text-embedding-ada-002",
+        "bge-m3",
+    ]
+
+    def known(self) -> set[str]:
+        return {"id", "chapter", "chunk_text", "embedding_model", "created_at"}
+
+    def setup(self, reader: DbReader) -> None:
+        schema = f'"{self.table.schema}".' if self.table.schema else ""
+        slugs: list[str] = []
+        if _has_table(reader, self.table, "chapters"):
+            slugs = [r[0] for r in reader.rows(f"SELECT slug FROM {schema}chapters ORDER BY id")]
+        self.slugs = slugs or [f"{w}-{i}" for i, w in enumerate(WORDS[:40])]
+        rng = self.rng("chunks")
+        self.chunks = [
+            escape(" ".join(phrase(rng, 8, 24) + "." for _ in range(rng.randint(3, 12))))
+            for _ in range(512)
+        ]
+        self.first_id = self.next_id(reader)
+
+    def produce(self, start: int, n: int) -> dict[str, list[str]]:
+        rng = self.rng("rows", start)
+        created = _recent_ms(rng, self.now_ms, 180, n, 1.5)
+        return {
+            "id": [str(i) for i in range(self.first_id + start, self.first_id + start + n)],
+            "chapter": [escape(rng.choice(self.slugs)[:200]) for _ in range(n)],
+            "chunk_text": rng.choices(self.chunks, k=n),
+            "embedding_model": rng.choices(self.MODELS, k=n),
+            "created_at": self.ts(created),
+        }
+
+
 class Analytics(AppTable):
     """Events over the last 90 days: weekdays busier than weekends, afternoons busiest."""
 

@@ -45,6 +45,7 @@ DEFAULT_BATCH_SIZE = 10_000
 SOFT_PARENTS = {
     "analytics": ("users", "conversations"),
     "content_metadata": ("chapters",),
+    "embeddings": ("chapters",),
     "messages": ("chapters",),
 }
 
