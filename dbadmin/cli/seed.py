@@ -184,6 +184,23 @@ def seed(
             "loads into empty tables (slower; the table is not locked exclusively).",
         ),
     ] = False,
+    like: Annotated[
+        str | None,
+        typer.Option(
+            "--like",
+            help="Match this source database's planner statistics (reads pg_stats and row "
+            "estimates only, never a row); row counts are the source's times --scale.",
+            show_default=False,
+        ),
+    ] = None,
+    no_values: Annotated[
+        bool,
+        typer.Option(
+            "--no-values",
+            help="With --like: copy no text value from the source (look-alikes of the same "
+            "length instead).",
+        ),
+    ] = False,
     lock_wait: Annotated[
         float,
         typer.Option(
@@ -221,6 +238,8 @@ def seed(
         schema=schema,
         rebuild_indexes=not keep_indexes,
         lock_wait=lock_wait,
+        like=like,
+        no_values=no_values,
     )
     settings = get_settings(ctx, database_url)
     plan = plan_seed(settings, request)

@@ -58,6 +58,7 @@ class FkGroup:
     null_only: bool = False  # the FK closes a cycle: filled with NULL
     keys: list[tuple[str, ...]] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)  # cumulative, skewed
+    null_share: float = 0.1  # nullable keys: NULL this often (--like: the source's null_frac)
 
     @property
     def name(self) -> str:
@@ -146,7 +147,7 @@ def fill_fk(g: FkGroup, rng: random.Random, n: int, cols: dict[str, list[str]]) 
         keys[bisect.bisect_left(cum, rand() * total)] for _ in range(n)
     ]
     if g.nullable:
-        chosen = [None if rand() < 0.1 else key for key in chosen]
+        chosen = [None if rand() < g.null_share else key for key in chosen]
     for k, name in enumerate(g.columns):
         cols[name] = [NULL if key is None else key[k] for key in chosen]
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
 
     from dbadmin.seed.catalog import Catalog
+    from dbadmin.seed.like import SourceStats
     from dbadmin.seed.run import SeedRequest
     from dbadmin.seed.tables import GenericTable
     from dbadmin.settings import Settings
@@ -156,6 +157,29 @@ def counts_for(
         else:
             counts[parent] = max(1, math.ceil(base(parent) * factor)) if factor > 0 else 0
             _keep_small(parent, mode, counts, reasons, notes)
+    return counts, reasons
+
+
+def counts_like(
+    tables: Mapping[str, Table],
+    request: SeedRequest,
+    like: SourceStats,
+    notes: dict[str, list[str]],
+) -> tuple[dict[str, int], dict[str, str]]:
+    """--like: the source's row estimates times --scale (--rows still wins)."""
+    counts: dict[str, int] = {}
+    reasons: dict[str, str] = {}
+    for name in tables:
+        if name in request.rows:
+            counts[name], reasons[name] = request.rows[name], "--rows"
+            continue
+        estimate = like.rows.get(name)
+        if estimate is None or estimate < 0:
+            counts[name] = 0
+            reasons[name] = "like: no statistics in the source (never analysed, or missing)"
+            continue
+        counts[name] = round(estimate * request.scale)
+        reasons[name] = f"like: {estimate:,.0f} rows in the source x {request.scale:g}"
     return counts, reasons
 
 

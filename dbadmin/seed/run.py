@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
 
     from dbadmin.seed.catalog import Catalog
+    from dbadmin.seed.like import SourceStats
     from dbadmin.settings import Settings
 
 PROFILES = ("minimal", "dev", "demo", "load")
@@ -64,6 +65,8 @@ class SeedRequest:
     from_database: bool = False
     schema: str | None = None  # --from-database: which schema to reflect (default: public)
     rebuild_indexes: bool = True  # big loads into empty tables: indexes/FKs re-created after
+    like: str | None = None  # --like SOURCE_URL: match the source's planner statistics
+    no_values: bool = False  # --like --no-values: no text value copied from the source
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class SeedPlan:
     seedable: Mapping[str, Table] = field(repr=False, compare=False, default_factory=dict)
     null_fks: Mapping[str, frozenset[str]] = field(repr=False, compare=False, default_factory=dict)
     catalog: Catalog | None = field(repr=False, compare=False, default=None)
+    like: SourceStats | None = field(repr=False, compare=False, default=None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -184,7 +188,9 @@ def _validate(request: SeedRequest) -> None:
         raise UsageError(f"--batch-size {request.batch_size} must be at least 1")
     if request.reset and request.append:
         raise UsageError("--reset and --append contradict each other", "pass one of them")
-    if request.profile == "minimal" and (request.rows or request.from_database):
+    if request.no_values and not request.like:
+        raise UsageError("--no-values only applies with --like SOURCE_URL")
+    if request.profile == "minimal" and (request.rows or request.from_database or request.like):
         raise UsageError(
             "the minimal profile inserts fixed records; --rows/--from-database do not apply",
             "use --profile dev/demo/load with --rows",
@@ -218,7 +224,7 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
     _validate(request)
     now = request.now or default_now()
     with raw_connection(settings) as conn:
-        if request.from_database:
+        if request.from_database or request.like:
             metadata = planning.reflect(settings, request.schema)
             mode = "generic"
         else:
@@ -251,7 +257,11 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
             emptied = truncate_closure(conn, fixed) if request.reset else []
             return SeedPlan(request, mode, now, (), tuple(emptied), (), metadata)
         notes: dict[str, list[str]] = {}
-        counts, reasons = planning.counts_for(tables, request, mode, existing, notes)
+        like = _read_like(settings, request, catalog.schema)
+        if like is not None:
+            counts, reasons = planning.counts_like(tables, request, like, notes)
+        else:
+            counts, reasons = planning.counts_for(tables, request, mode, existing, notes)
         chosen = [tables[name] for name, n in counts.items() if n > 0]
         busy = [name for name, n in counts.items() if n > 0 and existing[name] > 0]
         if busy and not (request.append or request.reset):
@@ -267,7 +277,7 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
         # a cycle broken while unfillable tables were still waiting may point at one of them:
         # the NULL-filled keys are those of the tables actually loaded
         null_fks = order_tables(order.tables, SOFT_PARENTS).null_fks
-    partial = SeedPlan(request, mode, now, (), (), (), metadata, tables, null_fks, catalog)
+    partial = SeedPlan(request, mode, now, (), (), (), metadata, tables, null_fks, catalog, like)
     unfillable = dict(order.unfillable)
     sources: dict[str, GenericTable] = {}
     for table in order.tables:
@@ -321,7 +331,22 @@ def _source(plan: SeedPlan, table: Table, rows: int, times: TimeFormatter | None
         catalog=plan.catalog,
         null_fks=plan.null_fks.get(table.fullname, frozenset()),
         times=times,
+        stats=plan.like.of(table.name) if plan.like else None,
+        no_values=plan.request.no_values,
     )
+
+
+def _read_like(settings: Settings, request: SeedRequest, schema: str) -> SourceStats | None:
+    if not request.like:
+        return None
+    from dbadmin.seed.like import read_source_stats
+    from dbadmin.urls import DbUrl
+
+    try:
+        source = DbUrl.parse(request.like).secure()
+    except ValueError as exc:
+        raise UsageError(f"--like: {exc}", "give the source database's URL") from None
+    return read_source_stats(settings, source, schema)
 
 
 class SeedLock(AdvisoryLock):

@@ -39,6 +39,7 @@ from dbadmin.seed.groups import (
     skewed,
     topological,
 )
+from dbadmin.seed.like import ColumnStats, fk_weights, stats_values
 from dbadmin.seed.partitions import Leaf, PartitionValues, leaves
 from dbadmin.seed.rng import stream
 from dbadmin.seed.text import TimeFormatter
@@ -79,6 +80,8 @@ class GenericTable:
         catalog: Catalog | None = None,
         null_fks: frozenset[str] = frozenset(),
         times: TimeFormatter | None = None,
+        stats: Mapping[str, ColumnStats] | None = None,
+        no_values: bool = False,
     ) -> None:
         self.table = table
         self.name = table.name
@@ -90,6 +93,8 @@ class GenericTable:
         self.now_ms = now_ms
         self.times = times or TimeFormatter()
         self.notes: list[str] = []
+        self.stats = stats or {}
+        self.no_values = no_values
         self.groups: list[Group] = []
         self.combo: list[Group] = []
         self.unique_sets: list[tuple[list[str], Group | None]] = []
@@ -363,7 +368,12 @@ class GenericTable:
                         f"parent table {group.parent.name} has no rows for foreign key {group.name}"
                     )
                 rng = stream(self.seed, self.table.fullname, group.name, "fan-out")
-                group.weights = skewed(rng, len(group.keys))
+                source = self.stats.get(group.columns[0]) if len(group.columns) == 1 else None
+                if source is not None and group.keys:
+                    group.weights = fk_weights(source, len(group.keys), self.requested, rng)
+                    group.null_share = source.null_frac
+                else:
+                    group.weights = skewed(rng, len(group.keys))
         rows = self.requested
         for group in self.groups:
             if isinstance(group, ValueGroup):
@@ -379,7 +389,11 @@ class GenericTable:
                             f"{rows:,} asked"
                         )
                 rng = stream(self.seed, self.table.fullname, spec.name, existing)
-                group.values = make_values(spec, rng, ctx)
+                source = self.stats.get(spec.name)
+                if source is not None and not spec.unique:
+                    group.values = stats_values(spec, source, rng, ctx, rows, self.no_values)
+                else:
+                    group.values = make_values(spec, rng, ctx)
             elif isinstance(group, PartitionGroup):
                 specs = {c: self._specs[c] for c in group.key_columns}
                 rng = stream(self.seed, self.table.fullname, "(partitions)", existing)
