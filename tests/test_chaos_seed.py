@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import psycopg2
 import pytest
+from conftest import execute as query
 
 from dbadmin.errors import ExitCode
 from dbadmin.urls import DbUrl
@@ -29,18 +30,6 @@ CREATE TABLE child (
 );
 CREATE INDEX child_created ON child (created_at);
 """
-
-
-def query(url: DbUrl, sql: str) -> list[tuple]:
-    conn = psycopg2.connect(**url.connect_kwargs())
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            rows = cur.fetchall() if cur.description else []
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
 
 
 def counts(url: DbUrl) -> dict[str, int]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg2
 from conftest import Cli, PgServer
+from conftest import execute as run
+from test_seed import orphans
 
 from dbadmin.urls import DbUrl
 
@@ -43,17 +44,6 @@ ROWS = {
     "placement": 5000,
     "subscription": 5000,
 }
-
-
-def run(url: DbUrl, sql: str) -> list[tuple]:
-    conn = psycopg2.connect(**url.connect_kwargs())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 def one(url: DbUrl, sql: str) -> object:
@@ -97,29 +87,8 @@ def revalidate(url: DbUrl) -> None:
     assert len(domains) == 5
     for table, column, domain in domains:  # a cast from text re-runs the domain's checks
         one(url, f'SELECT count("{column}"::text::"{domain}") FROM "{table}"')
-    fks = run(
-        url,
-        """
-        SELECT c.conname, c.conrelid::regclass::text, c.confrelid::regclass::text,
-               array_agg(a.attname ORDER BY k.n), array_agg(af.attname ORDER BY k.n)
-        FROM pg_constraint c
-        CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(child, parent, n)
-        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.child
-        JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = k.parent
-        WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
-        GROUP BY c.conname, c.conrelid, c.confrelid
-        """,
-    )
-    assert len(fks) >= 20
-    for name, child, parent, ccols, pcols in fks:
-        join = " AND ".join(f'p."{p}" = c."{k}"' for k, p in zip(ccols, pcols, strict=True))
-        not_null = " AND ".join(f'c."{k}" IS NOT NULL' for k in ccols)
-        orphans = one(
-            url,
-            f"SELECT count(*) FROM {child} c WHERE {not_null} "
-            f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})",
-        )
-        assert orphans == 0, f"{name}: {orphans} orphans in {child}"
+    found = orphans(url)  # every foreign key, those declared on partitions included
+    assert len(found) >= 20 and set(found.values()) == {0}, found
     overlaps = one(
         url,
         "SELECT count(*) FROM booking a JOIN booking b ON a.room = b.room "

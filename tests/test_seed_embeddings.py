@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import psycopg2
 from conftest import Cli
+from conftest import execute as rows
 
 from dbadmin.urls import DbUrl
 
 NOW = dt.datetime(2026, 1, 15, tzinfo=dt.UTC)
-
-
-def rows(url: DbUrl, sql: str) -> list[tuple]:
-    conn = psycopg2.connect(**url.connect_kwargs())
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def test_the_model_matches_the_migrated_table(cli: Cli, app_db: DbUrl) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import psycopg2
 import pytest
 from conftest import Cli, PgServer
+from conftest import execute as run
 
 from dbadmin.urls import DbUrl
 
@@ -37,17 +37,6 @@ WHERE t.user_id = (SELECT user_id FROM tasks GROUP BY user_id ORDER BY count(*) 
   AND t.completed = false
 ORDER BY t.due_date NULLS LAST, t.created_at DESC LIMIT 50
 """
-
-
-def run(url: DbUrl, sql: str) -> list[tuple]:
-    conn = psycopg2.connect(**url.connect_kwargs())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 def stats(url: DbUrl, table: str, column: str) -> tuple[float, float, float | None, list]:

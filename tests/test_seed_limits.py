@@ -11,25 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import psycopg2
 import pytest
 from conftest import Cli
+from conftest import execute as run
 
 from dbadmin.errors import ExitCode, UsageError
 from dbadmin.urls import DbUrl
 
 NOW = "2026-01-15T00:00:00+00:00"
-
-
-def run(url: DbUrl, sql: str) -> list[tuple]:
-    conn = psycopg2.connect(**url.connect_kwargs())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 def count(url: DbUrl, table: str) -> int:

@@ -7,9 +7,9 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 
-import psycopg2
 import pytest
 from conftest import Cli, PgServer
+from conftest import execute as _run
 
 from dbadmin.urls import DbUrl
 
@@ -86,17 +86,6 @@ def seeded(pg_server: PgServer) -> Iterator[DbUrl]:
         yield url
     finally:
         pg_server.drop_database(name)
-
-
-def _run(url: DbUrl, sql: str) -> list[tuple]:
-    conn = psycopg2.connect(**url.connect_kwargs())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 def column(url: DbUrl, table: str, name: str) -> list:
