@@ -139,3 +139,18 @@ def test_unfillable_tables_are_skipped_with_their_dependants_and_the_rest_is_see
         assert table in res.stdout
     assert res.stdout.count("unfillable") == 3
     assert "cannot fill audit" in res.stderr and "cannot fill slot" in res.stderr
+
+
+def test_append_counts_the_reused_parents_in_a_keys_room(cli: Cli, fresh_db: DbUrl) -> None:
+    """With --append the parents' existing rows are reused: their keys are the room of a key
+    made of foreign keys (was "room for 0 more rows")."""
+    run(
+        fresh_db,
+        "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY);"
+        "CREATE TABLE ab (a_id int NOT NULL REFERENCES a, b_id int NOT NULL REFERENCES b,"
+        " PRIMARY KEY (a_id, b_id));",
+    )
+    assert seed(cli, fresh_db, "--rows", "ab=300").exit_code == 0
+    res = seed(cli, fresh_db, "--append", "--rows", "ab=200", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert count(fresh_db, "ab") == 500 and count(fresh_db, "a") == 300

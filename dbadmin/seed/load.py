@@ -120,7 +120,13 @@ class DbReader:
         rows = self.rows(
             f"SELECT {text_cols} FROM {table_name(table)} WHERE {not_null} ORDER BY {order}"
         )
-        return [tuple(escape(v) for v in row) for row in rows]
+        if not rows:
+            return []
+        # COPY escaping only where needed: one C-speed scan instead of a call per value
+        joined = "\x00".join(v for row in rows for v in row)
+        if any(ch in joined for ch in "\\\t\n\r"):
+            return [tuple(escape(v) for v in row) for row in rows]
+        return rows
 
     def max_int(self, table: Table, column: str) -> int | None:
         value = self.rows(f"SELECT max({quote_ident(column)}) FROM {table_name(table)}")[0][0]

@@ -238,6 +238,7 @@ def _fk_signature(fk: object) -> tuple:
 
 def apply_limits(
     sources: Mapping[str, GenericTable],
+    tables: Mapping[str, Table],
     order: list[Table],
     counts: dict[str, int],
     reasons: dict[str, str],
@@ -250,7 +251,9 @@ def apply_limits(
         source = sources.get(table.name)
         if source is None or counts.get(table.name, 0) == 0:
             continue
-        parent_rows = {t.fullname: counts.get(t.name, 0) + existing.get(t.name, 0) for t in order}
+        parent_rows = {
+            t.fullname: counts.get(name, 0) + existing.get(name, 0) for name, t in tables.items()
+        }
         limit = source.limit(parent_rows, existing.get(table.name, 0))
         if limit is None or counts[table.name] <= limit[0]:
             continue

@@ -292,7 +292,9 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
         existing_now = {name: 0 if request.reset else n for name, n in existing.items()}
     else:
         existing_now = existing
-    planning.apply_limits(sources, order.tables, counts, reasons, existing_now, request.rows, notes)
+    planning.apply_limits(
+        sources, tables, order.tables, counts, reasons, existing_now, request.rows, notes
+    )
     planned = tuple(
         PlannedTable(
             t.name, counts[t.name], existing[t.name], reasons[t.name], tuple(notes.get(t.name, ()))

@@ -132,16 +132,26 @@ def draw_raw(spec: ColumnSpec, rng: random.Random, lo: float, hi: float, n: int)
     if spec.kind == "float":
         un = rng.uniform
         return [un(lo, hi) for _ in range(n)]
-    ri = rng.randint
     lo_i, hi_i = math.ceil(lo), math.floor(hi)
     if spec.kind == "date":  # whole days
         lo_d, hi_d = -(-lo_i // DAY_MS), hi_i // DAY_MS
         if hi_d < lo_d:
             raise Unfillable(f"{spec.name}: no whole day between its bounds")
-        return [ri(lo_d, hi_d) * DAY_MS for _ in range(n)]
+        return [d * DAY_MS for d in _uniform_ints(rng, lo_d, hi_d, n)]
     if hi_i < lo_i:
         raise Unfillable(f"{spec.name}: its bounds leave no value")
-    return [ri(lo_i, hi_i) for _ in range(n)]
+    return _uniform_ints(rng, lo_i, hi_i, n)
+
+
+def _uniform_ints(rng: random.Random, lo: int, hi: int, n: int) -> list[int]:
+    """``n`` integers in [lo, hi]: from random() where a double resolves every value (several
+    times faster than randint per value), else randint."""
+    width = hi - lo + 1
+    if width < 1 << 52:
+        rand = rng.random
+        return [lo + int(rand() * width) for _ in range(n)]
+    ri = rng.randint
+    return [ri(lo, hi) for _ in range(n)]
 
 
 def format_raw(spec: ColumnSpec, ctx: MakerContext, raws: Sequence) -> list[str]:
