@@ -85,6 +85,9 @@ def test_like_matches_the_sources_statistics_and_plans(
         if want[2] is not None:
             assert got[2] is not None and abs(want[2] - got[2]) <= 0.02, (table, column, want, got)
     assert abs(stats(app_db, "users", "name")[0] - 0.4) <= 0.02
+    # physical order: users were inserted newest first (correlation -1 on created_at)
+    corr = "SELECT correlation FROM pg_stats WHERE tablename = 'users' AND attname = 'created_at'"
+    assert run(source, corr)[0][0] < -0.99 and run(app_db, corr)[0][0] < -0.9
     assert abs(stats(app_db, "tasks", "completed")[2] - 0.9) <= 0.02  # type: ignore[operator]
     assert abs(stats(app_db, "tasks", "user_id")[2] - 0.5) <= 0.02  # type: ignore[operator]
     # the same plan shape for the app's task list query on source and copy

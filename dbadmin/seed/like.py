@@ -6,7 +6,8 @@ counts, times ``--scale``) and ``pg_stats`` (``null_frac``, ``n_distinct``,
 ``avg_width``). A column with statistics is generated to reproduce them: NULLs at
 ``null_frac``, each most common value at its frequency, and the rest spread evenly over as many
 other values as ``n_distinct`` says, taken from the histogram's buckets (ordered types:
-anywhere inside a bucket). A foreign key keeps the source's fan-out: as many parents have
+anywhere inside a bucket, and in row order when the source's ``correlation`` says the column
+is stored in order). A foreign key keeps the source's fan-out: as many parents have
 children as the column has distinct values, the busiest ones with the most common values'
 shares. ``no_values``: text values are never copied; each most common value or histogram
 bound is replaced by a look-alike of the same length (same value -> same look-alike, so
@@ -161,11 +162,18 @@ def stats_values(
     mcv = [shown(v) for v in stats.mcv]
     mcf = list(stats.mcf[: len(mcv)])
     others = max(0 if mcv else 1, stats.distinct(rows) - len(mcv))
-    pool = _pool(spec, stats, rng, ctx, others, shown)
+    pool, ordered = _pool(spec, stats, rng, ctx, others, shown)
     null_frac = stats.null_frac if spec.nullable else 0.0
     cum = list(itertools.accumulate(mcf))
     mcv_mass = cum[-1] if cum else 0.0
-    rng.shuffle(pool)
+    # physical order: a column the source stores in (reverse) order of its values
+    # (timestamps of an append-only table) follows the row number through the sorted pool
+    corr = stats.correlation or 0.0
+    follow = ordered and abs(corr) >= 0.8 and rows > 0
+    if follow and corr < 0:
+        pool.reverse()
+    elif not follow:
+        rng.shuffle(pool)
     rand, turn = rng.random, [0]
 
     def values(s: int, n: int) -> list[str]:
@@ -178,6 +186,8 @@ def stats_values(
             if mcv and (v < mcv_mass or not pool):
                 at = bisect.bisect_left(cum, v if pool else v * mcv_mass / (1 - stats.null_frac))
                 out.append(mcv[min(at, len(mcv) - 1)])
+            elif follow:
+                out.append(pool[min(len(pool) - 1, (s + len(out)) * len(pool) // rows)])
             else:  # round-robin over the shuffled pool: every other value as often
                 out.append(pool[turn[0] % len(pool)])
                 turn[0] += 1
@@ -193,10 +203,11 @@ def _pool(
     ctx: MakerContext,
     size: int,
     shown: object,
-) -> list[str]:
-    """``size`` distinct values other than the most common ones, from the histogram."""
+) -> tuple[list[str], bool]:
+    """``size`` distinct values other than the most common ones, from the histogram; and
+    whether they are in ascending order (ordered types)."""
     if size == 0:
-        return []
+        return [], False
     taken = set(stats.mcv)
     bounds = [b for b in stats.histogram if b not in taken]
     if spec.kind in ORDERED and len(bounds) >= 2:
@@ -210,6 +221,7 @@ def _pool(
                 picks.extend(draw_raw(spec, rng, lo, max(lo, hi), 1))
                 if len(picks) >= size * 2:
                     break
+            picks.sort()
             texts = [t for t in format_raw(spec, ctx, picks) if t not in taken]
             ordered = []
             for t in texts:
@@ -219,13 +231,13 @@ def _pool(
                 if len(ordered) == size:
                     break
             if ordered:
-                return ordered
+                return ordered, True
     pool = [shown(b) for b in bounds[:size]]  # type: ignore[operator]
     if len(pool) < size:  # more distinct values than bounds: generated ones of the same kind
         plain = ColumnSpec(**{**spec.__dict__, "nullable": False, "unique": True})
         extra = make_values(plain, rng, ctx)(0, size - len(pool))
         pool += extra
-    return pool
+    return pool, False
 
 
 def fk_weights(stats: ColumnStats, keys: int, rows: int, rng: random.Random) -> list[float]:
