@@ -119,3 +119,44 @@ def test_like_without_no_values_keeps_the_common_values(
 def test_no_values_needs_like(cli: Cli, app_db: DbUrl) -> None:
     res = cli("seed", "-d", app_db.render(), "--no-values")
     assert res.exit_code == 2 and "--no-values only applies with --like" in res.stderr
+
+
+PLACES = """
+CREATE TABLE place (id serial PRIMARY KEY, city text NOT NULL, country text NOT NULL);
+CREATE STATISTICS place_dependency (dependencies) ON city, country FROM place;
+"""
+
+
+def test_like_keeps_functional_dependencies_of_extended_statistics(
+    cli: Cli, fresh_db: DbUrl, pg_server: PgServer
+) -> None:
+    """pg_stats_ext: country is a function of city in the source; so it is in the copy."""
+    name = pg_server.create_database()
+    origin = pg_server.url(name)
+    try:
+        run(origin, PLACES)
+        run(
+            origin,
+            "INSERT INTO place (city, country) SELECT 'city ' || (g % 200), "
+            "'country ' || (g % 200 % 15) FROM generate_series(1, 20000) g; ANALYZE place",
+        )
+        run(fresh_db, PLACES)
+        res = cli("seed", "-d", fresh_db.render(), "--now", NOW, "--like", origin.render())
+        assert res.exit_code == 0, res.stderr
+    finally:
+        pg_server.drop_database(name)
+    run(fresh_db, "ANALYZE place")
+    assert run(fresh_db, "SELECT count(*) FROM place")[0][0] == 20000
+    mixed = run(
+        fresh_db, "SELECT count(*) FROM (SELECT city FROM place GROUP BY city "
+        "HAVING count(DISTINCT country) > 1) c"
+    )[0][0]  # fmt: skip
+    assert mixed == 0
+    assert run(fresh_db, "SELECT count(DISTINCT city), count(DISTINCT country) FROM place")[0] == (
+        200,
+        15,
+    )
+    dependencies = run(
+        fresh_db, "SELECT dependencies::text FROM pg_stats_ext WHERE tablename = 'place'"
+    )[0][0]
+    assert '"2 => 3": 1.000000' in dependencies

@@ -9,7 +9,9 @@ other values as ``n_distinct`` says, taken from the histogram's buckets (ordered
 anywhere inside a bucket, and in row order when the source's ``correlation`` says the column
 is stored in order). A foreign key keeps the source's fan-out: as many parents have
 children as the column has distinct values, the busiest ones with the most common values'
-shares. ``no_values``: text values are never copied; each most common value or histogram
+shares. Functional dependencies of extended statistics (``pg_stats_ext``, degree >= 0.8) are
+kept: the dependent column becomes a function of the determining ones. ``no_values``: text
+values are never copied; each most common value or histogram
 bound is replaced by a look-alike of the same length (same value -> same look-alike, so
 frequencies hold), for sources that hold personal data.
 
@@ -22,11 +24,12 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import json
 import random
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from dbadmin.seed.columns import ColumnSpec
 from dbadmin.seed.copy import NULL, escape
@@ -58,6 +61,14 @@ SELECT c.relname, c.reltuples, c.relkind
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 """
+# functional dependencies of CREATE STATISTICS objects, with the table's attnum -> name map
+DEPENDENCIES_SQL = """
+SELECT e.tablename, e.dependencies::text,
+       (SELECT json_object_agg(a.attnum, a.attname) FROM pg_attribute a
+        WHERE a.attrelid = format('%%I.%%I', e.schemaname, e.tablename)::regclass AND a.attnum > 0)
+FROM pg_stats_ext e WHERE e.schemaname = %s AND e.dependencies IS NOT NULL
+"""
+DEPENDENCY_MIN = 0.8  # weaker dependencies are left to chance
 PARTITION_ROWS_SQL = """
 SELECT p.relname, sum(GREATEST(c.reltuples, 0))
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
@@ -90,6 +101,10 @@ class SourceStats:
     source: str  # the source URL, password masked
     rows: Mapping[str, float]  # reltuples; -1: never analysed
     columns: Mapping[tuple[str, str], ColumnStats]
+    # pg_stats_ext: table -> (determining columns, dependent column) with degree >= 0.8
+    dependencies: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]] = field(
+        default_factory=dict
+    )
 
     def of(self, table: str) -> dict[str, ColumnStats]:
         return {c: s for (t, c), s in self.columns.items() if t == table}
@@ -121,8 +136,34 @@ def read_source_stats(settings: Settings, source: DbUrl, schema: str) -> SourceS
                         None if corr is None else float(corr),
                         int(width or 0),
                     )
+            dependencies = _dependencies(cur, schema)
         conn.rollback()
-    return SourceStats(source.describe(), found, columns)
+    return SourceStats(source.describe(), found, columns, dependencies)
+
+
+def _dependencies(cur: Any, schema: str) -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    """Strong functional dependencies from extended statistics, where readable."""
+    import psycopg2
+
+    cur.execute("SAVEPOINT dbadmin_like_ext")
+    try:
+        cur.execute(DEPENDENCIES_SQL, (schema,))
+        rows = cur.fetchall()
+    except psycopg2.Error:  # no privilege on the view or a table: no dependencies
+        cur.execute("ROLLBACK TO SAVEPOINT dbadmin_like_ext")
+        return {}
+    found: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for table, text, names in rows:
+        for key, degree in json.loads(text).items():
+            left, _, right = key.partition("=>")
+            try:
+                deps = tuple(names[n.strip()] for n in left.split(","))
+                target = names[right.strip()]
+            except KeyError:
+                continue
+            if float(degree) >= DEPENDENCY_MIN and (deps, target) not in found.get(table, []):
+                found.setdefault(table, []).append((deps, target))
+    return {t: tuple(d) for t, d in found.items()}
 
 
 def look_alike(value: str) -> str:

@@ -335,6 +335,7 @@ def _source(plan: SeedPlan, table: Table, rows: int, times: TimeFormatter | None
         times=times,
         stats=plan.like.of(table.name) if plan.like else None,
         no_values=plan.request.no_values,
+        dependencies=plan.like.dependencies.get(table.name, ()) if plan.like else (),
     )
 
 

@@ -25,7 +25,7 @@ from dbadmin.seed import names
 from dbadmin.seed.catalog import Catalog, TableInfo
 from dbadmin.seed.checks import CheckNotUnderstood, ColumnCheck, OrderedPair, parse_check
 from dbadmin.seed.columns import TIME_KINDS, ColumnSpec, capacity, classify
-from dbadmin.seed.copy import columns_to_text, escape
+from dbadmin.seed.copy import NULL, columns_to_text, escape
 from dbadmin.seed.groups import (
     FkGroup,
     Group,
@@ -82,6 +82,7 @@ class GenericTable:
         times: TimeFormatter | None = None,
         stats: Mapping[str, ColumnStats] | None = None,
         no_values: bool = False,
+        dependencies: Sequence[tuple[tuple[str, ...], str]] = (),
     ) -> None:
         self.table = table
         self.name = table.name
@@ -102,6 +103,7 @@ class GenericTable:
         self._extra_unique: list[list[str]] = []  # exclusion constraints over = only
         self._leaves: list[Leaf] = []
         self._analyse(null_fks)
+        self._dependencies = self._usable(dependencies)
 
     def ctx(self, offset: int = 0) -> MakerContext:
         return MakerContext(now_ms=self.now_ms, times=self.times, offset=offset, table=self.name)
@@ -175,6 +177,22 @@ class GenericTable:
             ):
                 raise Unfillable(f"foreign key {group.name} references its own columns")
         self._unique_sets(by_column)
+
+    def _usable(
+        self, dependencies: Sequence[tuple[tuple[str, ...], str]]
+    ) -> list[tuple[tuple[str, ...], str, dict[tuple[str, ...], str]]]:
+        """--like: functional dependencies whose dependent column is a plain generated one
+        (not a key): it becomes a function of the determining columns."""
+        plain = {
+            g.spec.name
+            for g in self.groups
+            if isinstance(g, ValueGroup) and not g.spec.unique and g not in self.combo
+        }
+        return [
+            (deps, target, {})
+            for deps, target in dependencies
+            if target in plain and all(d in self.columns and d != target for d in deps)
+        ]
 
     def _xml_ok(self) -> bool:
         return self.catalog is None or self.catalog.xml
@@ -490,6 +508,12 @@ class GenericTable:
                     # keys of this batch's rows, appended first so row 0 may point at itself
                     self_keys.extend(zip(*[cols[c] for c in g.parent_columns], strict=True))
                 fill_self(g, rngs[id(g)], start, n, self_keys, cols)
+            for deps, target, chosen in self._dependencies:
+                keys = zip(*[cols[d] for d in deps], strict=True)
+                cols[target] = [
+                    v if NULL in key else chosen.setdefault(key, v)
+                    for key, v in zip(keys, cols[target], strict=True)
+                ]
             yield n, columns_to_text([cols[c] for c in self.columns])
 
 
