@@ -36,6 +36,7 @@ CREATE TABLE customer (
     has_newsletter int,
     balance numeric(8,2) NOT NULL,
     release_year int,
+    founded_year int CHECK (founded_year BETWEEN 1901 AND 2155),
     birth_date date,
     death_date date,
     created_at timestamptz NOT NULL,
@@ -136,8 +137,9 @@ def test_integer_flags_are_zero_or_one(seeded: DbUrl, name: str) -> None:
 
 
 def test_years_are_recent_years(seeded: DbUrl) -> None:
-    years = column(seeded, "customer", "release_year")
-    assert min(years) >= NOW.year - 30 and max(years) <= NOW.year
+    for name in ("release_year", "founded_year"):  # also inside a wide CHECK
+        years = column(seeded, "customer", name)
+        assert min(years) >= NOW.year - 30 and max(years) <= NOW.year
 
 
 def test_lookup_tables_stay_small(seeded: DbUrl) -> None:

@@ -79,6 +79,8 @@ def raw_bounds(spec: ColumnSpec, ctx: MakerContext) -> tuple[float, float]:
     )
     if kind == "int":
         t_lo, t_hi = int_bounds(spec)
+        if name_range and t_lo <= name_range[0] and name_range[1] <= t_hi:
+            return name_range  # realistic and inside the CHECK (a year domain of 1901-2155)
         d_lo, d_hi = name_range or (0, 1000)
         lo_f: float = t_lo if c.lo is not None else max(t_lo, min(d_lo, t_hi))
         hi_f: float = t_hi if c.hi is not None else min(t_hi, max(d_hi, lo_f))
