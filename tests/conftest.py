@@ -51,6 +51,20 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+def execute(url: DbUrl, sql: str) -> list[tuple]:
+    """Run ``sql`` on ``url`` in autocommit mode; the rows, if it returns any."""
+    import psycopg2
+
+    conn = psycopg2.connect(**url.connect_kwargs())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -82,16 +96,7 @@ class PgServer:
         )
 
     def execute(self, sql: str, database: str = "postgres") -> list[tuple]:
-        import psycopg2
-
-        conn = psycopg2.connect(**self.url(database).connect_kwargs())
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
+        return execute(self.url(database), sql)
 
     def create_database(self, template: str = "template0") -> str:
         name = f"t_{uuid.uuid4().hex[:12]}"

@@ -22,8 +22,8 @@ from dbadmin.migrate.runtime import LOCK_CLASSID, LOCK_OBJID
 from dbadmin.urls import DbUrl
 
 REPO = Path(__file__).resolve().parent.parent
-HEAD = "0002"
-REVISIONS = ["0001", "0002"]  # every revision of the reference migrations, in order
+HEAD = "0003"
+REVISIONS = ["0001", "0002", "0003"]  # every revision of the reference migrations, in order
 
 
 def make_project(root: Path, *revisions: tuple[str, str]) -> Path:
@@ -286,7 +286,7 @@ def _has_version_table(pg: PgServer, url: DbUrl) -> bool:
 def test_blocked_revision_fails_with_exit_4_naming_the_blocker(
     cli: Cli, app_db: DbUrl, pg_server: PgServer, tmp_path: Path
 ) -> None:
-    ini = make_project(tmp_path, ("0003", 'op.add_column("tasks", sa.Column("note", sa.Text()))'))
+    ini = make_project(tmp_path, ("0004", 'op.add_column("tasks", sa.Column("note", sa.Text()))'))
     blocker = psycopg2.connect(**app_db.connect_kwargs(), application_name="long-report")
     try:
         with blocker.cursor() as cur:  # an open transaction that read tasks: ACCESS SHARE held
@@ -313,7 +313,7 @@ def test_blocked_revision_fails_with_exit_4_naming_the_blocker(
     # once the blocker is gone the same command succeeds
     res = cli("migrate", "up", "-d", app_db.render(), "--config", str(ini))
     assert res.exit_code == 0, res.stderr
-    assert version(pg_server, app_db) == ["0003"]
+    assert version(pg_server, app_db) == ["0004"]
 
 
 def test_failing_revision_leaves_the_previous_one_and_shows_the_statement(
@@ -322,7 +322,7 @@ def test_failing_revision_leaves_the_previous_one_and_shows_the_statement(
     ini = make_project(
         tmp_path,
         (
-            "0003",
+            "0004",
             """
             op.create_table("half_done", sa.Column("id", sa.BigInteger(), primary_key=True))
             op.execute("ALTER TABLE no_such_table ADD COLUMN x int")
@@ -374,10 +374,10 @@ def test_check_reports_an_unmigrated_model_column(cli: Cli, app_db: DbUrl, tmp_p
 
 
 def test_check_fails_on_two_heads(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
-    ini = make_project(tmp_path, ("0003", "pass"))
+    ini = make_project(tmp_path, ("0004", "pass"))
     versions = ini.parent / "migrations" / "versions"
-    (versions / "0004_test.py").write_text(  # a second branch off the head
-        (versions / "0003_test.py").read_text().replace("'0003'", "'0004'")
+    (versions / "0005_test.py").write_text(  # a second branch off the head
+        (versions / "0004_test.py").read_text().replace("'0004'", "'0005'")
     )
     res = cli("migrate", "check", "-d", app_db.render(), "--config", str(ini))
     assert res.exit_code == ExitCode.PROBLEM, res.stdout + res.stderr
@@ -385,7 +385,7 @@ def test_check_fails_on_two_heads(cli: Cli, app_db: DbUrl, tmp_path: Path) -> No
     res = cli("migrate", "check", "-d", app_db.render(), "--config", str(ini), "--json")
     assert res.exit_code == ExitCode.PROBLEM
     doc = res.json()
-    assert doc["ok"] is False and doc["heads"] == ["0003", "0004"] and doc["drift"] == []  # type: ignore[index]
+    assert doc["ok"] is False and doc["heads"] == ["0004", "0005"] and doc["drift"] == []  # type: ignore[index]
 
 
 # --- Must show: lint ------------------------------------------------------------------------------
@@ -393,23 +393,23 @@ def test_lint_flags_blocking_index_and_required_column(cli: Cli, tmp_path: Path)
     ini = make_project(
         tmp_path,
         (
-            "0003",
+            "0004",
             """
             op.create_index("ix_tasks_title", "tasks", ["title"])
             op.add_column("users", sa.Column("age", sa.BigInteger(), nullable=False))
             """,
         ),
     )
-    res = cli("migrate", "lint", "0003", "--config", str(ini), "--json")
+    res = cli("migrate", "lint", "0004", "--config", str(ini), "--json")
     assert res.exit_code == ExitCode.PROBLEM, res.stderr
     doc = res.json()
     errors = {(f["rule"], f["revision"]) for f in doc["findings"] if f["level"] == "error"}  # type: ignore[index]
-    assert ("require-concurrent-index-creation", "0003") in errors
-    assert ("adding-required-field", "0003") in errors
+    assert ("require-concurrent-index-creation", "0004") in errors
+    assert ("adding-required-field", "0004") in errors
     statements = " ".join(f["statement"] for f in doc["findings"])  # type: ignore[index]
     assert "CREATE INDEX ix_tasks_title" in statements and "ADD COLUMN age" in statements
     # the table for people says the same
-    res = cli("migrate", "lint", "0003", "--config", str(ini))
+    res = cli("migrate", "lint", "0004", "--config", str(ini))
     assert res.exit_code == ExitCode.PROBLEM
     assert "require-concurrent-index-creation" in res.stdout
     assert "adding-required-field" in res.stdout
@@ -421,27 +421,27 @@ def test_lint_flags_blocking_index_and_required_column(cli: Cli, tmp_path: Path)
     assert "0 errors" in res.stdout
     # rules are configurable
     res = cli(
-        "migrate", "lint", "0003", "--config", str(ini), "--json",
+        "migrate", "lint", "0004", "--config", str(ini), "--json",
         "--warning", "require-concurrent-index-creation", "--exclude", "adding-required-field",
     )  # fmt: skip
     assert res.exit_code == 0, res.stdout
     # squawk itself failing is exit 5
-    res = cli("migrate", "lint", "0003", "--config", str(ini), env={"DBADMIN_SQUAWK": "/bin/false"})
+    res = cli("migrate", "lint", "0004", "--config", str(ini), env={"DBADMIN_SQUAWK": "/bin/false"})
     assert res.exit_code == ExitCode.EXTERNAL and "squawk" in res.stderr
 
 
 def test_lint_defaults_to_pending_revisions(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
-    ini = make_project(tmp_path, ("0003", 'op.create_index("ix_users_name", "users", ["name"])'))
+    ini = make_project(tmp_path, ("0004", 'op.create_index("ix_users_name", "users", ["name"])'))
     res = cli("migrate", "lint", "-d", app_db.render(), "--config", str(ini), "--json")
     assert res.exit_code == ExitCode.PROBLEM
-    assert res.json()["revisions"] == ["0003"]  # type: ignore[index]
+    assert res.json()["revisions"] == ["0004"]  # type: ignore[index]
 
 
 # --- Must show: checksums --------------------------------------------------------------------------
 def test_status_reports_a_changed_applied_revision(
     cli: Cli, fresh_db: DbUrl, tmp_path: Path
 ) -> None:
-    ini = make_project(tmp_path, ("0003", 'op.add_column("tasks", sa.Column("note", sa.Text()))'))
+    ini = make_project(tmp_path, ("0004", 'op.add_column("tasks", sa.Column("note", sa.Text()))'))
     url = fresh_db.render()
     res = cli("migrate", "status", "-d", url, "--config", str(ini), "--check")
     assert res.exit_code == ExitCode.PROBLEM  # not at head
@@ -450,11 +450,11 @@ def test_status_reports_a_changed_applied_revision(
     assert res.exit_code == 0, res.stderr
     assert res.json()["at_head"] is True and res.json()["checksums"] == []  # type: ignore[index]
 
-    revision = ini.parent / "migrations" / "versions" / "0003_test.py"
+    revision = ini.parent / "migrations" / "versions" / "0004_test.py"
     revision.write_text(revision.read_text().replace('"note"', '"remark"'))
     res = cli("migrate", "status", "-d", url, "--config", str(ini), "--json")
     assert res.exit_code == 0
-    assert res.json()["checksums"][0]["revision"] == "0003"  # type: ignore[index]
+    assert res.json()["checksums"][0]["revision"] == "0004"  # type: ignore[index]
     assert res.json()["checksums"][0]["status"] == "changed"  # type: ignore[index]
     assert "warning: revision 0003: 0003_test.py changed since it was applied" in res.stderr
     res = cli("migrate", "status", "-d", url, "--config", str(ini), "--check")
@@ -628,10 +628,10 @@ def test_multi_step_down_reverts_one_revision_per_transaction(
 ) -> None:
     ini = make_project(
         tmp_path,
-        ("0003", 'op.create_table("t3", sa.Column("id", sa.BigInteger(), primary_key=True))'),
-        ("0004", 'op.create_table("t4", sa.Column("id", sa.BigInteger(), primary_key=True))'),
+        ("0004", 'op.create_table("t3", sa.Column("id", sa.BigInteger(), primary_key=True))'),
+        ("0005", 'op.create_table("t4", sa.Column("id", sa.BigInteger(), primary_key=True))'),
     )
-    for rev in ("0003", "0004"):  # give the test revisions real downgrades
+    for rev in ("0004", "0005"):  # give the test revisions real downgrades
         path = ini.parent / "migrations" / "versions" / f"{rev}_test.py"
         path.write_text(
             path.read_text().replace(
@@ -642,7 +642,7 @@ def test_multi_step_down_reverts_one_revision_per_transaction(
     assert cli("migrate", "up", "-d", url, "--config", str(ini)).exit_code == 0
     res = cli("migrate", "down", "-2", "-d", url, "--config", str(ini), "--yes", "--json")
     assert res.exit_code == 0, res.stderr
-    assert [r["revision"] for r in res.json()["revisions"]] == ["0004", "0003"]  # type: ignore[index]
+    assert [r["revision"] for r in res.json()["revisions"]] == ["0005", "0004"]  # type: ignore[index]
     assert version(pg_server, app_db) == [HEAD]
     rows = pg_server.execute(
         "SELECT revision FROM dbadmin_migrations ORDER BY revision", app_db.database or ""
@@ -656,7 +656,7 @@ def test_multi_step_down_reverts_one_revision_per_transaction(
 def test_statement_timeout_is_exit_4_without_retry(
     cli: Cli, app_db: DbUrl, pg_server: PgServer, tmp_path: Path
 ) -> None:
-    ini = make_project(tmp_path, ("0003", 'op.execute("SELECT pg_sleep(30)")'))
+    ini = make_project(tmp_path, ("0004", 'op.execute("SELECT pg_sleep(30)")'))
     res = cli(
         "migrate", "up", "-d", app_db.render(), "--config", str(ini), "--statement-timeout", "0.3"
     )
@@ -667,7 +667,7 @@ def test_statement_timeout_is_exit_4_without_retry(
 
 
 def test_broken_revision_file_is_a_config_error(cli: Cli, tmp_path: Path) -> None:
-    ini = make_project(tmp_path, ("0003", "def broken(:"))
+    ini = make_project(tmp_path, ("0004", "def broken(:"))
     res = cli("migrate", "history", "--config", str(ini))
     assert res.exit_code == ExitCode.USAGE
     assert "cannot load the revision files" in res.stderr and "SyntaxError" in res.stderr
@@ -675,7 +675,7 @@ def test_broken_revision_file_is_a_config_error(cli: Cli, tmp_path: Path) -> Non
 
 def test_broken_revision_file_in_seed_and_doctor(cli: Cli, app_db: DbUrl, tmp_path: Path) -> None:
     """`seed` and `doctor` read the heads too: same config error, never 'unexpected'."""
-    ini = make_project(tmp_path, ("0003", "def broken(:"))
+    ini = make_project(tmp_path, ("0004", "def broken(:"))
     env = {"DBADMIN_ALEMBIC_CONFIG": str(ini)}
     res = cli("seed", "-d", app_db.render(), "--profile", "minimal", env=env)
     assert res.exit_code == ExitCode.USAGE, res.stderr
@@ -736,7 +736,7 @@ def test_each_revision_runs_with_set_local_timeouts(
     ini = make_project(
         tmp_path,
         (
-            "0003",
+            "0004",
             """op.execute("CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lt, "
                        "current_setting('statement_timeout') AS st, "
                        "current_setting('application_name') AS app")""",

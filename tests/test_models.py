@@ -15,6 +15,7 @@ TABLES = {
     "chapters",
     "chapter_progress",
     "content_metadata",
+    "embeddings",
     "analytics",
 }
 
@@ -23,7 +24,7 @@ def test_app_db_is_at_head_with_every_table(app_db: DbUrl, pg_server: PgServer) 
     db = app_db.database or ""
     rows = pg_server.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", db)
     assert TABLES | {"alembic_version", "dbadmin_migrations"} == {r[0] for r in rows}
-    assert pg_server.execute("SELECT version_num FROM alembic_version", db) == [("0002",)]
+    assert pg_server.execute("SELECT version_num FROM alembic_version", db) == [("0003",)]
 
 
 def test_constraints_and_defaults_work(app_db: DbUrl, pg_server: PgServer) -> None:

@@ -108,8 +108,8 @@ def test_drop_on_a_terminal_needs_the_typed_database_name(
     assert proc.returncode == ExitCode.USAGE, proc.stderr
     assert f"Type '{db}' to confirm" in proc.stdout
     assert "confirmation did not match; nothing was changed" in proc.stderr
-    assert pg_server.execute(tables, db) == [(11,)]  # 9 tables + alembic_version + checksums
+    assert pg_server.execute(tables, db) == [(12,)]  # 10 tables + alembic_version + checksums
     proc = run_with_terminal_input("schema", "drop", "-d", app_db.render(), answer=f"{db}\n")
     assert proc.returncode == 0, proc.stderr
-    assert "dropped 11 tables" in proc.stdout
+    assert "dropped 12 tables" in proc.stdout
     assert pg_server.execute(tables, db) == [(0,)]

@@ -24,6 +24,7 @@ from dbadmin.errors import UsageError
 if TYPE_CHECKING:
     import datetime as dt
 
+    from dbadmin.migrate.lock import LockHolder
     from dbadmin.seed.run import SeedResult
 
 
@@ -183,6 +184,31 @@ def seed(
             "loads into empty tables (slower; the table is not locked exclusively).",
         ),
     ] = False,
+    like: Annotated[
+        str | None,
+        typer.Option(
+            "--like",
+            help="Match this source database's planner statistics (reads pg_stats and row "
+            "estimates only, never a row); row counts are the source's times --scale.",
+            show_default=False,
+        ),
+    ] = None,
+    no_values: Annotated[
+        bool,
+        typer.Option(
+            "--no-values",
+            help="With --like: copy no text value from the source (look-alikes of the same "
+            "length instead).",
+        ),
+    ] = False,
+    lock_wait: Annotated[
+        float,
+        typer.Option(
+            "--lock-wait",
+            help="Seconds to wait for another seed of this database (then exit 4).",
+            min=0,
+        ),
+    ] = 60.0,
     database_url: DatabaseUrlOpt = None,
     yes: YesOpt = False,
     json_output: JsonOpt = False,
@@ -190,8 +216,10 @@ def seed(
     """Fill the database with realistic, deterministic data through COPY: parents before
     children, one transaction per table, sequences advanced, ANALYZE at the end. The app
     profiles need the schema at the migration head; --from-database seeds any schema. Tables
-    that already have rows are refused unless --append or --reset. Exit 1 when a table cannot be
-    filled validly (each is named with the reason).
+    that already have rows are refused unless --append or --reset. The whole seed is one
+    transaction (a killed seed leaves nothing), and one seed runs at a time: a second one waits
+    up to --lock-wait seconds (exit 4 beyond), then behaves as a seed of the filled database.
+    Exit 1 when a table cannot be filled validly (each is named with the reason).
 
     Example: dbadmin seed --profile load --rows messages=1000000 --seed 42
     """
@@ -209,6 +237,9 @@ def seed(
         from_database=from_database,
         schema=schema,
         rebuild_indexes=not keep_indexes,
+        lock_wait=lock_wait,
+        like=like,
+        no_values=no_values,
     )
     settings = get_settings(ctx, database_url)
     plan = plan_seed(settings, request)
@@ -216,11 +247,16 @@ def seed(
         confirm(f"empty {', '.join(plan.truncate)} (TRUNCATE ... CASCADE)", yes=yes)
     for name, reason in plan.unfillable:
         notice(f"cannot fill {name}: {reason}")
+
+    def on_lock_wait(holder: LockHolder | None) -> None:
+        who = holder.describe() if holder else "another session"
+        notice(f"waiting up to {lock_wait:g} s for the seed lock held by {who}")
+
     if stdout_is_terminal() and not json_output:
         with _Bars() as bars:
-            result = run_seed(settings, plan, bars)
+            result = run_seed(settings, plan, bars, on_lock_wait=on_lock_wait)
     else:
-        result = run_seed(settings, plan)
+        result = run_seed(settings, plan, on_lock_wait=on_lock_wait)
     if json_output:
         print_json(result.to_dict())
     else:

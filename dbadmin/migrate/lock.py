@@ -1,6 +1,8 @@
 """The migration lock: one migrator per database, on a dedicated direct connection.
 
-A session-level advisory lock (``pg_try_advisory_lock``) is held for the whole run by its own
+:class:`AdvisoryLock` is the mechanism (``dbadmin seed`` uses it too, under its own key);
+:class:`MigrationLock` is the migrators' instance of it. A session-level advisory lock
+(``pg_try_advisory_lock``) is held for the whole run by its own
 connection, so it survives the per-revision transactions and is released if the process dies.
 While holding it, the same connection watches ``pg_blocking_pids()`` of the migrating session,
 so that a revision that times out on ``lock_timeout`` can name who blocked it.
@@ -80,7 +82,7 @@ class Blocker:
         return f"pid {self.pid} ({self.user or '?'}{app}, {self.state or '?'}{since}): {query}"
 
 
-def _direct_url_or_refuse(settings: Settings):  # type: ignore[no-untyped-def]
+def _direct_url_or_refuse(settings: Settings, purpose: str):  # type: ignore[no-untyped-def]
     url = settings.direct_url
     if url.is_pooler:
         raise ConfigError(
@@ -90,14 +92,24 @@ def _direct_url_or_refuse(settings: Settings):  # type: ignore[no-untyped-def]
         )
     if settings.url.is_pooler:
         log.info(
-            "using the direct endpoint %s for migrations (not the -pooler endpoint)",
+            "using the direct endpoint %s for %s (not the -pooler endpoint)",
             url.describe(),
+            purpose,
         )
     return url
 
 
-class MigrationLock:
-    """``with MigrationLock(settings, wait=60) as lock:`` — held until the block ends."""
+class AdvisoryLock:
+    """``with AdvisoryLock(settings, wait=60) as lock:`` — held until the block ends.
+
+    Subclasses name their key (``objid``, under dbadmin's ``LOCK_CLASSID``), what the lock
+    guards (``label``, for messages) and the lock session's ``application_name``.
+    """
+
+    objid = LOCK_OBJID
+    label = "migration"
+    purpose = "migrations"
+    application_name = LOCK_APPLICATION_NAME
 
     def __init__(
         self,
@@ -108,22 +120,22 @@ class MigrationLock:
         poll: float = 0.2,
     ) -> None:
         self.settings = settings
-        self.url = _direct_url_or_refuse(settings)
+        self.url = _direct_url_or_refuse(settings, self.purpose)
         self.wait = wait
-        self.on_wait = on_wait or _log_wait
+        self.on_wait = on_wait or self._log_wait
         self.poll = poll
         self.conn: psycopg2.extensions.connection | None = None
         self.waited = 0.0
         self._use = threading.Lock()
 
-    def __enter__(self) -> MigrationLock:
+    def __enter__(self) -> AdvisoryLock:
         from dbadmin.db import connect_raw
 
         conn = connect_raw(
             self.url,
             connect_timeout=self.settings.connect_timeout,
             retry_seconds=self.settings.connect_retry_seconds,
-            application_name=LOCK_APPLICATION_NAME,
+            application_name=self.application_name,
         )
         conn.autocommit = True
         self.conn = conn
@@ -142,7 +154,7 @@ class MigrationLock:
         reported: int | None = -1
         with self.conn.cursor() as cur:
             while True:
-                cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASSID, LOCK_OBJID))
+                cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASSID, self.objid))
                 if cur.fetchone()[0]:
                     self.waited = time.monotonic() - started
                     return
@@ -153,7 +165,7 @@ class MigrationLock:
                 if time.monotonic() >= deadline:
                     who = holder.describe() if holder else "another session"
                     raise OperationTimeout(
-                        f"another migration holds the migration lock: {who}; "
+                        f"another {self.label} holds the {self.label} lock: {who}; "
                         f"gave up after {self.wait:g} s",
                         "wait for it to finish, or raise --lock-wait",
                     )
@@ -162,7 +174,7 @@ class MigrationLock:
     def holder(self) -> LockHolder | None:
         assert self.conn is not None
         with self._use, self.conn.cursor() as cur:
-            cur.execute(HOLDER_SQL, (LOCK_CLASSID, LOCK_OBJID))
+            cur.execute(HOLDER_SQL, (LOCK_CLASSID, self.objid))
             row = cur.fetchone()
         if row is None:
             return None
@@ -183,7 +195,7 @@ class MigrationLock:
                 cur.execute("SELECT 1")
         except Exception as exc:
             raise ConnectError(
-                f"lost the migration lock's connection: {scrub(str(exc).strip())}",
+                f"lost the {self.label} lock's connection: {scrub(str(exc).strip())}",
                 "the database stays at the last completed revision; run `dbadmin migrate up` again",
             ) from None
 
@@ -193,22 +205,25 @@ class MigrationLock:
             return
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASSID, LOCK_OBJID))
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASSID, self.objid))
         except Exception:  # closing the session releases it anyway
             pass
         finally:
             conn.close()
 
+    def _log_wait(self, holder: LockHolder | None) -> None:
+        who = holder.describe() if holder else "another session"
+        log.info("waiting for the %s lock held by %s", self.label, who)
 
-def _log_wait(holder: LockHolder | None) -> None:
-    who = holder.describe() if holder else "another session"
-    log.info("waiting for the migration lock held by %s", who)
+
+class MigrationLock(AdvisoryLock):
+    """One migrator per database (``dbadmin migrate up/down/stamp``)."""
 
 
 class BlockerWatch:
     """Polls who blocks the migrating session; remembers the last blockers seen."""
 
-    def __init__(self, lock: MigrationLock, pid: int, interval: float = 0.1) -> None:
+    def __init__(self, lock: AdvisoryLock, pid: int, interval: float = 0.1) -> None:
         self.lock = lock
         self.pid = pid
         self.interval = interval

@@ -10,6 +10,7 @@ from dbadmin.models.analytics import AnalyticsEvent
 from dbadmin.models.base import NAMING_CONVENTION, Base
 from dbadmin.models.chat import Conversation, Message
 from dbadmin.models.content import Chapter, ChapterProgress, ContentMetadata, Module
+from dbadmin.models.embeddings import Embedding
 from dbadmin.models.tasks import PRIORITIES, Task
 from dbadmin.models.users import User
 
@@ -24,6 +25,7 @@ __all__ = [
     "ChapterProgress",
     "ContentMetadata",
     "Conversation",
+    "Embedding",
     "Message",
     "Module",
     "Task",

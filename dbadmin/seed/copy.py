@@ -163,10 +163,12 @@ def copy_batches(
     commit: bool = True,
     prefetch: int = 2,
 ) -> int:
-    """Stream the batches into ``table`` with one COPY in one transaction; returns rows loaded.
+    """Stream the batches into ``table`` with one COPY; returns rows loaded.
 
-    Any exception (including KeyboardInterrupt raised while generating a batch) aborts the COPY
-    and rolls the transaction back, so the table is either fully loaded or untouched.
+    Any exception (including KeyboardInterrupt raised while generating a batch) aborts the COPY.
+    With ``commit`` the COPY is its own transaction (committed, or rolled back on any error), so
+    the table is either fully loaded or untouched; without it the caller owns the transaction
+    and rolls back (to a savepoint, or entirely) when this raises.
     """
     column_list = ", ".join(quote_ident(c) for c in columns)
     sql = f"COPY {qualified(table, schema)} ({column_list}) FROM STDIN"
@@ -178,10 +180,11 @@ def copy_batches(
             conn.commit()
     except BaseException as exc:
         stream.close()
-        try:
-            conn.rollback()
-        except Exception:
-            pass
+        if commit:
+            try:
+                conn.rollback()
+            except Exception:
+                pass
         if stream.error is not None and stream.error is not exc:
             raise stream.error from None  # the generator's own error, e.g. KeyboardInterrupt
         if stream.error is None and "error in .read() call" in str(exc):

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from dbadmin.seed.copy import copy_batches, escape, qualified, quote_ident
-from dbadmin.seed.generic import Unfillable
+from dbadmin.seed.values import Unfillable
 
 if TYPE_CHECKING:
     import psycopg2.extensions
     from sqlalchemy import Table
+
+    from dbadmin.seed.catalog import Catalog, TableInfo
 
 
 class TableSource(Protocol):
@@ -74,8 +76,27 @@ def table_name(table: Table) -> str:
 class DbReader:
     """Reads parent keys and maxima inside the loading transaction (see ``KeyReader``)."""
 
-    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+    def __init__(
+        self, conn: psycopg2.extensions.connection, catalog: Catalog | None = None
+    ) -> None:
         self.conn = conn
+        self._catalogs: dict[str, Catalog] = {catalog.schema: catalog} if catalog else {}
+
+    def catalog(self, schema: str | None) -> Catalog:
+        """The catalog facts of ``schema`` (read once per reader)."""
+        from dbadmin.seed.catalog import read_catalog
+
+        name = schema or self.rows("SELECT current_schema()")[0][0]
+        if name not in self._catalogs:
+            self._catalogs[name] = read_catalog(self.conn, name)
+        return self._catalogs[name]
+
+    def table_info(self, table: Table) -> TableInfo:
+        catalog = self.catalog(table.schema)
+        info = catalog.tables.get(table.name)
+        if info is None:
+            raise Unfillable(f"table {table.name} is not in the database")
+        return info
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self.conn.cursor() as cur:
@@ -99,7 +120,13 @@ class DbReader:
         rows = self.rows(
             f"SELECT {text_cols} FROM {table_name(table)} WHERE {not_null} ORDER BY {order}"
         )
-        return [tuple(escape(v) for v in row) for row in rows]
+        if not rows:
+            return []
+        # COPY escaping only where needed: one C-speed scan instead of a call per value
+        joined = "\x00".join(v for row in rows for v in row)
+        if any(ch in joined for ch in "\\\t\n\r"):
+            return [tuple(escape(v) for v in row) for row in rows]
+        return rows
 
     def max_int(self, table: Table, column: str) -> int | None:
         value = self.rows(f"SELECT max({quote_ident(column)}) FROM {table_name(table)}")[0][0]
@@ -183,31 +210,39 @@ def load_sources(
     batch_size: int,
     progress: SeedProgress | None = None,
     rebuild_indexes: bool = True,
+    failed: set[str] | None = None,
+    catalog: Catalog | None = None,
 ) -> list[TableResult]:
-    """Load each source in its own transaction.
+    """Load each source under its own savepoint of the caller's transaction (not committed).
 
-    With ``rebuild_indexes``, a table that is empty and receives at least
-    ``REBUILD_MIN_ROWS`` rows gets its secondary indexes and own foreign keys dropped before the
-    COPY and re-created after it, inside the same transaction: the database still checks every
-    row (CREATE UNIQUE INDEX, ADD FOREIGN KEY validate all of them), an interruption restores
-    everything, and loading is much faster. The table is locked exclusively meanwhile.
+    The whole seed is one transaction, so a seed killed at any instant (SIGKILL, a lost
+    connection) leaves the database as an unstarted run would. A table that cannot be filled
+    (``Unfillable``, or a row the server refuses) is rolled back to its savepoint and reported;
+    the tables that need it (a NOT NULL foreign key to it, directly or not) are skipped with it,
+    and the others are still loaded. ``failed``: full names of tables already known unfillable.
+
+    With ``rebuild_indexes``, a table that is empty and receives at least ``REBUILD_MIN_ROWS``
+    rows gets its secondary indexes and own foreign keys dropped before the COPY and re-created
+    after it, inside its savepoint: the database still checks every row (CREATE UNIQUE INDEX,
+    ADD FOREIGN KEY validate all of them), an interruption restores everything, and loading is
+    much faster. The table is locked exclusively until the seed commits.
     """
     progress = progress or NoProgress()
     results: list[TableResult] = []
-    reader = DbReader(conn)
+    reader = DbReader(conn, catalog)
+    failed = set(failed or ())
     for source in sources:
         started = time.perf_counter()
+        blocked = sorted(_parents_of(source.table) & failed)
+        if blocked:
+            failed.add(source.table.fullname)
+            reason = f"depends on {', '.join(blocked)}, which could not be filled"
+            results.append(TableResult(source.name, 0, 0.0, "unfillable", reason))
+            continue
+        _execute(reader, ["SAVEPOINT dbadmin_seed_table"])
         try:
             rows = source.prepare(reader)
-        except Unfillable as exc:
-            conn.rollback()
-            results.append(TableResult(source.name, 0, 0.0, "unfillable", str(exc)))
-            continue
-        except BaseException:
-            conn.rollback()
-            raise
-        progress.start(source.name, rows)
-        try:
+            progress.start(source.name, rows)
             creates: list[str] = []
             if rebuild_indexes and rows >= REBUILD_MIN_ROWS and _is_empty(reader, source.table):
                 drops, creates = deferred_ddl(reader, source.table)
@@ -224,20 +259,22 @@ def load_sources(
             if creates:
                 _execute(reader, ["SET LOCAL maintenance_work_mem = '256MB'", *creates])
             advance_sequences(reader, source.table)
-            conn.commit()
             # statistics now, not at the end: the children's FK checks are planned against
-            # this table, and a never-analysed table looks empty to the planner
-            analyze(conn, [source.table])
-        except Unfillable as exc:
-            conn.rollback()
+            # this table, and a never-analysed table looks empty to the planner (ANALYZE
+            # counts the rows of its own transaction)
+            _execute(reader, [f"ANALYZE {table_name(source.table)}"])
+            _execute(reader, ["RELEASE SAVEPOINT dbadmin_seed_table"])
+        except (Unfillable, *_refused_row_errors()) as exc:
+            if _run_ending(exc):
+                _rollback(conn)
+                raise
+            _execute(reader, ["ROLLBACK TO SAVEPOINT dbadmin_seed_table"])
             progress.finish(source.name)
-            results.append(TableResult(source.name, 0, 0.0, "unfillable", str(exc)))
+            failed.add(source.table.fullname)
+            results.append(TableResult(source.name, 0, 0.0, "unfillable", _reason(exc)))
             continue
         except BaseException:
-            try:
-                conn.rollback()
-            except Exception:
-                pass
+            _rollback(conn)
             raise
         progress.finish(source.name)
         results.append(
@@ -252,12 +289,53 @@ def load_sources(
     return results
 
 
-def analyze(conn: psycopg2.extensions.connection, tables: Sequence[Table]) -> None:
-    if not tables:
-        return
+def _parents_of(table: Table) -> set[str]:
+    """Tables this one cannot be filled without (NOT NULL foreign keys)."""
+    return {
+        fk.referred_table.fullname
+        for fk in table.foreign_key_constraints
+        if any(not e.parent.nullable for e in fk.elements)
+    } - {table.fullname}
+
+
+def refresh_matviews(conn: psycopg2.extensions.connection, catalog: Catalog) -> list[str]:
+    """Refresh the schema's materialized views after the load (same transaction)."""
+    names = [qualified(name, catalog.schema) for name in catalog.matviews]
     with conn.cursor() as cur:
-        cur.execute("ANALYZE " + ", ".join(table_name(t) for t in tables))
-    conn.commit()
+        for name in names:
+            cur.execute(f"REFRESH MATERIALIZED VIEW {name}")
+    return list(catalog.matviews)
+
+
+def _refused_row_errors() -> tuple[type[BaseException], ...]:
+    """Server errors that mean "this table's rows were refused" (a constraint we could not
+    honour, a value out of range, a partition missing, a feature the server lacks): the table
+    is skipped, the run goes on."""
+    import psycopg2
+
+    return (psycopg2.DatabaseError,)
+
+
+def _run_ending(exc: BaseException) -> bool:
+    """Connection losses and cancellations (OperationalError) end the run instead."""
+    import psycopg2
+
+    return isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)
+
+
+def _rollback(conn: psycopg2.extensions.connection) -> None:
+    try:
+        conn.rollback()
+    except Exception:
+        pass
+
+
+def _reason(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if primary:
+        return f"the server refused a row: {primary}"
+    return str(exc)
 
 
 def truncate_closure(conn: psycopg2.extensions.connection, tables: Sequence[Table]) -> list[str]:
@@ -284,9 +362,9 @@ def truncate_closure(conn: psycopg2.extensions.connection, tables: Sequence[Tabl
 
 
 def truncate(conn: psycopg2.extensions.connection, names: Sequence[str]) -> None:
-    """Empty the given (already quoted/qualified) tables and restart their identities."""
+    """Empty the given (already quoted/qualified) tables and restart their identities, in the
+    caller's transaction (committed with the load that follows, never on its own)."""
     if not names:
         return
     with conn.cursor() as cur:
         cur.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
-    conn.commit()

@@ -10,74 +10,43 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import UsageError
-from dbadmin.seed.generic import GenericTable, Unfillable, order_tables
+from dbadmin.migrate.lock import AdvisoryLock, LockHolder
+from dbadmin.seed import planning
 from dbadmin.seed.load import (
     DbReader,
     SeedProgress,
     TableResult,
     load_sources,
+    refresh_matviews,
     truncate,
     truncate_closure,
 )
+from dbadmin.seed.ordering import order_tables
+from dbadmin.seed.tables import GenericTable
 from dbadmin.seed.text import TimeFormatter, to_ms
+from dbadmin.seed.values import Unfillable
 
 if TYPE_CHECKING:
     import psycopg2.extensions
-    from sqlalchemy import MetaData, Table
+    from sqlalchemy import Table
 
+    from dbadmin.seed.catalog import Catalog
+    from dbadmin.seed.like import SourceStats
     from dbadmin.settings import Settings
 
 PROFILES = ("minimal", "dev", "demo", "load")
 
-# rows per table at --scale 1; `load` reaches a million messages
-APP_COUNTS: dict[str, dict[str, int]] = {
-    "dev": {
-        "users": 50,
-        "modules": 4,
-        "chapters": 24,
-        "content_metadata": 120,
-        "tasks": 400,
-        "conversations": 200,
-        "messages": 2_000,
-        "chapter_progress": 300,
-        "analytics": 3_000,
-    },
-    "demo": {
-        "users": 500,
-        "modules": 8,
-        "chapters": 64,
-        "content_metadata": 500,
-        "tasks": 5_000,
-        "conversations": 4_000,
-        "messages": 50_000,
-        "chapter_progress": 6_000,
-        "analytics": 60_000,
-    },
-    "load": {
-        "users": 20_000,
-        "modules": 12,
-        "chapters": 120,
-        "content_metadata": 2_000,
-        "tasks": 200_000,
-        "conversations": 100_000,
-        "messages": 1_000_000,
-        "chapter_progress": 150_000,
-        "analytics": 1_000_000,
-    },
-}
-GENERIC_COUNTS = {"dev": 100, "demo": 1_000, "load": 20_000}
-OWN_TABLES = frozenset({"alembic_version", "dbadmin_migrations"})
 DEFAULT_BATCH_SIZE = 10_000
 # tables the app generators read without a foreign key: load those first when seeded together
 SOFT_PARENTS = {
     "analytics": ("users", "conversations"),
     "content_metadata": ("chapters",),
+    "embeddings": ("chapters",),
     "messages": ("chapters",),
 }
 
@@ -92,9 +61,12 @@ class SeedRequest:
     reset: bool = False
     append: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
+    lock_wait: float = 60.0  # seconds to wait for another seed's lock (then exit 4)
     from_database: bool = False
     schema: str | None = None  # --from-database: which schema to reflect (default: public)
     rebuild_indexes: bool = True  # big loads into empty tables: indexes/FKs re-created after
+    like: str | None = None  # --like SOURCE_URL: match the source's planner statistics
+    no_values: bool = False  # --like --no-values: no text value copied from the source
 
 
 @dataclass(frozen=True)
@@ -103,6 +75,7 @@ class PlannedTable:
     rows: int
     existing: int
     reason: str  # "profile", "--rows", "parent of messages", "existing rows reused"
+    notes: tuple[str, ...] = ()  # count lowered to what the table holds, lookup table kept small
 
 
 @dataclass(frozen=True)
@@ -118,6 +91,8 @@ class SeedPlan:
     # the foreign keys filled with NULL to break cycles
     seedable: Mapping[str, Table] = field(repr=False, compare=False, default_factory=dict)
     null_fks: Mapping[str, frozenset[str]] = field(repr=False, compare=False, default_factory=dict)
+    catalog: Catalog | None = field(repr=False, compare=False, default=None)
+    like: SourceStats | None = field(repr=False, compare=False, default=None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +114,7 @@ class SeedResult:
     tables: tuple[TableResult, ...]
     truncated: tuple[str, ...]
     seconds: float
+    refreshed: tuple[str, ...] = ()  # materialized views refreshed after the load
 
     @property
     def total_rows(self) -> int:
@@ -170,6 +146,7 @@ class SeedResult:
             "total_rows": self.total_rows,
             "seconds": round(self.seconds, 3),
             "unfillable": [{"table": t.table, "reason": t.reason} for t in self.unfillable],
+            "refreshed": list(self.refreshed),
         }
 
 
@@ -205,11 +182,15 @@ def _validate(request: SeedRequest) -> None:
         )
     if not request.scale > 0 or not math.isfinite(request.scale):
         raise UsageError(f"--scale {request.scale} must be a positive number")
+    if not request.lock_wait >= 0 or not math.isfinite(request.lock_wait):
+        raise UsageError(f"--lock-wait {request.lock_wait} must be a number of seconds >= 0")
     if request.batch_size < 1:
         raise UsageError(f"--batch-size {request.batch_size} must be at least 1")
     if request.reset and request.append:
         raise UsageError("--reset and --append contradict each other", "pass one of them")
-    if request.profile == "minimal" and (request.rows or request.from_database):
+    if request.no_values and not request.like:
+        raise UsageError("--no-values only applies with --like SOURCE_URL")
+    if request.profile == "minimal" and (request.rows or request.from_database or request.like):
         raise UsageError(
             "the minimal profile inserts fixed records; --rows/--from-database do not apply",
             "use --profile dev/demo/load with --rows",
@@ -234,50 +215,17 @@ def check_at_head(conn: psycopg2.extensions.connection, settings: Settings) -> N
         )
 
 
-def _reflect(settings: Settings, schema: str | None) -> MetaData:
-    from sqlalchemy import MetaData
-    from sqlalchemy import exc as sa_exc
-
-    from dbadmin.db import make_engine
-
-    metadata = MetaData(schema=schema)
-    engine = make_engine(settings)
-    try:
-        with warnings.catch_warnings():
-            # "Did not recognize type ...": such columns are reported per table instead
-            warnings.simplefilter("ignore", category=sa_exc.SAWarning)
-            metadata.reflect(engine, schema=schema)
-    finally:
-        engine.dispose()
-    return metadata
-
-
-def _tables(metadata: MetaData) -> dict[str, Table]:
-    """Seedable tables by name: the metadata's own schema only (reflection also pulls in tables
-    of other schemas that foreign keys point at; those are read, not seeded)."""
-    found: dict[str, Table] = {}
-    for table in metadata.tables.values():
-        if table.name in OWN_TABLES or table.name.startswith("dbadmin_"):
-            continue
-        if table.schema != metadata.schema:
-            continue
-        found.setdefault(table.name, table)
-    return dict(sorted(found.items()))
-
-
-def _parents(table: Table) -> set[str]:
-    return {fk.referred_table.name for fk in table.foreign_key_constraints} - {table.name}
-
-
 def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
-    """Decide what to seed; raises UsageError for anything the user must fix first."""
+    """Decide what to seed; raises UsageError for anything the user must fix first (including
+    more rows than a table's unique keys can hold: nothing is written then)."""
     from dbadmin.db import raw_connection
+    from dbadmin.seed.catalog import read_catalog
 
     _validate(request)
     now = request.now or default_now()
     with raw_connection(settings) as conn:
-        if request.from_database:
-            metadata = _reflect(settings, request.schema)
+        if request.from_database or request.like:
+            metadata = planning.reflect(settings, request.schema)
             mode = "generic"
         else:
             from dbadmin.migrate.models import load_metadata
@@ -285,14 +233,21 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
             check_at_head(conn, settings)
             metadata = load_metadata(settings)
             mode = "app"
-        tables = _tables(metadata)
+        reader = DbReader(conn)
+        catalog = read_catalog(
+            conn, metadata.schema or reader.rows("SELECT current_schema()")[0][0]
+        )
+        tables = planning.seedable_tables(metadata, catalog)
+        planning.adopt_partition_fks(tables, metadata, catalog)
         unknown = [name for name in request.rows if name not in tables]
         if unknown:
+            partitions = [u for u in unknown if u in catalog.tables]
             raise UsageError(
-                f"--rows names unknown table {', '.join(repr(u) for u in unknown)}",
+                f"--rows names unknown table {', '.join(repr(u) for u in unknown)}"
+                + (f" ({', '.join(partitions)}: a partition, seeded through its table)"
+                   if partitions else ""),
                 f"tables: {', '.join(tables) or '(none)'}",
-            )
-        reader = DbReader(conn)
+            )  # fmt: skip
         existing = {name: reader.count(t) for name, t in tables.items()}
         conn.rollback()
         if request.profile == "minimal":
@@ -301,7 +256,12 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
             fixed = [tables[name] for name in TABLES if name in tables]
             emptied = truncate_closure(conn, fixed) if request.reset else []
             return SeedPlan(request, mode, now, (), tuple(emptied), (), metadata)
-        counts, reasons = _counts(tables, request, mode, existing)
+        notes: dict[str, list[str]] = {}
+        like = _read_like(settings, request, catalog.schema)
+        if like is not None:
+            counts, reasons = planning.counts_like(tables, request, like, notes)
+        else:
+            counts, reasons = planning.counts_for(tables, request, mode, existing, notes)
         chosen = [tables[name] for name, n in counts.items() if n > 0]
         busy = [name for name, n in counts.items() if n > 0 and existing[name] > 0]
         if busy and not (request.append or request.reset):
@@ -312,77 +272,128 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
             )
         to_truncate = truncate_closure(conn, chosen) if request.reset else []
     order = order_tables(chosen, SOFT_PARENTS)
-    planned = tuple(
-        PlannedTable(t.name, counts[t.name], existing[t.name], reasons[t.name])
-        for t in order.tables
-    )
     null_fks = order.null_fks
     if order.unfillable:
         # a cycle broken while unfillable tables were still waiting may point at one of them:
         # the NULL-filled keys are those of the tables actually loaded
         null_fks = order_tables(order.tables, SOFT_PARENTS).null_fks
-    return SeedPlan(
-        request=request,
-        mode=mode,
-        now=now,
+    partial = SeedPlan(request, mode, now, (), (), (), metadata, tables, null_fks, catalog, like)
+    unfillable = dict(order.unfillable)
+    sources: dict[str, GenericTable] = {}
+    for table in order.tables:
+        try:
+            source = _source(partial, table, counts[table.name])
+        except Unfillable as exc:
+            unfillable[table.name] = str(exc)
+            continue
+        if isinstance(source, GenericTable):
+            sources[table.name] = source
+    if not request.append:
+        existing_now = {name: 0 if request.reset else n for name, n in existing.items()}
+    else:
+        existing_now = existing
+    planning.apply_limits(
+        sources, tables, order.tables, counts, reasons, existing_now, request.rows, notes
+    )
+    planned = tuple(
+        PlannedTable(
+            t.name, counts[t.name], existing[t.name], reasons[t.name], tuple(notes.get(t.name, ()))
+        )
+        for t in order.tables
+        if t.name not in unfillable
+    )
+    return replace(
+        partial,
         tables=planned,
         truncate=tuple(to_truncate),
-        unfillable=tuple(sorted(order.unfillable.items())),
-        metadata=metadata,
-        seedable=tables,
-        null_fks=null_fks,
+        unfillable=tuple(sorted(unfillable.items())),
     )
 
 
-def _counts(
-    tables: Mapping[str, Table], request: SeedRequest, mode: str, existing: Mapping[str, int]
-) -> tuple[dict[str, int], dict[str, str]]:
+def _source(plan: SeedPlan, table: Table, rows: int, times: TimeFormatter | None = None) -> Any:
+    """The generator of one table: the app's realistic one, else the generic one."""
     from dbadmin.seed.app import GENERATORS
 
-    app_base = APP_COUNTS[request.profile]
+    times = times or TimeFormatter()
+    now_ms = to_ms(plan.now)
+    if plan.mode == "app" and table.name in GENERATORS:
+        return GENERATORS[table.name](
+            table, rows, seed=plan.request.seed, now_ms=now_ms, times=times
+        )
+    assert plan.catalog is not None
+    info = plan.catalog.tables.get(table.name)
+    if info is None:
+        raise Unfillable(f"table {table.name} of the models is not in the database")
+    return GenericTable(
+        table,
+        rows,
+        seed=plan.request.seed,
+        now_ms=now_ms,
+        info=info,
+        catalog=plan.catalog,
+        null_fks=plan.null_fks.get(table.fullname, frozenset()),
+        times=times,
+        stats=plan.like.of(table.name) if plan.like else None,
+        no_values=plan.request.no_values,
+        dependencies=plan.like.dependencies.get(table.name, ()) if plan.like else (),
+    )
 
-    def base(name: str) -> float:
-        if mode == "app" and name in GENERATORS and name in app_base:
-            return app_base[name] * request.scale
-        return GENERIC_COUNTS[request.profile] * request.scale
 
-    counts: dict[str, int] = {}
-    reasons: dict[str, str] = {}
-    if not request.rows:
-        for name in tables:
-            counts[name] = max(1, round(base(name)))
-            reasons[name] = f"profile {request.profile}"
-        return counts, reasons
-    for name, n in request.rows.items():
-        counts[name] = n
-        reasons[name] = "--rows"
-    # parents in proportion: the biggest factor of any explicit descendant wins
-    factors: dict[str, float] = {}
+def _read_like(settings: Settings, request: SeedRequest, schema: str) -> SourceStats | None:
+    if not request.like:
+        return None
+    from dbadmin.seed.like import read_source_stats
+    from dbadmin.urls import DbUrl
 
-    def visit(name: str, factor: float, child: str) -> None:
-        for parent in sorted(_parents(tables[name])):
-            if parent not in tables or parent in request.rows:
-                continue
-            if factor > factors.get(parent, -1.0):
-                factors[parent] = factor
-                reasons[parent] = f"parent of {child}"
-            visit(parent, factor, child)
+    try:
+        source = DbUrl.parse(request.like).secure()
+    except ValueError as exc:
+        raise UsageError(f"--like: {exc}", "give the source database's URL") from None
+    return read_source_stats(settings, source, schema)
 
-    for name, n in request.rows.items():
-        visit(name, n / base(name) if base(name) else 1.0, name)
-    for parent, factor in factors.items():
-        if request.append and existing[parent] > 0:
-            counts[parent] = 0
-            reasons[parent] = "existing rows reused (--append)"
-        else:
-            counts[parent] = max(1, math.ceil(base(parent) * factor)) if factor > 0 else 0
-    return counts, reasons
+
+class SeedLock(AdvisoryLock):
+    """One seed per database at a time: a second seed waits (``--lock-wait``), then plans again
+    against what the first one loaded, exactly as a seed started after it would."""
+
+    objid = 0x73656564  # "seed" (under dbadmin's classid; migrations use "migr")
+    label = "seed"
+    purpose = "seeding"
+    application_name = "dbadmin-seed"
 
 
 def run_seed(
-    settings: Settings, plan: SeedPlan, progress: SeedProgress | None = None
+    settings: Settings,
+    plan: SeedPlan,
+    progress: SeedProgress | None = None,
+    *,
+    on_lock_wait: Callable[[LockHolder | None], None] | None = None,
 ) -> SeedResult:
-    """Truncate (--reset), then load every planned table; see :mod:`dbadmin.seed.load`."""
+    """Take the seed lock, then truncate (--reset) and load every planned table in ONE
+    transaction: a seed killed at any instant leaves the database as an unstarted run would.
+
+    Raises OperationTimeout (exit 4) when another seed holds the lock past ``lock_wait``; a seed
+    that waited re-plans against the rows the other one committed (and so refuses non-empty
+    tables unless --append/--reset, as any later seed does).
+    """
+    with SeedLock(settings, wait=plan.request.lock_wait, on_wait=on_lock_wait):
+        if _changed_meanwhile(settings, plan):
+            plan = plan_seed(settings, replace(plan.request, now=plan.now))
+        return _run_locked(settings, plan, progress)
+
+
+def _changed_meanwhile(settings: Settings, plan: SeedPlan) -> bool:
+    """Did rows appear or go in the planned tables between planning and taking the lock?"""
+    from dbadmin.db import raw_connection
+
+    if plan.request.reset or plan.request.profile == "minimal" or not plan.tables:
+        return False  # emptied first / idempotent inserts: the plan holds whatever happened
+    with raw_connection(settings) as conn:
+        reader = DbReader(conn)
+        return any(reader.count(plan.seedable[t.table]) != t.existing for t in plan.tables)
+
+
+def _run_locked(settings: Settings, plan: SeedPlan, progress: SeedProgress | None) -> SeedResult:
     from dbadmin.db import raw_connection
 
     request = plan.request
@@ -403,37 +414,21 @@ def run_seed(
             plan.truncate,
             _since(started),
         )
-    from dbadmin.seed.app import GENERATORS
-
     tables = plan.seedable
-    now_ms = to_ms(plan.now)
     times = TimeFormatter()
     results: list[TableResult] = [
         TableResult(name, 0, 0.0, "unfillable", reason) for name, reason in plan.unfillable
     ]
     sources: list[Any] = []
     for planned in plan.tables:
-        table = tables[planned.table]
         try:
-            if plan.mode == "app" and planned.table in GENERATORS:
-                sources.append(
-                    GENERATORS[planned.table](
-                        table, planned.rows, seed=request.seed, now_ms=now_ms, times=times
-                    )
-                )
-            else:
-                sources.append(
-                    GenericTable(
-                        table,
-                        planned.rows,
-                        seed=request.seed,
-                        now_ms=now_ms,
-                        null_fks=plan.null_fks.get(table.fullname, frozenset()),
-                        times=times,
-                    )
-                )
+            source = _source(plan, tables[planned.table], planned.rows, times)
+            source.notes[:0] = planned.notes
+            sources.append(source)
         except Unfillable as exc:
             results.append(TableResult(planned.table, 0, 0.0, "unfillable", str(exc)))
+    failed = {tables[r.table].fullname for r in results if r.table in tables}
+    refreshed: list[str] = []
     with raw_connection(settings) as conn:
         if request.reset:
             truncate(conn, plan.truncate)
@@ -443,7 +438,12 @@ def run_seed(
             batch_size=request.batch_size,
             progress=progress,
             rebuild_indexes=request.rebuild_indexes,
+            failed=failed,
+            catalog=plan.catalog,
         )
+        if plan.catalog is not None and any(r.rows for r in loaded):
+            refreshed = refresh_matviews(conn, plan.catalog)
+        conn.commit()
     results.extend(loaded)
     position = {p.table: i for i, p in enumerate(plan.tables)}
     results.sort(key=lambda r: position.get(r.table, -1))
@@ -455,6 +455,7 @@ def run_seed(
         tuple(results),
         plan.truncate,
         _since(started),
+        tuple(refreshed),
     )
 
 

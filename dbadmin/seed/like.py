@@ -1,0 +1,300 @@
+"""``--like SOURCE_URL``: data whose planner statistics match a source database's.
+
+Only statistics are read from the source, never a table row: ``pg_class.reltuples`` (row
+counts, times ``--scale``) and ``pg_stats`` (``null_frac``, ``n_distinct``,
+``most_common_vals``/``most_common_freqs``, ``histogram_bounds``, ``correlation``,
+``avg_width``). A column with statistics is generated to reproduce them: NULLs at
+``null_frac``, each most common value at its frequency, and the rest spread evenly over as many
+other values as ``n_distinct`` says, taken from the histogram's buckets (ordered types:
+anywhere inside a bucket, and in row order when the source's ``correlation`` says the column
+is stored in order). A foreign key keeps the source's fan-out: as many parents have
+children as the column has distinct values, the busiest ones with the most common values'
+shares. Functional dependencies of extended statistics (``pg_stats_ext``, degree >= 0.8) are
+kept: the dependent column becomes a function of the determining ones. ``no_values``: text
+values are never copied; each most common value or histogram
+bound is replaced by a look-alike of the same length (same value -> same look-alike, so
+frequencies hold), for sources that hold personal data.
+
+Reading ``pg_stats`` needs the columns' SELECT privilege or ``pg_read_all_stats``-level
+access (a Neon project's owner role has it).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import json
+import random
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dbadmin.seed.columns import ColumnSpec
+from dbadmin.seed.copy import NULL, escape
+from dbadmin.seed.values import (
+    MakerContext,
+    Values,
+    draw_raw,
+    format_raw,
+    make_values,
+    parse_raw,
+)
+
+if TYPE_CHECKING:
+    from dbadmin.settings import Settings
+    from dbadmin.urls import DbUrl
+
+ORDERED = {"int", "numeric", "money", "float", "date", "timestamp", "timestamptz"}
+TEXT_KINDS = {"text", "char"}
+
+STATS_SQL = """
+SELECT tablename, attname, null_frac, n_distinct,
+       most_common_vals::text::text[], most_common_freqs::float8[],
+       histogram_bounds::text::text[], correlation, avg_width
+FROM pg_stats WHERE schemaname = %s AND NOT inherited
+"""
+STATS_INHERITED_SQL = STATS_SQL.replace("AND NOT inherited", "AND inherited")
+ROWS_SQL = """
+SELECT c.relname, c.reltuples, c.relkind
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+"""
+# functional dependencies of CREATE STATISTICS objects, with the table's attnum -> name map
+DEPENDENCIES_SQL = """
+SELECT e.tablename, e.dependencies::text,
+       (SELECT json_object_agg(a.attnum, a.attname) FROM pg_attribute a
+        WHERE a.attrelid = format('%%I.%%I', e.schemaname, e.tablename)::regclass AND a.attnum > 0)
+FROM pg_stats_ext e WHERE e.schemaname = %s AND e.dependencies IS NOT NULL
+"""
+DEPENDENCY_MIN = 0.8  # weaker dependencies are left to chance
+PARTITION_ROWS_SQL = """
+SELECT p.relname, sum(GREATEST(c.reltuples, 0))
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+JOIN pg_namespace n ON n.oid = p.relnamespace
+WHERE n.nspname = %s AND c.relkind = 'r'
+GROUP BY p.relname
+"""
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    null_frac: float
+    n_distinct: float  # > 0: a count; < 0: minus the fraction of rows
+    mcv: tuple[str, ...]
+    mcf: tuple[float, ...]
+    histogram: tuple[str, ...]
+    correlation: float | None
+    avg_width: int
+
+    def distinct(self, rows: int) -> int:
+        non_null = max(rows * (1 - self.null_frac), 0)
+        d = self.n_distinct if self.n_distinct > 0 else -self.n_distinct * rows
+        return max(1, min(round(d), max(round(non_null), 1)))
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """What --like read: row estimates per table, statistics per (table, column)."""
+
+    source: str  # the source URL, password masked
+    rows: Mapping[str, float]  # reltuples; -1: never analysed
+    columns: Mapping[tuple[str, str], ColumnStats]
+    # pg_stats_ext: table -> (determining columns, dependent column) with degree >= 0.8
+    dependencies: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]] = field(
+        default_factory=dict
+    )
+
+    def of(self, table: str) -> dict[str, ColumnStats]:
+        return {c: s for (t, c), s in self.columns.items() if t == table}
+
+
+def read_source_stats(settings: Settings, source: DbUrl, schema: str) -> SourceStats:
+    """Statistics of ``schema`` in the source (read-only; no table row is read)."""
+    from dbadmin.db import raw_connection
+
+    columns: dict[tuple[str, str], ColumnStats] = {}
+    with raw_connection(settings, url=source) as conn:
+        conn.set_session(readonly=True)
+        with conn.cursor() as cur:
+            cur.execute(ROWS_SQL, (schema,))
+            found = {r[0]: float(r[1]) for r in cur.fetchall()}
+            cur.execute(PARTITION_ROWS_SQL, (schema,))
+            for parent, total in cur.fetchall():
+                if parent in found and found[parent] <= 0:
+                    found[parent] = float(total)
+            for sql in (STATS_SQL, STATS_INHERITED_SQL):  # partitioned tables: inherited rows
+                cur.execute(sql, (schema,))
+                for table, column, nf, nd, mcv, mcf, hist, corr, width in cur.fetchall():
+                    columns[(table, column)] = ColumnStats(
+                        float(nf or 0),
+                        float(nd or 0),
+                        tuple(mcv or ()),
+                        tuple(float(f) for f in mcf or ()),
+                        tuple(hist or ()),
+                        None if corr is None else float(corr),
+                        int(width or 0),
+                    )
+            dependencies = _dependencies(cur, schema)
+        conn.rollback()
+    return SourceStats(source.describe(), found, columns, dependencies)
+
+
+def _dependencies(cur: Any, schema: str) -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    """Strong functional dependencies from extended statistics, where readable."""
+    import psycopg2
+
+    cur.execute("SAVEPOINT dbadmin_like_ext")
+    try:
+        cur.execute(DEPENDENCIES_SQL, (schema,))
+        rows = cur.fetchall()
+    except psycopg2.Error:  # no privilege on the view or a table: no dependencies
+        cur.execute("ROLLBACK TO SAVEPOINT dbadmin_like_ext")
+        return {}
+    found: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for table, text, names in rows:
+        for key, degree in json.loads(text).items():
+            left, _, right = key.partition("=>")
+            try:
+                deps = tuple(names[n.strip()] for n in left.split(","))
+                target = names[right.strip()]
+            except KeyError:
+                continue
+            if float(degree) >= DEPENDENCY_MIN and (deps, target) not in found.get(table, []):
+                found.setdefault(table, []).append((deps, target))
+    return {t: tuple(d) for t, d in found.items()}
+
+
+def look_alike(value: str) -> str:
+    """A stand-in of the same length and shape (letters, digits, separators kept in place),
+    the same for the same value, from which the value cannot be read back."""
+    digest = hashlib.sha256(value.encode()).digest()
+    rng = random.Random(digest)
+    out = []
+    for ch in value:
+        if ch.isdigit():
+            out.append(rng.choice(string.digits))
+        elif ch.isupper():
+            out.append(rng.choice(string.ascii_uppercase))
+        elif ch.isalpha():
+            out.append(rng.choice(string.ascii_lowercase))
+        else:
+            out.append(ch)
+    text = "".join(out)
+    return text if text != value or not any(c.isalnum() for c in value) else text[::-1]
+
+
+def stats_values(
+    spec: ColumnSpec,
+    stats: ColumnStats,
+    rng: random.Random,
+    ctx: MakerContext,
+    rows: int,
+    no_values: bool,
+) -> Values:
+    """A column reproducing the source's statistics (see the module docstring)."""
+    # values the schema itself lists (enum labels, CHECK ... IN) are not the source's data
+    hide = no_values and spec.kind in TEXT_KINDS and spec.domain is None
+
+    def shown(v: str) -> str:
+        return escape(look_alike(v) if hide else v)
+
+    mcv = [shown(v) for v in stats.mcv]
+    mcf = list(stats.mcf[: len(mcv)])
+    others = max(0 if mcv else 1, stats.distinct(rows) - len(mcv))
+    pool, ordered = _pool(spec, stats, rng, ctx, others, shown)
+    null_frac = stats.null_frac if spec.nullable else 0.0
+    cum = list(itertools.accumulate(mcf))
+    mcv_mass = cum[-1] if cum else 0.0
+    # physical order: a column the source stores in (reverse) order of its values
+    # (timestamps of an append-only table) follows the row number through the sorted pool
+    corr = stats.correlation or 0.0
+    follow = ordered and abs(corr) >= 0.8 and rows > 0
+    if follow and corr < 0:
+        pool.reverse()
+    elif not follow:
+        rng.shuffle(pool)
+    rand, turn = rng.random, [0]
+
+    def values(s: int, n: int) -> list[str]:
+        out: list[str] = []
+        for _ in range(n):
+            if rand() < null_frac:
+                out.append(NULL)
+                continue
+            v = rand() * (1 - stats.null_frac)  # the frequencies count the NULL rows too
+            if mcv and (v < mcv_mass or not pool):
+                at = bisect.bisect_left(cum, v if pool else v * mcv_mass / (1 - stats.null_frac))
+                out.append(mcv[min(at, len(mcv) - 1)])
+            elif follow:
+                out.append(pool[min(len(pool) - 1, (s + len(out)) * len(pool) // rows)])
+            else:  # round-robin over the shuffled pool: every other value as often
+                out.append(pool[turn[0] % len(pool)])
+                turn[0] += 1
+        return out
+
+    return values
+
+
+def _pool(
+    spec: ColumnSpec,
+    stats: ColumnStats,
+    rng: random.Random,
+    ctx: MakerContext,
+    size: int,
+    shown: object,
+) -> tuple[list[str], bool]:
+    """``size`` distinct values other than the most common ones, from the histogram; and
+    whether they are in ascending order (ordered types)."""
+    if size == 0:
+        return [], False
+    taken = set(stats.mcv)
+    bounds = [b for b in stats.histogram if b not in taken]
+    if spec.kind in ORDERED and len(bounds) >= 2:
+        raws = [parse_raw(spec, b) for b in bounds]
+        if all(r is not None for r in raws):
+            found: set[str] = set()
+            picks: list[float] = []
+            for _ in range(size * 3):
+                k = rng.randrange(len(raws) - 1)
+                lo, hi = float(raws[k]), float(raws[k + 1])  # type: ignore[arg-type]
+                picks.extend(draw_raw(spec, rng, lo, max(lo, hi), 1))
+                if len(picks) >= size * 2:
+                    break
+            picks.sort()
+            texts = [t for t in format_raw(spec, ctx, picks) if t not in taken]
+            ordered = []
+            for t in texts:
+                if t not in found:
+                    found.add(t)
+                    ordered.append(t)
+                if len(ordered) == size:
+                    break
+            if ordered:
+                return ordered, True
+    pool = [shown(b) for b in bounds[:size]]  # type: ignore[operator]
+    if len(pool) < size:  # more distinct values than bounds: generated ones of the same kind
+        plain = ColumnSpec(**{**spec.__dict__, "nullable": False, "unique": True})
+        extra = make_values(plain, rng, ctx)(0, size - len(pool))
+        pool += extra
+    return pool, False
+
+
+def fk_weights(stats: ColumnStats, keys: int, rows: int, rng: random.Random) -> list[float]:
+    """Cumulative weights over ``keys`` parents: the source's fan-out (how many parents have
+    children, the busiest ones' shares)."""
+    active = min(keys, stats.distinct(rows))
+    order = list(range(keys))
+    rng.shuffle(order)
+    weights = [0.0] * keys
+    top = [f for f in stats.mcf[:active]]
+    rest = max(0.0, 1.0 - stats.null_frac - sum(top))
+    spread = rest / max(active - len(top), 1)
+    for rank, key in enumerate(order[:active]):
+        weights[key] = top[rank] if rank < len(top) else spread
+    cum, total = [], 0.0
+    for w in weights:
+        total += w
+        cum.append(total)
+    return cum if total > 0 else [float(i + 1) for i in range(keys)]

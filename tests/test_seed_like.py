@@ -1,0 +1,162 @@
+"""Issue 14, item 4: ``seed --like SOURCE_URL`` makes data whose planner statistics (and so
+EXPLAIN plans) match the source's, reading statistics only; ``--no-values`` copies no text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from conftest import Cli, PgServer
+from conftest import execute as run
+
+from dbadmin.urls import DbUrl
+
+NOW = "2026-01-15T00:00:00+00:00"
+SKEWED = """
+INSERT INTO users (email, password_hash, name, created_at)
+SELECT 'secret.person' || g || '@corp.example', 'x',
+       CASE WHEN g % 10 < 4 THEN NULL ELSE 'Private Person ' || g END,
+       now() - g * interval '1 hour'
+FROM generate_series(1, 2000) g;
+-- one user owns half the tasks; 90% of tasks are done; 50 distinct secret titles
+INSERT INTO tasks (user_id, title, completed, priority, due_date)
+SELECT CASE WHEN g % 2 = 0 THEN (SELECT id FROM users ORDER BY email LIMIT 1)
+            ELSE (SELECT id FROM users ORDER BY email OFFSET 1 + (g * 7919) % 1999 LIMIT 1) END,
+       'Confidential matter ' || (g % 50),
+       g % 10 <> 0,
+       (ARRAY['high', 'medium', 'low'])[1 + g % 3],
+       now() + (g % 90 - 45) * interval '1 day'
+FROM generate_series(1, 20000) g;
+ANALYZE;
+"""
+PLAN = """
+EXPLAIN (FORMAT JSON)
+SELECT t.id, t.title, t.priority, t.due_date, t.completed FROM tasks AS t
+WHERE t.user_id = (SELECT user_id FROM tasks GROUP BY user_id ORDER BY count(*) DESC LIMIT 1)
+  AND t.completed = false
+ORDER BY t.due_date NULLS LAST, t.created_at DESC LIMIT 50
+"""
+
+
+def stats(url: DbUrl, table: str, column: str) -> tuple[float, float, float | None, list]:
+    """null_frac, n_distinct (as a count), top MCV frequency, MCVs as text."""
+    rows = int(run(url, f"SELECT count(*) FROM {table}")[0][0])
+    null_frac, n_distinct, freqs, values = run(
+        url,
+        "SELECT null_frac, n_distinct, most_common_freqs, most_common_vals::text::text[] "
+        f"FROM pg_stats WHERE tablename = '{table}' AND attname = '{column}'",
+    )[0]
+    distinct = n_distinct if n_distinct > 0 else -n_distinct * rows
+    return null_frac, distinct, (freqs[0] if freqs else None), list(values or [])
+
+
+def shape(node: dict) -> tuple:
+    return (node["Node Type"], tuple(shape(p) for p in node.get("Plans", [])))
+
+
+@pytest.fixture
+def source(pg_server: PgServer, app_template: str) -> Iterator[DbUrl]:
+    name = pg_server.create_database(template=app_template)
+    url = pg_server.url(name)
+    try:
+        run(url, SKEWED)
+        yield url
+    finally:
+        pg_server.drop_database(name)
+
+
+def test_like_matches_the_sources_statistics_and_plans(
+    cli: Cli, source: DbUrl, app_db: DbUrl
+) -> None:
+    res = cli(
+        "seed", "-d", app_db.render(), "--now", NOW, "--like", source.render(), "--no-values",
+        "--json",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    seeded = {t["table"]: t["rows"] for t in res.json()["tables"]}  # type: ignore[index]
+    assert seeded == {"users": 2000, "tasks": 20000}  # the source's row estimates, x 1.0
+    run(app_db, "ANALYZE")
+    checks = [("users", "name"), ("tasks", "user_id"), ("tasks", "completed"), ("tasks", "title")]
+    for table, column in checks:
+        want, got = stats(source, table, column), stats(app_db, table, column)
+        assert abs(want[0] - got[0]) <= 0.02, (table, column, "null_frac", want, got)
+        assert abs(want[1] - got[1]) <= 0.1 * want[1], (table, column, "n_distinct", want, got)
+        if want[2] is not None:
+            assert got[2] is not None and abs(want[2] - got[2]) <= 0.02, (table, column, want, got)
+    assert abs(stats(app_db, "users", "name")[0] - 0.4) <= 0.02
+    # physical order: users were inserted newest first (correlation -1 on created_at)
+    corr = "SELECT correlation FROM pg_stats WHERE tablename = 'users' AND attname = 'created_at'"
+    assert run(source, corr)[0][0] < -0.99 and run(app_db, corr)[0][0] < -0.9
+    assert abs(stats(app_db, "tasks", "completed")[2] - 0.9) <= 0.02  # type: ignore[operator]
+    assert abs(stats(app_db, "tasks", "user_id")[2] - 0.5) <= 0.02  # type: ignore[operator]
+    # the same plan shape for the app's task list query on source and copy
+    plans = [shape(json.loads(json.dumps(run(u, PLAN)[0][0]))[0]["Plan"]) for u in (source, app_db)]
+    assert plans[0] == plans[1]
+    # --no-values: no text value of the source is in the copy
+    source_titles = {r[0] for r in run(source, "SELECT DISTINCT title FROM tasks")}
+    copy_titles = {r[0] for r in run(app_db, "SELECT DISTINCT title FROM tasks")}
+    assert not source_titles & copy_titles
+    assert len(copy_titles) == len(source_titles)  # same number of look-alikes
+    assert {len(t) for t in copy_titles} == {len(t) for t in source_titles}
+    copied = run(app_db, "SELECT count(*) FROM users WHERE name LIKE 'Private Person%' "
+                         "OR email LIKE '%corp.example'")[0][0]  # fmt: skip
+    assert copied == 0
+
+
+def test_like_without_no_values_keeps_the_common_values(
+    cli: Cli, source: DbUrl, app_db: DbUrl
+) -> None:
+    res = cli("seed", "-d", app_db.render(), "--now", NOW, "--like", source.render(),
+              "--scale", "0.5", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    seeded = {t["table"]: t["rows"] for t in res.json()["tables"]}  # type: ignore[index]
+    assert seeded == {"users": 1000, "tasks": 10000}
+    titles = {r[0] for r in run(app_db, "SELECT DISTINCT title FROM tasks")}
+    assert titles <= {f"Confidential matter {i}" for i in range(50)} and len(titles) == 50
+
+
+def test_no_values_needs_like(cli: Cli, app_db: DbUrl) -> None:
+    res = cli("seed", "-d", app_db.render(), "--no-values")
+    assert res.exit_code == 2 and "--no-values only applies with --like" in res.stderr
+
+
+PLACES = """
+CREATE TABLE place (id serial PRIMARY KEY, city text NOT NULL, country text NOT NULL);
+CREATE STATISTICS place_dependency (dependencies) ON city, country FROM place;
+"""
+
+
+def test_like_keeps_functional_dependencies_of_extended_statistics(
+    cli: Cli, fresh_db: DbUrl, pg_server: PgServer
+) -> None:
+    """pg_stats_ext: country is a function of city in the source; so it is in the copy."""
+    name = pg_server.create_database()
+    origin = pg_server.url(name)
+    try:
+        run(origin, PLACES)
+        run(
+            origin,
+            "INSERT INTO place (city, country) SELECT 'city ' || (g % 200), "
+            "'country ' || (g % 200 % 15) FROM generate_series(1, 20000) g; ANALYZE place",
+        )
+        run(fresh_db, PLACES)
+        res = cli("seed", "-d", fresh_db.render(), "--now", NOW, "--like", origin.render())
+        assert res.exit_code == 0, res.stderr
+    finally:
+        pg_server.drop_database(name)
+    run(fresh_db, "ANALYZE place")
+    assert run(fresh_db, "SELECT count(*) FROM place")[0][0] == 20000
+    mixed = run(
+        fresh_db, "SELECT count(*) FROM (SELECT city FROM place GROUP BY city "
+        "HAVING count(DISTINCT country) > 1) c"
+    )[0][0]  # fmt: skip
+    assert mixed == 0
+    assert run(fresh_db, "SELECT count(DISTINCT city), count(DISTINCT country) FROM place")[0] == (
+        200,
+        15,
+    )
+    dependencies = run(
+        fresh_db, "SELECT dependencies::text FROM pg_stats_ext WHERE tablename = 'place'"
+    )[0][0]
+    assert '"2 => 3": 1.000000' in dependencies
