@@ -301,7 +301,7 @@ def test_blocked_revision_fails_with_exit_4_naming_the_blocker(
         elapsed = time.monotonic() - started
         assert res.exit_code == ExitCode.TIMEOUT, res.stdout + res.stderr
         last = res.stderr.strip().splitlines()[-1]
-        assert last.startswith("dbadmin: error: revision 0003 could not get a lock"), last
+        assert last.startswith("dbadmin: error: revision 0004 could not get a lock"), last
         assert f"pid {pid}" in last and "nightly-report" in last and "long-report" in last
         assert "attempt 1/2 failed" in res.stderr  # one retry happened
         # attempts x lock_timeout + backoff (1 s, up to 25 % jitter): 2.0 .. 2.25 s of waiting,
@@ -332,7 +332,7 @@ def test_failing_revision_leaves_the_previous_one_and_shows_the_statement(
     res = cli("migrate", "up", "-d", app_db.render(), "--config", str(ini))
     assert res.exit_code == ExitCode.PROBLEM, res.stderr
     line = res.stderr.strip().splitlines()[-1]
-    assert "revision 0003 failed and was rolled back" in line
+    assert "revision 0004 failed and was rolled back" in line
     assert "no_such_table" in line and "failing statement: ALTER TABLE no_such_table" in line
     assert version(pg_server, app_db) == [HEAD]
     rows = pg_server.execute("SELECT to_regclass('half_done')", app_db.database or "")
@@ -381,7 +381,7 @@ def test_check_fails_on_two_heads(cli: Cli, app_db: DbUrl, tmp_path: Path) -> No
     )
     res = cli("migrate", "check", "-d", app_db.render(), "--config", str(ini))
     assert res.exit_code == ExitCode.PROBLEM, res.stdout + res.stderr
-    assert "FAIL: 2 heads (0003, 0004)" in res.stdout
+    assert "FAIL: 2 heads (0004, 0005)" in res.stdout
     res = cli("migrate", "check", "-d", app_db.render(), "--config", str(ini), "--json")
     assert res.exit_code == ExitCode.PROBLEM
     doc = res.json()
@@ -456,7 +456,7 @@ def test_status_reports_a_changed_applied_revision(
     assert res.exit_code == 0
     assert res.json()["checksums"][0]["revision"] == "0004"  # type: ignore[index]
     assert res.json()["checksums"][0]["status"] == "changed"  # type: ignore[index]
-    assert "warning: revision 0003: 0003_test.py changed since it was applied" in res.stderr
+    assert "warning: revision 0004: 0004_test.py changed since it was applied" in res.stderr
     res = cli("migrate", "status", "-d", url, "--config", str(ini), "--check")
     assert res.exit_code == ExitCode.PROBLEM
 
@@ -628,8 +628,8 @@ def test_multi_step_down_reverts_one_revision_per_transaction(
 ) -> None:
     ini = make_project(
         tmp_path,
-        ("0004", 'op.create_table("t3", sa.Column("id", sa.BigInteger(), primary_key=True))'),
-        ("0005", 'op.create_table("t4", sa.Column("id", sa.BigInteger(), primary_key=True))'),
+        ("0004", 'op.create_table("t4", sa.Column("id", sa.BigInteger(), primary_key=True))'),
+        ("0005", 'op.create_table("t5", sa.Column("id", sa.BigInteger(), primary_key=True))'),
     )
     for rev in ("0004", "0005"):  # give the test revisions real downgrades
         path = ini.parent / "migrations" / "versions" / f"{rev}_test.py"
@@ -661,7 +661,7 @@ def test_statement_timeout_is_exit_4_without_retry(
         "migrate", "up", "-d", app_db.render(), "--config", str(ini), "--statement-timeout", "0.3"
     )
     assert res.exit_code == ExitCode.TIMEOUT, res.stderr
-    assert "revision 0003 exceeded statement_timeout 0.3s" in res.stderr
+    assert "revision 0004 exceeded statement_timeout 0.3s" in res.stderr
     assert "attempt" not in res.stderr
     assert version(pg_server, app_db) == [HEAD]
 
