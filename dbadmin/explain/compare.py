@@ -196,10 +196,13 @@ def compare_plans(
         )
     saved = baseline.get("timing") if isinstance(baseline.get("timing"), dict) else None
     runs = (1, 1)
+    fastest: tuple[float, float] | None = None  # (baseline, now): best of the runs
     if saved and stats is not None and saved.get("metric") == metric == stats.metric:
         old_total, new_total = float(saved["p50"]), stats.p50
         floor = noise_floor(float(saved.get("spread") or 0.0), stats.spread, floor)
         runs = (int(saved.get("runs") or 1), stats.runs)
+        if saved.get("samples"):
+            fastest = (min(float(x) for x in saved["samples"]), min(stats.samples))
     old_buffers = _baseline_buffers(baseline, saved)
     new_buffers = stats.buffers if stats is not None else _root_buffers(cur_nodes)
     buffers_grew = (
@@ -218,6 +221,12 @@ def compare_plans(
             else (0.0 if new_total == 0 else float("inf"))
         )
         slower = ratio > max_regression and delta >= floor
+    if slower and fastest is not None and not changes and not buffers_grew:
+        # Same plan, same pages: a slowdown in time alone must show in the fastest run too.
+        # Load on the machine only ever adds time, so the best of N runs is the query's own
+        # cost; a median that moved while the best run did not is the machine, not the query.
+        best_old, best_new = fastest
+        slower = best_new - best_old >= floor and best_new > best_old * (1.0 + max_regression)
     deltas.sort(key=lambda d: -(abs(d.delta_ms) if d.delta_ms is not None else 0.0))
     return PlanComparison(
         metric=metric,
