@@ -15,6 +15,7 @@ apply to that subcommand when it has them (its own value wins); create-only opti
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -65,11 +66,27 @@ CompressOpt = Annotated[
     ),
 ]
 DirOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--dir",
-        help="Backup directory (default: $DBADMIN_BACKUP_DIR or $DBADMIN_HOME/backups).",
+        help="Backup directory or s3://BUCKET/PREFIX (default: $DBADMIN_BACKUP_DIR or "
+        "$DBADMIN_HOME/backups).",
         show_default=False,
+    ),
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        help="S3-compatible endpoint for s3:// (MinIO, R2...; default: $AWS_ENDPOINT_URL).",
+        show_default=False,
+    ),
+]
+EncryptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--encrypt",
+        help="AES-256-GCM with the key in $DBADMIN_BACKUP_KEY or $DBADMIN_BACKUP_KEY_FILE.",
     ),
 ]
 NameOpt = Annotated[
@@ -131,6 +148,8 @@ def backup(
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
     timeout: TimeoutOpt = None,
+    endpoint_url: EndpointOpt = None,
+    encrypt: EncryptOpt = False,
     yes: BackupYesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -145,13 +164,13 @@ def backup(
         return
     _create(
         ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
-        exclude_table, pg_bin, no_relay, timeout, json_output,
+        exclude_table, pg_bin, no_relay, timeout, json_output, endpoint_url, encrypt,
     )  # fmt: skip
 
 
 # options only `backup create` has (the group passes the others on to its subcommands)
 CREATE_ONLY = frozenset(
-    {"fmt", "jobs", "compress", "name", "schema_only", "exclude_table", "timeout"}
+    {"fmt", "jobs", "compress", "name", "schema_only", "exclude_table", "timeout", "encrypt"}
 )
 
 
@@ -170,6 +189,8 @@ def create(
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
     timeout: TimeoutOpt = None,
+    endpoint_url: EndpointOpt = None,
+    encrypt: EncryptOpt = False,
     yes: BackupYesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -183,7 +204,7 @@ def create(
     """
     _create(
         ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
-        exclude_table, pg_bin, no_relay, timeout, json_output,
+        exclude_table, pg_bin, no_relay, timeout, json_output, endpoint_url, encrypt,
     )  # fmt: skip
 
 
@@ -193,7 +214,7 @@ def _create(
     fmt: str,
     jobs: int,
     compress: str | None,
-    directory: Path | None,
+    directory: str | None,
     name: str | None,
     schema_only: bool,
     exclude_table: list[str] | None,
@@ -201,6 +222,8 @@ def _create(
     no_relay: bool,
     timeout: str | None,
     json_output: bool,
+    endpoint_url: str | None = None,
+    encrypt: bool = False,
 ) -> None:
     from dbadmin.backup.create import BackupOptions
     from dbadmin.durations import parse_duration
@@ -218,6 +241,8 @@ def _create(
         pg_bin=pg_bin,
         allow_relay=not no_relay,
         timeout=seconds,
+        endpoint_url=endpoint_url,
+        encrypt=encrypt,
     )
     result = run_backup(settings, options, show_progress=stdout_is_terminal() and not json_output)
     if json_output:
@@ -299,7 +324,7 @@ def _print_summary(result: BackupResult) -> None:
 
 
 # --- list ----------------------------------------------------------------------------------------
-def _entry_document(entry: BackupEntry) -> dict[str, Any]:
+def entry_document(entry: BackupEntry) -> dict[str, Any]:
     m = entry.manifest
     return {
         "name": m.name,
@@ -320,7 +345,10 @@ def _entry_document(entry: BackupEntry) -> dict[str, Any]:
 @app.command("list")
 @handle_errors
 def list_backups(
-    ctx: typer.Context, directory: DirOpt = None, json_output: JsonOpt = False
+    ctx: typer.Context,
+    directory: DirOpt = None,
+    endpoint_url: EndpointOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """List complete backups (newest first), corrupt ones, and leftovers of unfinished runs.
 
@@ -331,15 +359,21 @@ def list_backups(
     Example: dbadmin backup list --json
     """
     from dbadmin.backup.manifest import scan
+    from dbadmin.backup.store import backup_location
     from dbadmin.render import human_bytes, simple_table
 
     settings = get_settings(ctx, need_server=False)
-    catalog = scan((directory or settings.backup_dir).resolve())
+    where = backup_location(directory, settings, endpoint_url)
+    if not isinstance(where, Path):
+        from dbadmin.cli.backup_store import list_store
+
+        return list_store(where, json_output)
+    catalog = scan(where)
     if json_output:
         print_json(
             {
                 "directory": str(catalog.directory),
-                "backups": [_entry_document(e) for e in catalog.backups],
+                "backups": [entry_document(e) for e in catalog.backups],
                 "leftovers": [
                     {"path": str(x.path), "size_bytes": x.size_bytes, "reason": x.reason}
                     for x in catalog.leftovers
@@ -402,6 +436,7 @@ def verify(
         ),
     ] = None,
     directory: DirOpt = None,
+    endpoint_url: EndpointOpt = None,
     database_url: DatabaseUrlOpt = None,
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
@@ -413,7 +448,8 @@ def verify(
 
     Example: dbadmin backup verify --latest --restore-test
     """
-    from dbadmin.backup.manifest import find_backup
+    from dbadmin.backup.remote import locate, verify_stored
+    from dbadmin.backup.store import backup_location
     from dbadmin.backup.verify import verify_backup
     from dbadmin.errors import UsageError
     from dbadmin.urls import DbUrl
@@ -421,11 +457,15 @@ def verify(
     if name is None and not latest:
         raise UsageError("name a backup or pass --latest", "see `dbadmin backup list`")
     settings = get_settings(ctx, database_url, need_server=False)
-    entry = find_backup((directory or settings.backup_dir).resolve(), name, latest=latest)
+    found = locate(backup_location(directory, settings, endpoint_url), name, latest=latest)
     scratch = DbUrl.parse(scratch_url).secure() if scratch_url else None
-    result = verify_backup(
-        settings,
-        entry,
+    if isinstance(found, tuple):
+        from dbadmin.backup.crypto import load_key
+
+        run: Any = partial(verify_stored, settings, *found, key=load_key(settings.env))
+    else:
+        run = partial(verify_backup, settings, found)
+    result = run(
         restore_test=restore_test,
         scratch_url=scratch,
         pg_bin=pg_bin,
@@ -478,6 +518,7 @@ def prune_cmd(
         ),
     ] = 2.0,
     directory: DirOpt = None,
+    endpoint_url: EndpointOpt = None,
     yes: YesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -488,18 +529,25 @@ def prune_cmd(
 
     Example: dbadmin backup prune --keep 7 --keep-days 7 --yes
     """
+    from dbadmin.backup.remote import prune_store
     from dbadmin.backup.retention import prune
+    from dbadmin.backup.store import backup_location, open_store
     from dbadmin.render import human_bytes
 
     settings = get_settings(ctx, need_server=False)
-    folder = (directory or settings.backup_dir).resolve()
-    plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=True, lock_wait=wait)
+    folder = backup_location(directory, settings, endpoint_url)
+    run_prune: Any = (
+        partial(prune, folder)
+        if isinstance(folder, Path)
+        else partial(prune_store, open_store(folder))
+    )
+    plan = run_prune(keep=keep, keep_days=keep_days, dry_run=True, lock_wait=wait)
     if not dry_run and (plan.delete or plan.leftovers):
         what = f"delete {len(plan.delete)} backup(s) and {len(plan.leftovers)} leftover(s)"
         for doomed in plan.delete:
             notice(f"will delete {doomed.entry.name} ({doomed.reason})")
         confirm(what + f" in {folder}", yes=yes)
-        plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=False, lock_wait=wait)
+        plan = run_prune(keep=keep, keep_days=keep_days, dry_run=False, lock_wait=wait)
     if plan.leftovers_note:
         notice(plan.leftovers_note)
     verb = "would delete" if dry_run else "deleted"
@@ -564,6 +612,7 @@ def restore(
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be done.")] = False,
     directory: DirOpt = None,
+    endpoint_url: EndpointOpt = None,
     database_url: DatabaseUrlOpt = None,
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
@@ -579,15 +628,42 @@ def restore(
 
     Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
     """
-    from dbadmin.backup.manifest import find_backup
-    from dbadmin.backup.restore import execute_restore, plan_restore
-    from dbadmin.deadline import optional
+    from dbadmin.backup.remote import fetched, locate
+    from dbadmin.backup.store import backup_location
     from dbadmin.durations import parse_duration
-    from dbadmin.urls import DbUrl
 
     seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
     settings = get_settings(ctx, database_url, need_server=target_url is None)
-    entry = find_backup((directory or settings.backup_dir).resolve(), backup_ref)
+    found = locate(backup_location(directory, settings, endpoint_url), backup_ref)
+    args = (settings, target_url, clean, create_db, jobs, thorough, dry_run, pg_bin, no_relay)
+    if not isinstance(found, tuple):
+        return _restore_entry(found, *args, seconds, yes, json_output)
+    from dbadmin.backup.crypto import load_key
+
+    store, stored = found
+    with fetched(store, stored, load_key(settings.env)) as entry:  # sha256 checked, decrypted
+        return _restore_entry(entry, *args, seconds, yes, json_output)
+
+
+def _restore_entry(
+    entry: BackupEntry,
+    settings: Settings,
+    target_url: str | None,
+    clean: bool,
+    create_db: bool,
+    jobs: int,
+    thorough: bool,
+    dry_run: bool,
+    pg_bin: str | None,
+    no_relay: bool,
+    seconds: float | None,
+    yes: bool,
+    json_output: bool,
+) -> None:
+    from dbadmin.backup.restore import execute_restore, plan_restore
+    from dbadmin.deadline import optional
+    from dbadmin.urls import DbUrl
+
     target = DbUrl.parse(target_url).secure() if target_url else None
     plan = plan_restore(
         settings,
