@@ -52,7 +52,7 @@ class Bucket:
     url: str  # s3://bucket/prefix
     prefix: str
 
-    def keys(self) -> list[str]:
+    def objects(self) -> list[str]:
         res = self.client.list_objects_v2(Bucket=self.name)
         return sorted(item["Key"] for item in res.get("Contents", []))
 
@@ -124,7 +124,7 @@ def test_s3_round_trip_matches_source(
     doc = res.json()
     assert doc["path"].startswith(bucket.url) and doc["manifest"]["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
     data = "b1.dump" if fmt == "custom" else "b1.sql"
-    assert bucket.keys() == sorted([f"nightly/{data}", "nightly/b1.manifest.json"])
+    assert bucket.objects() == sorted([f"nightly/{data}", "nightly/b1.manifest.json"])
     assert bucket.uploads() == []
     stored = json.loads(bucket.read("b1.manifest.json"))
     raw = bucket.read(data)
@@ -157,3 +157,228 @@ def test_s3_round_trip_matches_source(
         pg_server.drop_database(target)
     for text in (res.stdout, res.stderr, res2.stdout, res2.stderr, verified.stdout):
         assert PASSWORD not in text and "dbadmin-test-secret" not in text and KEY_HEX not in text
+
+
+def test_encrypted_backup_in_a_local_directory_round_trips(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path
+) -> None:
+    url = pg_server.password_url(source).render()
+    where = str(tmp_path / "bk")
+    env = {"DBADMIN_BACKUP_KEY": KEY_HEX}
+    res = cli("backup", "--encrypt", "-d", url, "--dir", where, "--name", "e1", "--json", env=env)
+    assert res.exit_code == 0, res.stderr
+    data = tmp_path / "bk" / "e1.dump"
+    assert (data.stat().st_mode & 0o777) == 0o600 and b"PGDMP" not in data.read_bytes()[:64]
+    assert not [p for p in (tmp_path / "bk").iterdir() if ".partial" in p.name]
+    ok = cli("backup", "verify", "e1", "--dir", where, "--json", env=env)
+    assert ok.exit_code == 0 and ok.json()["ok"] is True, ok.stderr  # type: ignore[index]
+    wrong = cli("backup", "verify", "e1", "--dir", where, env={"DBADMIN_BACKUP_KEY": OTHER_KEY_HEX})
+    assert wrong.exit_code == ExitCode.PROBLEM and "wrong backup key" in wrong.stderr
+    res2, target = _restore_into_new(cli, pg_server, url, "e1", where, **env)
+    try:
+        assert res2.exit_code == 0, res2.stderr
+        assert fingerprint(pg_server, target) == fingerprint(pg_server, source)
+    finally:
+        pg_server.drop_database(target)
+
+
+# --- faults --------------------------------------------------------------------------------------
+def _hold_lock(pg_server: PgServer, db: str) -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(**pg_server.url(db).connect_kwargs())
+    conn.cursor().execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+    return conn
+
+
+def test_sigkilled_backup_leaves_nothing_listed_and_its_upload_is_aborted_next_run(
+    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli
+) -> None:
+    url = pg_server.password_url(source).render()
+    holder = _hold_lock(pg_server, source)  # pg_dump waits on it, its upload open
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dbadmin", "backup", "-d", url, "--dir", bucket.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ},
+        )
+        deadline = time.monotonic() + 60
+        while not bucket.uploads() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert bucket.uploads(), proc.stderr.read() if proc.poll() is not None else "no upload"  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        holder.close()
+    listed = cli("backup", "list", "--dir", bucket.url, "--json")
+    assert listed.exit_code == 0, listed.stderr
+    doc = listed.json()
+    assert doc["backups"] == [] and len(doc["unfinished_uploads"]) == 1  # type: ignore[index]
+    assert "nightly/.dbadmin-backup.lock" in bucket.objects()  # the dead run's lock object
+    # the next run takes over the dead owner's lock and aborts the upload it left
+    again = cli("backup", "-d", url, "--dir", bucket.url, "--name", "after", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert bucket.uploads() == []
+    assert bucket.objects() == ["nightly/after.dump", "nightly/after.manifest.json"]
+
+
+def test_timeout_aborts_the_upload(
+    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli
+) -> None:
+    url = pg_server.password_url(source).render()
+    holder = _hold_lock(pg_server, source)
+    try:
+        res = cli("backup", "-d", url, "--dir", bucket.url, "--timeout", "2s")
+    finally:
+        holder.close()
+    assert res.exit_code == ExitCode.TIMEOUT, res.stderr
+    assert "nothing was kept" in res.stderr
+    assert bucket.uploads() == [] and bucket.objects() == []
+
+
+def test_flipped_byte_in_the_store_fails_verify_and_restore(
+    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli
+) -> None:
+    url = pg_server.password_url(source).render()
+    assert cli("backup", "-d", url, "--dir", bucket.url, "--name", "b1").exit_code == 0
+    raw = bytearray(bucket.read("b1.dump"))
+    raw[len(raw) // 2] ^= 0x01
+    bucket.write("b1.dump", bytes(raw))
+    bad = cli("backup", "verify", "b1", "--dir", bucket.url, "--json")
+    assert bad.exit_code == ExitCode.PROBLEM
+    assert "sha256 mismatch" in bad.stderr and f"{bucket.url}/b1.dump" in bad.stderr
+    target = pg_server.create_database()
+    try:
+        before = pg_server.execute("SELECT count(*) FROM pg_class", target)
+        res = cli(
+            "restore", "b1", "--dir", bucket.url, "-d", url,
+            "--target-url", pg_server.password_url(target).render(), "--yes",
+        )  # fmt: skip
+        assert res.exit_code == ExitCode.PROBLEM and "sha256 mismatch" in res.stderr
+        assert pg_server.execute("SELECT count(*) FROM pg_class", target) == before
+    finally:
+        pg_server.drop_database(target)
+
+
+def test_encrypted_backup_refuses_wrong_key_tampering_and_loose_key_files(
+    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli, tmp_path: Path
+) -> None:
+    url = pg_server.password_url(source).render()
+    key_file = tmp_path / "backup.key"
+    key_file.write_text(KEY_HEX + "\n")
+    key_file.chmod(0o644)
+    loose = cli(
+        "backup", "--encrypt", "-d", url, "--dir", bucket.url,
+        env={"DBADMIN_BACKUP_KEY_FILE": str(key_file)},
+    )  # fmt: skip
+    assert loose.exit_code == ExitCode.USAGE and "chmod 600" in loose.stderr
+    none = cli("backup", "--encrypt", "-d", url, "--dir", bucket.url)
+    assert none.exit_code == ExitCode.USAGE and "DBADMIN_BACKUP_KEY" in none.stderr
+    key_file.chmod(0o600)
+    env = {"DBADMIN_BACKUP_KEY_FILE": str(key_file)}
+    res = cli("backup", "--encrypt", "-d", url, "--dir", bucket.url, "--name", "e1", env=env)
+    assert res.exit_code == 0, res.stderr
+    assert bucket.uploads() == [] and bucket.objects()[-1] == "nightly/e1.manifest.json"
+
+    wrong = cli(
+        "backup", "verify", "e1", "--dir", bucket.url, env={"DBADMIN_BACKUP_KEY": OTHER_KEY_HEX}
+    )
+    assert wrong.exit_code == ExitCode.PROBLEM and "wrong backup key" in wrong.stderr
+    assert OTHER_KEY_HEX not in wrong.stderr + wrong.stdout
+    target = pg_server.create_database()
+    try:
+        res = cli(
+            "restore", "e1", "--dir", bucket.url, "-d", url,
+            "--target-url", pg_server.password_url(target).render(), "--yes",
+            env={"DBADMIN_BACKUP_KEY": OTHER_KEY_HEX},
+        )  # fmt: skip
+        assert res.exit_code == ExitCode.PROBLEM and "wrong backup key" in res.stderr
+    finally:
+        pg_server.drop_database(target)
+
+    raw = bytearray(bucket.read("e1.dump"))
+    raw[len(raw) // 2] ^= 0x01
+    bucket.write("e1.dump", bytes(raw))
+    tampered = cli("backup", "verify", "e1", "--dir", bucket.url, env=env)
+    assert tampered.exit_code == ExitCode.PROBLEM and "decryption failed" in tampered.stderr
+    raw[len(raw) // 2] ^= 0x01
+    bucket.write("e1.dump", bytes(raw[:-1]))  # truncated by one byte
+    cut = cli("backup", "verify", "e1", "--dir", bucket.url, env=env)
+    assert cut.exit_code == ExitCode.PROBLEM
+
+
+def _age(bucket: Bucket, name: str, days: float) -> None:
+    """Make backup ``name`` look ``days`` old (its manifest re-sealed, as dbadmin writes it)."""
+    doc = json.loads(bucket.read(f"{name}.manifest.json"))
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    doc["finished_at"] = when.isoformat()
+    bucket.write(f"{name}.manifest.json", json.dumps(seal(doc)).encode())
+
+
+def test_prune_on_the_store_keeps_the_newest_and_what_the_flags_say(
+    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli
+) -> None:
+    url = pg_server.password_url(source).render()
+    for name in ("b1", "b2", "b3", "b4"):
+        res = cli("backup", "--schema-only", "-d", url, "--dir", bucket.url, "--name", name)
+        assert res.exit_code == 0, res.stderr
+    _age(bucket, "b1", 30)
+    _age(bucket, "b2", 20)
+    _age(bucket, "b3", 2)
+    res = cli(
+        "backup", "prune", "--keep", "1", "--keep-days", "5", "--dir", bucket.url, "--yes", "--json"
+    )
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    assert doc["kept"] == ["b4", "b3"]  # type: ignore[index]
+    assert sorted(d["name"] for d in doc["deleted"]) == ["b1", "b2"]  # type: ignore[index]
+    assert [k.split("/")[-1] for k in bucket.objects()] == [
+        "b3.dump", "b3.manifest.json", "b4.dump", "b4.manifest.json"
+    ]  # fmt: skip
+    res = cli("backup", "prune", "--keep", "0", "--dir", bucket.url, "--yes", "--json")
+    assert res.exit_code == 0 and res.json()["kept"] == ["b4"], res.stderr  # type: ignore[index]
+
+    # another host's live lock: prune waits --wait seconds, then exit 1 with nothing deleted
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)).isoformat()
+    lock = {"owner": "backup pid 1 on elsewhere", "host": "elsewhere", "pid": 1,
+            "token": "t", "expires_at": expires}  # fmt: skip
+    bucket.write(".dbadmin-backup.lock", json.dumps(lock).encode())
+    held = cli("backup", "prune", "--keep", "0", "--dir", bucket.url, "--yes", "--wait", "0")
+    assert held.exit_code == ExitCode.PROBLEM and "elsewhere" in held.stderr
+    assert "nightly/b4.manifest.json" in bucket.objects()
+    taken = cli("backup", "-d", url, "--dir", bucket.url)
+    assert taken.exit_code == ExitCode.PROBLEM and "holds the lock" in taken.stderr
+    # an expired lock is stale: taken over
+    lock["expires_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat()
+    bucket.write(".dbadmin-backup.lock", json.dumps(lock).encode())
+    ok = cli("backup", "prune", "--keep", "1", "--dir", bucket.url, "--yes")
+    assert ok.exit_code == 0, ok.stderr
+    assert ".dbadmin-backup.lock" not in " ".join(bucket.objects())
+
+
+def test_store_usage_errors(
+    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = pg_server.password_url(source).render()
+    res = cli("backup", "-F", "directory", "-d", url, "--dir", bucket.url)
+    assert res.exit_code == ExitCode.USAGE and "--format custom" in res.stderr
+    assert bucket.objects() == [] and bucket.uploads() == []
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as if boto3 were not installed
+    res = cli("backup", "list", "--dir", bucket.url)
+    assert (
+        res.exit_code == ExitCode.USAGE
+        and "pip install" in res.stderr
+        and "dbadmin[s3]" in res.stderr
+    )
+
+
+def test_backup_dir_from_the_environment_and_migrate_backup(
+    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli
+) -> None:
+    url = pg_server.password_url(source).render()
+    env = {"DBADMIN_BACKUP_DIR": bucket.url}
+    res = cli("backup", "-d", url, "--name", "viaenv", "--json", env=env)
+    assert res.exit_code == 0, res.stderr
+    listed = cli("backup", "list", "--json", env=env).json()
+    assert [b["name"] for b in listed["backups"]] == ["viaenv"]  # type: ignore[index]
