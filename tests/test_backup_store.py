@@ -23,13 +23,15 @@ from typing import Any
 
 import boto3
 import pytest
+import test_backup
 from conftest import PASSWORD, Cli, PgServer
 from moto.server import ThreadedMotoServer
-from test_backup import EXPECTED_ROWS, SCHEMA_SQL, fingerprint
+from test_backup import EXPECTED_ROWS, fingerprint
 
 from dbadmin.backup.trust import seal
 from dbadmin.errors import ExitCode
 
+source = test_backup.source  # the same fixture: a database with SCHEMA_SQL
 KEY_HEX = "00112233445566778899aabbccddeeff" * 2
 OTHER_KEY_HEX = "ffeeddccbbaa99887766554433221100" * 2
 
@@ -82,16 +84,6 @@ def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
     name = f"bk-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=name)
     return Bucket(client, name, f"s3://{name}/nightly", "nightly/")
-
-
-@pytest.fixture
-def source(pg_server: PgServer) -> Iterator[str]:
-    name = pg_server.create_database()
-    pg_server.execute(SCHEMA_SQL, name)
-    try:
-        yield name
-    finally:
-        pg_server.drop_database(name)
 
 
 def _restore_into_new(

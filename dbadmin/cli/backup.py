@@ -342,6 +342,19 @@ def entry_document(entry: BackupEntry) -> dict[str, Any]:
     }
 
 
+def print_backup_table(where: str, rows: list[tuple[str, ...]]) -> None:
+    from dbadmin.render import simple_table
+
+    out_console().print(
+        simple_table(
+            f"Backups in {where}",
+            ["name", "finished", "size", "format", "revision", "verified"],
+            rows,
+            numeric=["size"],
+        )
+    )
+
+
 @app.command("list")
 @handle_errors
 def list_backups(
@@ -360,7 +373,7 @@ def list_backups(
     """
     from dbadmin.backup.manifest import scan
     from dbadmin.backup.store import backup_location
-    from dbadmin.render import human_bytes, simple_table
+    from dbadmin.render import human_bytes
 
     settings = get_settings(ctx, need_server=False)
     where = backup_location(directory, settings, endpoint_url)
@@ -397,14 +410,7 @@ def list_backups(
         for e in catalog.backups
     ]
     rows += [(c.name, "-", "-", "-", "-", "CORRUPT") for c in catalog.corrupt]
-    out_console().print(
-        simple_table(
-            f"Backups in {catalog.directory}",
-            ["name", "finished", "size", "format", "revision", "verified"],
-            rows,
-            numeric=["size"],
-        )
-    )
+    print_backup_table(str(catalog.directory), rows)
     for leftover in catalog.leftovers:
         notice(f"leftover {leftover.path} ({leftover.reason}); `dbadmin backup prune` removes it")
     for broken in catalog.corrupt:

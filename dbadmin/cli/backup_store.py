@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbadmin.cli.common import notice, out_console, print_json
+from dbadmin.cli.common import notice, print_json
 
 
 def list_store(location: Any, json_output: bool) -> None:
     from dbadmin.backup.remote import scan_store
     from dbadmin.backup.store import open_store
-    from dbadmin.cli.backup import entry_document
-    from dbadmin.render import human_bytes, simple_table
+    from dbadmin.cli.backup import entry_document, print_backup_table
+    from dbadmin.render import human_bytes
 
     store = open_store(location)
     catalog = scan_store(store)
@@ -51,14 +51,7 @@ def list_store(location: Any, json_output: bool) -> None:
         for b in catalog.backups
     ]
     rows += [(name, "-", "-", "-", "-", "CORRUPT") for name, _ in catalog.corrupt]
-    out_console().print(
-        simple_table(
-            f"Backups in {store.where}",
-            ["name", "finished", "size", "format", "revision", "verified"],
-            rows,
-            numeric=["size"],
-        )
-    )
+    print_backup_table(store.where, rows)
     for item in catalog.leftovers:
         notice(f"object {store.url_of(item.name)} has no manifest (not a backup); check it")
     for pending in catalog.pending:
