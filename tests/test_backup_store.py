@@ -183,22 +183,32 @@ def _hold_lock(pg_server: PgServer, db: str) -> Any:
     return conn
 
 
+def _backup_stuck_in_upload(pg_server: PgServer, source: str, bucket: Bucket) -> Any:
+    """A `python -m dbadmin backup` to the bucket whose upload is open while pg_dump waits on a
+    lock: returns (process, lock-holding connection)."""
+    url = pg_server.password_url(source).render()
+    holder = _hold_lock(pg_server, source)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dbadmin", "backup", "-d", url, "--dir", bucket.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
+    )
+    deadline = time.monotonic() + 60
+    while not bucket.uploads() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    if not bucket.uploads():
+        holder.close()
+        proc.kill()
+        raise AssertionError(f"no upload started: {proc.communicate(timeout=30)[1]!r}")
+    return proc, holder
+
+
 def test_sigkilled_backup_leaves_nothing_listed_and_its_upload_is_aborted_next_run(
     pg_server: PgServer, source: str, bucket: Bucket, cli: Cli
 ) -> None:
-    url = pg_server.password_url(source).render()
-    holder = _hold_lock(pg_server, source)  # pg_dump waits on it, its upload open
+    proc, holder = _backup_stuck_in_upload(pg_server, source, bucket)
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dbadmin", "backup", "-d", url, "--dir", bucket.url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ},
-        )
-        deadline = time.monotonic() + 60
-        while not bucket.uploads() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.1)
-        assert bucket.uploads(), proc.stderr.read() if proc.poll() is not None else "no upload"  # type: ignore[union-attr]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -209,10 +219,24 @@ def test_sigkilled_backup_leaves_nothing_listed_and_its_upload_is_aborted_next_r
     assert doc["backups"] == [] and len(doc["unfinished_uploads"]) == 1  # type: ignore[index]
     assert "nightly/.dbadmin-backup.lock" in bucket.objects()  # the dead run's lock object
     # the next run takes over the dead owner's lock and aborts the upload it left
+    url = pg_server.password_url(source).render()
     again = cli("backup", "-d", url, "--dir", bucket.url, "--name", "after", "--json")
     assert again.exit_code == 0, again.stderr
     assert bucket.uploads() == []
     assert bucket.objects() == ["nightly/after.dump", "nightly/after.manifest.json"]
+
+
+def test_sigterm_aborts_the_upload_and_releases_the_lock(
+    pg_server: PgServer, source: str, bucket: Bucket
+) -> None:
+    proc, holder = _backup_stuck_in_upload(pg_server, source, bucket)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        holder.close()
+    assert proc.returncode != 0, err
+    assert bucket.uploads() == [] and bucket.objects() == []
 
 
 def test_timeout_aborts_the_upload(
