@@ -66,7 +66,8 @@ def load_key(env: Mapping[str, str]) -> BackupKey | None:
         return None
     path = Path(env[KEY_FILE_ENV]).expanduser()
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        # a link is fine (Kubernetes mounts secrets as links): the mode checked is the file's
+        fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise UsageError(
             f"cannot read the backup key file {path} ({KEY_FILE_ENV}): {exc.strerror or exc}"
