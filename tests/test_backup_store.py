@@ -390,11 +390,20 @@ def test_store_usage_errors(
 
 
 def test_backup_dir_from_the_environment_and_migrate_backup(
-    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli
+    pg_server: PgServer, fresh_db: Any, bucket: Bucket, cli: Cli
 ) -> None:
-    url = pg_server.password_url(source).render()
     env = {"DBADMIN_BACKUP_DIR": bucket.url}
-    res = cli("backup", "-d", url, "--name", "viaenv", "--json", env=env)
+    res = cli("migrate", "up", "--backup", "-d", fresh_db.render(), "--json", env=env)
+    assert res.exit_code == 0, res.stderr
+    assert "taken before migrating" in res.stderr and bucket.url in res.stderr
+    res = cli("backup", "-d", fresh_db.render(), "--name", "viaenv", "--json", env=env)
     assert res.exit_code == 0, res.stderr
     listed = cli("backup", "list", "--json", env=env).json()
-    assert [b["name"] for b in listed["backups"]] == ["viaenv"]  # type: ignore[index]
+    backups = listed["backups"]  # type: ignore[index]
+    assert len(backups) == 2 and backups[0]["name"] == "viaenv"
+    assert backups[1]["alembic_revision"] is None  # taken before the migration
+    assert backups[0]["alembic_revision"]
+    # another location nested under this prefix keeps its own unfinished uploads
+    bucket.client.create_multipart_upload(Bucket=bucket.name, Key="nightly/sub/x.dump")
+    assert cli("backup", "prune", "--keep", "1", "--yes", env=env).exit_code == 0
+    assert [u["Key"] for u in bucket.uploads()] == ["nightly/sub/x.dump"]

@@ -163,7 +163,8 @@ class S3Store:
             for page in pages:
                 for item in page.get("Uploads", []):
                     name = item["Key"][len(self.location.prefix) :]
-                    found.append(PendingUpload(name, item["UploadId"], item["Initiated"]))
+                    if "/" not in name:  # s3://b/p/sub/ is another location, with its own lock
+                        found.append(PendingUpload(name, item["UploadId"], item["Initiated"]))
         except Exception as exc:
             raise store_error(exc, f"listing unfinished uploads in {self.location}") from None
         return found
