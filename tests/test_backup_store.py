@@ -380,6 +380,10 @@ def test_store_usage_errors(
     res = cli("backup", "-F", "directory", "-d", url, "--dir", bucket.url)
     assert res.exit_code == ExitCode.USAGE and "--format custom" in res.stderr
     assert bucket.objects() == [] and bucket.uploads() == []
+    missing = cli("backup", "-d", url, "--dir", "s3://no-such-bucket-dbadmin/p")
+    assert missing.exit_code == ExitCode.EXTERNAL and "(NoSuchBucket)" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) <= 2  # one line (+ hint), no traceback
+    assert "dbadmin-test-secret" not in missing.stderr
     monkeypatch.setitem(sys.modules, "boto3", None)  # as if boto3 were not installed
     res = cli("backup", "list", "--dir", bucket.url)
     assert (
@@ -407,3 +411,17 @@ def test_backup_dir_from_the_environment_and_migrate_backup(
     bucket.client.create_multipart_upload(Bucket=bucket.name, Key="nightly/sub/x.dump")
     assert cli("backup", "prune", "--keep", "1", "--yes", env=env).exit_code == 0
     assert [u["Key"] for u in bucket.uploads()] == ["nightly/sub/x.dump"]
+
+
+def test_children_do_not_inherit_the_backup_key_or_aws_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dbadmin.backup.runner import tool_env
+    from dbadmin.urls import DbUrl
+
+    monkeypatch.setenv("DBADMIN_BACKUP_KEY", KEY_HEX)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "dbadmin-test-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "dbadmin-test-token")
+    env = tool_env(DbUrl.parse("postgresql://u:pw@localhost/db"))
+    assert not {"DBADMIN_BACKUP_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(env)
+    assert env["PGPASSWORD"] == "pw"

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbadmin.backup.manifest import MANIFEST_SUFFIX, FileEntry
+from dbadmin.backup.manifest import MANIFEST_SUFFIX, BackupWriteError, FileEntry
 from dbadmin.backup.store import BackupStore, StoreUrl, Upload, open_store
 from dbadmin.backup.trust import seal
 from dbadmin.errors import DbadminError, UsageError
@@ -144,7 +144,9 @@ class StreamTarget:
             self.abort()
             if isinstance(self.error, DbadminError):
                 raise self.error
-            raise UsageError(f"streaming the backup failed: {self.error}") from None
+            raise BackupWriteError(
+                f"streaming the backup to {self.where} failed: {self.error}; nothing was kept"
+            ) from None
 
     def abort(self) -> None:
         """Stop the pump (unblocking it if pg_dump never opened the FIFO) and abort the upload."""
