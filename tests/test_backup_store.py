@@ -144,6 +144,7 @@ def test_s3_round_trip_matches_source(
     try:
         assert res2.exit_code == 0, res2.stderr
         assert res2.json()["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
+        assert res2.json()["path"] == f"{bucket.url}/{data}"  # type: ignore[index]
         assert fingerprint(pg_server, target) == fingerprint(pg_server, source)
     finally:
         pg_server.drop_database(target)

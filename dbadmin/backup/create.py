@@ -16,8 +16,8 @@ import fnmatch
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -326,77 +326,78 @@ def create_backup(
             data = data_name(name, options.format, spec)
             if data in taken or manifest_path(Path(), name).name in taken:
                 raise UsageError(f"backup {name!r} already exists in {target.where}", "pick --name")
-            out_path = target.start(data)
-            with prepared_tool(
-                settings.direct_url,
-                tool="pg_dump",
-                min_major=version_num // 10000,
-                pg_bin=options.pg_bin,
-                allow_relay=options.allow_relay,
-                notice=notice,
-            ) as tool:
-                statistics = carries_statistics(
-                    options.format, tool.binary.major, options.schema_only
-                )
-                argv = build_dump_argv(
-                    tool.path,
-                    fmt=options.format,
-                    out_path=out_path,
-                    snapshot=snapshot,
-                    jobs=options.jobs,
-                    compress=compress_args(spec, tool.binary.major),
-                    schema_only=options.schema_only,
-                    exclude_tables=options.exclude_tables,
-                    statistics=statistics,
-                    conninfo=tool_conninfo(dbname),
-                )
-                argv += target.dump_args
-                counts = _Counts()
-                counter = threading.Thread(
-                    target=_count_in_snapshot, args=(conn, tables, counts), daemon=True
-                )
-
-                def on_spawn(pid: int) -> None:
-                    counter.start()
-                    if hooks.on_spawn:
-                        hooks.on_spawn(pid)
-
-                def on_poll(elapsed: float) -> None:
-                    if on_progress:
-                        on_progress(target.written(), elapsed)
-                    if hooks.on_poll:
-                        hooks.on_poll(elapsed)
-
-                try:
-                    result = run_tool(
-                        argv,
-                        tool.env(),
-                        hooks=ToolHooks(on_spawn, on_poll, hooks.child_setup),
-                        secrets=[settings.direct_url.password],
-                        deadline=deadline,
+            with abort_on_error(target):  # from the upload's start to its end
+                out_path = target.start(data)
+                with prepared_tool(
+                    settings.direct_url,
+                    tool="pg_dump",
+                    min_major=version_num // 10000,
+                    pg_bin=options.pg_bin,
+                    allow_relay=options.allow_relay,
+                    notice=notice,
+                ) as tool:
+                    statistics = carries_statistics(
+                        options.format, tool.binary.major, options.schema_only
                     )
-                    if result.returncode != 0:
-                        target.raise_own_failure()  # e.g. the upload failed: pg_dump got EPIPE
-                        raise tool_failure("backup failed, nothing was kept", result)
-                    _join(counter, deadline)
-                    if counts.error is not None:
-                        raise translate_db_error(counts.error, settings.direct_url)
-                except BaseException as exc:
-                    if counter.is_alive():
-                        conn.cancel()
-                        counter.join(timeout=5)
-                    if counter.is_alive():  # a server that does not answer: cut the session
-                        abort_connection(conn)
-                        counter.join(timeout=5)
-                    target.abort()
-                    if isinstance(exc, OperationTimeout):
-                        raise OperationTimeout(f"backup stopped, nothing was kept: {exc.what}",
-                                               exc.hint) from None  # fmt: skip
-                    raise
-            conn.rollback()  # releases the snapshot; pg_dump is done with it
-            dump_seconds = result.seconds
-            t_hash = time.monotonic()
-            files = target.finish()  # on failure it removes what it wrote
+                    argv = build_dump_argv(
+                        tool.path,
+                        fmt=options.format,
+                        out_path=out_path,
+                        snapshot=snapshot,
+                        jobs=options.jobs,
+                        compress=compress_args(spec, tool.binary.major),
+                        schema_only=options.schema_only,
+                        exclude_tables=options.exclude_tables,
+                        statistics=statistics,
+                        conninfo=tool_conninfo(dbname),
+                    )
+                    argv += target.dump_args
+                    counts = _Counts()
+                    counter = threading.Thread(
+                        target=_count_in_snapshot, args=(conn, tables, counts), daemon=True
+                    )
+
+                    def on_spawn(pid: int) -> None:
+                        counter.start()
+                        if hooks.on_spawn:
+                            hooks.on_spawn(pid)
+
+                    def on_poll(elapsed: float) -> None:
+                        if on_progress:
+                            on_progress(target.written(), elapsed)
+                        if hooks.on_poll:
+                            hooks.on_poll(elapsed)
+
+                    try:
+                        result = run_tool(
+                            argv,
+                            tool.env(),
+                            hooks=ToolHooks(on_spawn, on_poll, hooks.child_setup),
+                            secrets=[settings.direct_url.password],
+                            deadline=deadline,
+                        )
+                        if result.returncode != 0:
+                            target.raise_own_failure()  # e.g. the upload failed: pg_dump got EPIPE
+                            raise tool_failure("backup failed, nothing was kept", result)
+                        _join(counter, deadline)
+                        if counts.error is not None:
+                            raise translate_db_error(counts.error, settings.direct_url)
+                    except BaseException as exc:
+                        if counter.is_alive():
+                            conn.cancel()
+                            counter.join(timeout=5)
+                        if counter.is_alive():  # a server that does not answer: cut the session
+                            abort_connection(conn)
+                            counter.join(timeout=5)
+                        target.abort()
+                        if isinstance(exc, OperationTimeout):
+                            raise OperationTimeout(f"backup stopped, nothing was kept: {exc.what}",
+                                                   exc.hint) from None  # fmt: skip
+                        raise
+                conn.rollback()  # releases the snapshot; pg_dump is done with it
+                dump_seconds = result.seconds
+                t_hash = time.monotonic()
+                files = target.finish()  # on failure it removes what it wrote
             hash_seconds = time.monotonic() - t_hash
             finished = now_utc()
             manifest = BackupManifest(
@@ -545,6 +546,17 @@ class DirectoryTarget:
 
     def location_of(self, data: str) -> Path:
         return self.directory / data
+
+
+@contextmanager
+def abort_on_error(target: Any) -> Iterator[None]:
+    """Whatever stops the run (an error, Ctrl-C, SIGTERM) after the target started: abort it
+    (remove the temporary, or abort the upload) before the exception goes on."""
+    try:
+        yield
+    except BaseException:
+        target.abort()
+        raise
 
 
 def dump_target(settings: Settings, options: BackupOptions) -> Any:

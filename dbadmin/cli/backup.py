@@ -21,6 +21,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dbadmin.cli.backup_options import (
+    BackupYesOpt,
+    CompressOpt,
+    DirOpt,
+    EncryptOpt,
+    EndpointOpt,
+    ExcludeOpt,
+    FormatOpt,
+    JobsOpt,
+    NameOpt,
+    NoRelayOpt,
+    PgBinOpt,
+    SchemaOnlyOpt,
+    TimeoutOpt,
+)
 from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
@@ -36,6 +51,7 @@ from dbadmin.cli.common import (
     print_json,
     stdout_is_terminal,
 )
+from dbadmin.cli.restore import restore
 
 if TYPE_CHECKING:
     from dbadmin.backup.create import BackupResult
@@ -48,88 +64,6 @@ app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
 )
-
-FormatOpt = Annotated[
-    str,
-    typer.Option("--format", "-F", help="custom (default), directory or plain (SQL script)."),
-]
-JobsOpt = Annotated[
-    int, typer.Option("--jobs", "-j", min=1, help="Parallel pg_dump workers (directory format).")
-]
-CompressOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--compress",
-        "-Z",
-        help="zstd|gzip|lz4|none[:LEVEL] (default: pg_dump's; zstd/lz4 need pg_dump 16+).",
-        show_default=False,
-    ),
-]
-DirOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--dir",
-        help="Backup directory or s3://BUCKET/PREFIX (default: $DBADMIN_BACKUP_DIR or "
-        "$DBADMIN_HOME/backups).",
-        show_default=False,
-    ),
-]
-EndpointOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        help="S3-compatible endpoint for s3:// (MinIO, R2...; default: $AWS_ENDPOINT_URL).",
-        show_default=False,
-    ),
-]
-EncryptOpt = Annotated[
-    bool,
-    typer.Option(
-        "--encrypt",
-        help="AES-256-GCM with the key in $DBADMIN_BACKUP_KEY or $DBADMIN_BACKUP_KEY_FILE.",
-    ),
-]
-NameOpt = Annotated[
-    str | None,
-    typer.Option("--name", help="Backup name (default: DBNAME-UTCTIMESTAMP).", show_default=False),
-]
-SchemaOnlyOpt = Annotated[bool, typer.Option("--schema-only", help="Dump the schema, no data.")]
-ExcludeOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--exclude-table", "-T", help="Leave out this table (pg_dump pattern); repeatable."
-    ),
-]
-PgBinOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--pg-bin",
-        envvar="DBADMIN_PG_BIN",
-        help="Use pg_dump/pg_restore/psql from this directory instead of choosing one.",
-        show_default=False,
-    ),
-]
-NoRelayOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-relay", help="Fail (exit 2) instead of relaying TLS for a pg_dump without TLS."
-    ),
-]
-
-TimeoutOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--timeout",
-        help="Give up after this long (e.g. 30m, 2h; a bare number is seconds): the run is "
-        "stopped, nothing is kept or changed, exit 4. Default: no limit.",
-        show_default=False,
-    ),
-]
-
-BackupYesOpt = Annotated[
-    bool,
-    typer.Option("--yes", "-y", help="Accepted for uniform cron lines; a backup never asks."),
-]
 
 
 # --- create --------------------------------------------------------------------------------------
@@ -581,176 +515,4 @@ def prune_cmd(
     )
 
 
-# --- restore (a top-level command) ---------------------------------------------------------------
-@handle_errors
-def restore(
-    ctx: typer.Context,
-    backup_ref: Annotated[
-        str | None,
-        typer.Argument(
-            help="Backup name (in --dir) or path; default: the newest.", show_default=False
-        ),
-    ] = None,
-    target_url: Annotated[
-        str | None,
-        typer.Option(
-            "--target-url",
-            help="Database to restore into (default: the configured database's direct URL).",
-            show_default=False,
-        ),
-    ] = None,
-    clean: Annotated[
-        bool, typer.Option("--clean", help="Drop the backup's objects first (--if-exists).")
-    ] = False,
-    create_db: Annotated[
-        bool, typer.Option("--create", help="Create the target database if it does not exist.")
-    ] = False,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=1, help="Parallel pg_restore (not atomic if > 1).")
-    ] = 1,
-    thorough: Annotated[
-        bool,
-        typer.Option(
-            "--thorough",
-            help="count(*) and ANALYZE every table, instead of trusting the server's insert "
-            "counters and the backup's current planner statistics.",
-        ),
-    ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be done.")] = False,
-    directory: DirOpt = None,
-    endpoint_url: EndpointOpt = None,
-    database_url: DatabaseUrlOpt = None,
-    pg_bin: PgBinOpt = None,
-    no_relay: NoRelayOpt = False,
-    timeout: TimeoutOpt = None,
-    yes: YesOpt = False,
-    json_output: JsonOpt = False,
-) -> None:
-    """Restore a verified backup: checksum first, typed confirmation, refuses non-empty targets.
-
-    Uses --no-owner --no-privileges, one transaction when --jobs 1, then compares every table's
-    exact row count with the manifest (exit 1 on a mismatch) and ANALYZEs each table whose
-    planner statistics did not come current with the backup.
-
-    Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
-    """
-    from dbadmin.backup.remote import fetched, locate
-    from dbadmin.backup.store import backup_location
-    from dbadmin.durations import parse_duration
-
-    seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
-    settings = get_settings(ctx, database_url, need_server=target_url is None)
-    found = locate(backup_location(directory, settings, endpoint_url), backup_ref)
-    args = (settings, target_url, clean, create_db, jobs, thorough, dry_run, pg_bin, no_relay)
-    if not isinstance(found, tuple):
-        return _restore_entry(found, *args, seconds, yes, json_output)
-    from dbadmin.backup.crypto import load_key
-
-    store, stored = found
-    with fetched(store, stored, load_key(settings.env)) as entry:  # sha256 checked, decrypted
-        return _restore_entry(entry, *args, seconds, yes, json_output)
-
-
-def _restore_entry(
-    entry: BackupEntry,
-    settings: Settings,
-    target_url: str | None,
-    clean: bool,
-    create_db: bool,
-    jobs: int,
-    thorough: bool,
-    dry_run: bool,
-    pg_bin: str | None,
-    no_relay: bool,
-    seconds: float | None,
-    yes: bool,
-    json_output: bool,
-) -> None:
-    from dbadmin.backup.restore import execute_restore, plan_restore
-    from dbadmin.deadline import optional
-    from dbadmin.urls import DbUrl
-
-    target = DbUrl.parse(target_url).secure() if target_url else None
-    plan = plan_restore(
-        settings,
-        entry,
-        target_url=target,
-        clean=clean,
-        create=create_db,
-        jobs=jobs,
-        thorough=thorough,
-        pg_bin=pg_bin,
-    )
-    if dry_run:
-        if json_output:
-            print_json(_restore_plan_doc(plan, dry_run=True))
-        else:
-            console = out_console()
-            console.print(
-                f"would restore {entry.name} into {plan.target.describe()}:", highlight=False
-            )
-            for step in plan.steps:
-                console.print(f"  - {step}", highlight=False)
-        return
-    action = f"restore backup {entry.name} into {plan.target.describe()}"
-    if plan.target_tables:
-        action += f", replacing objects among its {plan.target_tables} tables/views (--clean)"
-    confirm(action, yes=yes, typed=plan.target.database)
-    result = execute_restore(
-        settings,
-        plan,
-        pg_bin=pg_bin,
-        allow_relay=not no_relay,
-        notice=notice,
-        deadline=optional(seconds),
-    )
-    if json_output:
-        doc = _restore_plan_doc(plan, dry_run=False)
-        doc.update(
-            ok=result.ok,
-            pg_restore=result.tool,
-            relayed=result.relayed,
-            restore_seconds=result.restore_seconds,
-            analyze_seconds=result.after.analyze_seconds,
-            count_seconds=result.after.count_seconds,
-            checksum_seconds=plan.checksum_seconds,
-            row_counts=result.row_counts,
-            counted_by_scan=list(result.after.scanned),
-            analyzed=list(result.after.analyzed),
-            statistics_from_backup=list(result.after.kept_statistics),
-            mismatches=list(result.mismatches),
-        )
-        print_json(doc)
-    else:
-        after = result.after
-        confirmed = len(after.row_counts) - len(after.scanned)
-        out_console().print(
-            f"restored {entry.name} into {plan.target.describe()} in "
-            f"{result.restore_seconds:.1f} s; {len(result.row_counts)} tables, row counts "
-            + ("match the manifest" if result.ok else "DIFFER from the manifest")
-            + f" ({confirmed} by the server's insert counters, {len(after.scanned)} by count(*)); "
-            f"ANALYZE of {_tables(len(after.analyzed))}, {len(after.kept_statistics)} kept the "
-            "backup's current statistics",
-            highlight=False,
-        )
-    if not result.ok:
-        raise fail(f"row counts differ from the manifest: {'; '.join(result.mismatches[:5])}", 1)
-
-
-def _tables(n: int) -> str:
-    return f"{n} table" if n == 1 else f"{n} tables"
-
-
-def _restore_plan_doc(plan: Any, *, dry_run: bool) -> dict[str, Any]:
-    return {
-        "backup": plan.entry.name,
-        "path": str(plan.entry.data_path),
-        "target": plan.target.masked(),
-        "target_exists": plan.target_exists,
-        "target_tables": plan.target_tables,
-        "clean": plan.clean,
-        "create": plan.create,
-        "jobs": plan.jobs,
-        "dry_run": dry_run,
-        "steps": list(plan.steps),
-    }
+__all__ = ["app", "restore"]  # restore: a top-level command, registered by dbadmin.cli

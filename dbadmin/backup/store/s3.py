@@ -92,7 +92,14 @@ class S3Store:
         self.client = boto3.client(
             "s3",
             endpoint_url=location.endpoint_url,
-            config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+            config=Config(
+                retries={"max_attempts": 5, "mode": "standard"},
+                # botocore >= 1.36 adds CRC headers to every upload by default, which several
+                # S3-compatible services reject; TLS guards the transfer, and the object's
+                # sha256 is checked on every verify/restore
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
         )
         self.bucket = location.bucket
         self.where = str(location)
