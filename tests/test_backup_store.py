@@ -426,3 +426,61 @@ def test_children_do_not_inherit_the_backup_key_or_aws_secrets(
     env = tool_env(DbUrl.parse("postgresql://u:pw@localhost/db"))
     assert not {"DBADMIN_BACKUP_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(env)
     assert env["PGPASSWORD"] == "pw"
+
+
+# --- the pieces: chunked encryption, multipart upload ---------------------------------------------
+@pytest.mark.parametrize("size", [0, 1, 2 * 1024 * 1024, 2 * 1024 * 1024 + 12345])
+def test_chunked_encryption_round_trips_and_detects_reordering_and_truncation(size: int) -> None:
+    import io
+
+    from dbadmin.backup.crypto import (
+        CHUNK_SIZE,
+        TAG_SIZE,
+        BackupKey,
+        DecryptionFailed,
+        Encryptor,
+        decrypt_stream,
+    )
+
+    key = BackupKey(bytes.fromhex(KEY_HEX))
+    plain = os.urandom(size)
+    enc = Encryptor(key)
+    pieces = [enc.update(plain[i : i + 300_000]) for i in range(0, size, 300_000)]
+    cipher = b"".join(pieces) + enc.finish()
+    info = enc.describe()
+    assert KEY_HEX not in json.dumps(info) and "BackupKey(id=" in repr(key)
+
+    def decrypt(data: bytes, with_key: BackupKey = key) -> bytes:
+        return b"".join(decrypt_stream(with_key, info, io.BytesIO(data)))
+
+    assert decrypt(cipher) == plain
+    whole = CHUNK_SIZE + TAG_SIZE
+    with pytest.raises(DecryptionFailed, match="wrong backup key"):
+        decrypt(cipher, BackupKey(bytes.fromhex(OTHER_KEY_HEX)))
+    broken = [cipher[:-1], cipher + b"\0"]  # truncated, extended
+    if size >= 2 * CHUNK_SIZE:
+        first, second = cipher[:whole], cipher[whole : 2 * whole]
+        broken.append(second + first + cipher[2 * whole :])  # reordered
+        broken.append(cipher[:whole])  # cut at a chunk boundary
+    for data in broken:
+        with pytest.raises(DecryptionFailed):
+            decrypt(data)
+
+
+def test_multipart_upload_of_several_parts_and_abort(bucket: Bucket) -> None:
+    from dbadmin.backup.store import parse_store_url
+    from dbadmin.backup.store.s3 import PART_SIZE, S3Store
+
+    store = S3Store(parse_store_url(bucket.url))
+    data = os.urandom(2 * PART_SIZE + 4321)
+    upload = store.upload("big.dump")
+    for i in range(0, len(data), 1_000_000):
+        upload.write(data[i : i + 1_000_000])
+    upload.complete()
+    assert bucket.read("big.dump") == data and bucket.uploads() == []
+    with store.open_read("big.dump") as handle:
+        assert handle.read() == data
+    dropped = store.upload("dropped.dump")
+    dropped.write(data[: PART_SIZE + 1])  # one part sent
+    dropped.abort()
+    assert bucket.uploads() == [] and "nightly/dropped.dump" not in bucket.objects()
