@@ -484,3 +484,27 @@ def test_multipart_upload_of_several_parts_and_abort(bucket: Bucket) -> None:
     dropped.write(data[: PART_SIZE + 1])  # one part sent
     dropped.abort()
     assert bucket.uploads() == [] and "nightly/dropped.dump" not in bucket.objects()
+
+
+def test_restore_test_of_an_encrypted_backup_in_the_store(
+    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli
+) -> None:
+    url = pg_server.url(source).render()
+    env = {"DBADMIN_BACKUP_KEY": KEY_HEX}
+    res = cli("backup", "--encrypt", "-d", url, "--dir", bucket.url, "--name", "b", env=env)
+    assert res.exit_code == 0, res.stderr
+    res = cli(
+        "backup", "verify", "--latest", "--restore-test", "--scratch-url",
+        pg_server.url("postgres").render(), "--dir", bucket.url, "--json", env=env,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    assert doc["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
+    assert doc["checks"][-1]["name"] == "restore-test"  # type: ignore[index]
+    assert not pg_server.execute("SELECT 1 FROM pg_database WHERE datname LIKE 'dbadmin_verify_%'")
+    listed = cli("backup", "list", "--dir", bucket.url, "--json").json()
+    assert listed["backups"][0]["verified"] == "ok (restore-tested)"  # type: ignore[index]
+    stored = json.loads(bucket.read("b.manifest.json"))
+    assert stored["encryption"]["key_id"] and stored["verification"]["restore_test"] is True
+    no_key = cli("backup", "verify", "b", "--dir", bucket.url)
+    assert no_key.exit_code == ExitCode.USAGE and "DBADMIN_BACKUP_KEY" in no_key.stderr
