@@ -17,7 +17,10 @@ target checks, the row counts confirmed (server insert counters, count(*) where 
 confirm) and ANALYZE of what lacks current statistics. pg_dump 18 runs with --statistics on
 both sides, as dbadmin runs it, so both restores load the same planner statistics.
 
-Run: .venv/bin/python bench/backup.py [--size-mb 500] [--runs 2] [--data app|synthetic]
+With --s3: a backup streamed to a local S3-compatible server vs into a directory, peak RSS and
+peak local disk use (bench/backup_s3.py).
+
+Run: .venv/bin/python bench/backup.py [--size-mb 500] [--runs 2] [--data app|synthetic] [--s3]
 """
 
 from __future__ import annotations
@@ -137,6 +140,9 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--data", choices=("app", "synthetic"), default="app")
+    parser.add_argument(
+        "--s3", action="store_true", help="backup to a local S3 server vs a directory instead"
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="dbadmin-bench-backup-"))
@@ -193,6 +199,11 @@ def main() -> None:
             **url.libpq_env(),
         }
         dbadmin = [sys.executable, "-c", WRAPPER]
+        if args.s3:
+            from backup_s3 import s3_bench
+
+            s3_bench(url, env, dbadmin, root, args.runs)
+            return
         results: dict[str, list[float]] = {}
         peak_rss: list[int] = []
 

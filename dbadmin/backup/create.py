@@ -16,7 +16,8 @@ import fnmatch
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,9 @@ class BackupOptions:
     format: str = "custom"
     jobs: int = 1
     compress: str | None = None  # METHOD[:LEVEL] or LEVEL; None = pg_dump's default
-    directory: Path | None = None  # default: settings.backup_dir
+    directory: Path | str | None = None  # a path or a store URL; default: DBADMIN_BACKUP_DIR
+    endpoint_url: str | None = None  # S3-compatible services (default: AWS_ENDPOINT_URL)
+    encrypt: bool = False  # AES-256-GCM with DBADMIN_BACKUP_KEY(_FILE) (dbadmin.backup.crypto)
     name: str | None = None
     schema_only: bool = False
     exclude_tables: tuple[str, ...] = ()
@@ -86,8 +89,8 @@ class BackupOptions:
 @dataclass(frozen=True)
 class BackupResult:
     manifest: BackupManifest
-    manifest_file: Path
-    data_path: Path
+    manifest_file: Path | str  # a store's objects are named by URL
+    data_path: Path | str
     binary: str
     relayed: bool
 
@@ -293,12 +296,12 @@ def create_backup(
 
     spec = validate(options)
     deadline = optional(options.timeout)
-    directory = ensure_private_dir((options.directory or settings.backup_dir).resolve())
+    target = dump_target(settings, options)
     started = now_utc()
     t0 = time.monotonic()
     hooks = hooks or ToolHooks()
-    with directory_lock(directory, "backup"):
-        remove_stale_temporaries(directory)
+    with target.locked():
+        target.clean_stale()
         conn = _open_snapshot(settings, deadline)
         try:
             try:
@@ -318,100 +321,89 @@ def create_backup(
                 raise
             except Exception as exc:
                 raise translate_db_error(exc, settings.direct_url) from exc
-            name = options.name or _default_name(directory, dbname, started, options.format, spec)
-            final = directory / data_name(name, options.format, spec)
-            man_file = manifest_path(directory, name)
-            if final.exists() or man_file.exists():
-                raise UsageError(f"backup {name!r} already exists in {directory}", "pick --name")
-            temp = directory / f".{final.name}{PARTIAL_MARK}-{os.getpid()}"
-            remove_path(temp)
-            with prepared_tool(
-                settings.direct_url,
-                tool="pg_dump",
-                min_major=version_num // 10000,
-                pg_bin=options.pg_bin,
-                allow_relay=options.allow_relay,
-                notice=notice,
-            ) as tool:
-                statistics = carries_statistics(
-                    options.format, tool.binary.major, options.schema_only
-                )
-                argv = build_dump_argv(
-                    tool.path,
-                    fmt=options.format,
-                    out_path=temp,
-                    snapshot=snapshot,
-                    jobs=options.jobs,
-                    compress=compress_args(spec, tool.binary.major),
-                    schema_only=options.schema_only,
-                    exclude_tables=options.exclude_tables,
-                    statistics=statistics,
-                    conninfo=tool_conninfo(dbname),
-                )
-                counts = _Counts()
-                counter = threading.Thread(
-                    target=_count_in_snapshot, args=(conn, tables, counts), daemon=True
-                )
-
-                def on_spawn(pid: int) -> None:
-                    counter.start()
-                    if hooks.on_spawn:
-                        hooks.on_spawn(pid)
-
-                def on_poll(elapsed: float) -> None:
-                    if on_progress:
-                        on_progress(path_size(temp), elapsed)
-                    if hooks.on_poll:
-                        hooks.on_poll(elapsed)
-
-                try:
-                    result = run_tool(
-                        argv,
-                        tool.env(),
-                        hooks=ToolHooks(on_spawn, on_poll, hooks.child_setup),
-                        secrets=[settings.direct_url.password],
-                        deadline=deadline,
+            taken = target.taken_names()
+            name = options.name or _default_name(taken, dbname, started, options.format, spec)
+            data = data_name(name, options.format, spec)
+            if data in taken or manifest_path(Path(), name).name in taken:
+                raise UsageError(f"backup {name!r} already exists in {target.where}", "pick --name")
+            with abort_on_error(target):  # from the upload's start to its end
+                out_path = target.start(data)
+                with prepared_tool(
+                    settings.direct_url,
+                    tool="pg_dump",
+                    min_major=version_num // 10000,
+                    pg_bin=options.pg_bin,
+                    allow_relay=options.allow_relay,
+                    notice=notice,
+                ) as tool:
+                    statistics = carries_statistics(
+                        options.format, tool.binary.major, options.schema_only
                     )
-                    if result.returncode != 0:
-                        raise tool_failure("backup failed, nothing was kept", result)
-                    _join(counter, deadline)
-                    if counts.error is not None:
-                        raise translate_db_error(counts.error, settings.direct_url)
-                except BaseException as exc:
-                    if counter.is_alive():
-                        conn.cancel()
-                        counter.join(timeout=5)
-                    if counter.is_alive():  # a server that does not answer: cut the session
-                        abort_connection(conn)
-                        counter.join(timeout=5)
-                    remove_path(temp)
-                    if isinstance(exc, OperationTimeout):
-                        raise OperationTimeout(f"backup stopped, nothing was kept: {exc.what}",
-                                               exc.hint) from None  # fmt: skip
-                    raise
-            conn.rollback()  # releases the snapshot; pg_dump is done with it
-            dump_seconds = result.seconds
-            t_hash = time.monotonic()
-            try:
-                files = _seal(temp, final.name)
-                os.replace(temp, final)
-                fsync_path(directory)
-            except BaseException as exc:
-                remove_path(temp)
-                remove_path(final)  # did not exist before (checked under the lock)
-                if isinstance(exc, OSError):
-                    raise BackupWriteError(
-                        f"cannot finish backup file {final}: {exc.strerror or exc}; nothing was "
-                        "kept",
-                        "check free space, file size limits and permissions of the directory",
-                    ) from None
-                raise
+                    argv = build_dump_argv(
+                        tool.path,
+                        fmt=options.format,
+                        out_path=out_path,
+                        snapshot=snapshot,
+                        jobs=options.jobs,
+                        compress=compress_args(spec, tool.binary.major),
+                        schema_only=options.schema_only,
+                        exclude_tables=options.exclude_tables,
+                        statistics=statistics,
+                        conninfo=tool_conninfo(dbname),
+                    )
+                    argv += target.dump_args
+                    counts = _Counts()
+                    counter = threading.Thread(
+                        target=_count_in_snapshot, args=(conn, tables, counts), daemon=True
+                    )
+
+                    def on_spawn(pid: int) -> None:
+                        counter.start()
+                        if hooks.on_spawn:
+                            hooks.on_spawn(pid)
+
+                    def on_poll(elapsed: float) -> None:
+                        if on_progress:
+                            on_progress(target.written(), elapsed)
+                        if hooks.on_poll:
+                            hooks.on_poll(elapsed)
+
+                    try:
+                        result = run_tool(
+                            argv,
+                            tool.env(),
+                            hooks=ToolHooks(on_spawn, on_poll, hooks.child_setup),
+                            secrets=[settings.direct_url.password],
+                            deadline=deadline,
+                        )
+                        if result.returncode != 0:
+                            target.raise_own_failure()  # e.g. the upload failed: pg_dump got EPIPE
+                            raise tool_failure("backup failed, nothing was kept", result)
+                        _join(counter, deadline)
+                        if counts.error is not None:
+                            raise translate_db_error(counts.error, settings.direct_url)
+                    except BaseException as exc:
+                        if counter.is_alive():
+                            conn.cancel()
+                            counter.join(timeout=5)
+                        if counter.is_alive():  # a server that does not answer: cut the session
+                            abort_connection(conn)
+                            counter.join(timeout=5)
+                        target.abort()
+                        if isinstance(exc, OperationTimeout):
+                            raise OperationTimeout(f"backup stopped, nothing was kept: {exc.what}",
+                                                   exc.hint) from None  # fmt: skip
+                        raise
+                conn.rollback()  # releases the snapshot; pg_dump is done with it
+                dump_seconds = result.seconds
+                t_hash = time.monotonic()
+                files = target.finish()  # on failure it removes what it wrote
             hash_seconds = time.monotonic() - t_hash
             finished = now_utc()
             manifest = BackupManifest(
                 name=name,
                 format=options.format,
-                data=final.name,
+                data=data,
                 compression=options.compress or "default",
                 files=tuple(files),
                 size_bytes=sum(f.size for f in files),
@@ -440,15 +432,14 @@ def create_backup(
                     "checksum_seconds": round(hash_seconds, 3),
                 },
             )
-            try:
-                write_json_atomic(man_file, manifest.to_dict())
-            except BaseException:
-                # without its manifest the data is not a backup: do not leave it looking like one
-                remove_path(final)
-                raise
+            # without its manifest the data is not a backup: the target removes the data if
+            # the manifest cannot be written
+            man_location = target.write_manifest(name, manifest.to_dict())
         finally:
             conn.close()
-    return BackupResult(manifest, man_file, final, str(tool.binary.path), tool.relayed)
+    return BackupResult(
+        manifest, man_location, target.location_of(data), str(tool.binary.path), tool.relayed
+    )
 
 
 def _count_in_snapshot(conn: Any, tables: Sequence[tuple[str, str]], out: _Counts) -> None:
@@ -477,14 +468,104 @@ def _seal(temp: Path, final_name: str) -> list[FileEntry]:
 
 
 def _default_name(
-    directory: Path, dbname: str, when: dt.datetime, fmt: str, spec: tuple[str, int | None] | None
+    taken: set[str], dbname: str, when: dt.datetime, fmt: str, spec: tuple[str, int | None] | None
 ) -> str:
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in dbname).lstrip(".") or "db"
     base = f"{safe}-{when.strftime('%Y%m%dT%H%M%SZ')}"
     name, n = base, 1
-    while (
-        manifest_path(directory, name).exists() or (directory / data_name(name, fmt, spec)).exists()
-    ):
+    while manifest_path(Path(), name).name in taken or data_name(name, fmt, spec) in taken:
         n += 1
         name = f"{base}-{n}"
     return name
+
+
+class DirectoryTarget:
+    """Where pg_dump writes for a local directory: a ``.NAME...partial-PID`` temporary, fsynced,
+    hashed, made 0600 and renamed into place once pg_dump exits 0; the manifest renamed last."""
+
+    dump_args: tuple[str, ...] = ()
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = ensure_private_dir(directory)
+        self.where = str(directory)
+        self.temp: Path | None = None
+        self.final: Path | None = None
+
+    def locked(self) -> AbstractContextManager[Any]:
+        return directory_lock(self.directory, "backup")
+
+    def clean_stale(self) -> None:
+        remove_stale_temporaries(self.directory)
+
+    def taken_names(self) -> set[str]:
+        return {p.name for p in self.directory.iterdir()}
+
+    def start(self, data: str) -> Path:
+        self.final = self.directory / data
+        self.temp = self.directory / f".{data}{PARTIAL_MARK}-{os.getpid()}"
+        remove_path(self.temp)
+        return self.temp
+
+    def written(self) -> int:
+        return path_size(self.temp) if self.temp else 0
+
+    def raise_own_failure(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        if self.temp is not None:
+            remove_path(self.temp)
+
+    def finish(self) -> list[FileEntry]:
+        assert self.temp is not None and self.final is not None
+        try:
+            files = _seal(self.temp, self.final.name)
+            os.replace(self.temp, self.final)
+            fsync_path(self.directory)
+        except BaseException as exc:
+            remove_path(self.temp)
+            remove_path(self.final)  # did not exist before (checked under the lock)
+            if isinstance(exc, OSError):
+                raise BackupWriteError(
+                    f"cannot finish backup file {self.final}: {exc.strerror or exc}; nothing "
+                    "was kept",
+                    "check free space, file size limits and permissions of the directory",
+                ) from None
+            raise
+        return files
+
+    def write_manifest(self, name: str, document: dict[str, Any]) -> Path:
+        man_file = manifest_path(self.directory, name)
+        try:
+            write_json_atomic(man_file, document)
+        except BaseException:
+            if self.final is not None:
+                remove_path(self.final)
+            raise
+        return man_file
+
+    def location_of(self, data: str) -> Path:
+        return self.directory / data
+
+
+@contextmanager
+def abort_on_error(target: Any) -> Iterator[None]:
+    """Whatever stops the run (an error, Ctrl-C, SIGTERM) after the target started: abort it
+    (remove the temporary, or abort the upload) before the exception goes on."""
+    try:
+        yield
+    except BaseException:
+        target.abort()
+        raise
+
+
+def dump_target(settings: Settings, options: BackupOptions) -> Any:
+    """The local directory, or a store (``s3://...``) streamed to (see backup.streamed)."""
+    from dbadmin.backup.store import StoreUrl, backup_location
+
+    where = backup_location(options.directory, settings, options.endpoint_url)
+    if isinstance(where, StoreUrl) or options.encrypt:
+        from dbadmin.backup.streamed import StreamTarget
+
+        return StreamTarget.for_location(where, settings, options)
+    return DirectoryTarget(where)

@@ -313,14 +313,21 @@ def load_document(path: Path) -> tuple[dict[str, Any], bool]:
 def read_manifest(path: Path) -> BackupManifest:
     """A manifest that passed its digest and names only its own files (else CorruptBackup)."""
     doc, sealed = load_document(path)
+    return trusted_manifest(doc, sealed, path.name, path)
+
+
+def trusted_manifest(
+    doc: dict[str, Any], sealed: bool, file_name: str, where: object
+) -> BackupManifest:
+    """The manifest of a document that passed its digest, if it names only its own files."""
     manifest = BackupManifest.from_dict(doc, sealed=sealed)
     check_layout(
-        own_stem=stem_of(path.name, MANIFEST_SUFFIX),
+        own_stem=stem_of(file_name, MANIFEST_SUFFIX),
         name=manifest.name,
         fmt=manifest.format,
         data=manifest.data,
         paths=[f.path for f in manifest.files],
-        where=path,
+        where=where,
     )
     return manifest
 

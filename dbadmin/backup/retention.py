@@ -19,6 +19,7 @@ deleted, and a symbolic link is removed as a link, never followed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,27 +59,28 @@ class PrunePlan:
         return sum(d.size_bytes for d in self.delete) + sum(x.size_bytes for x in self.leftovers)
 
 
-def plan_prune(
-    directory: Path,
-    *,
-    keep: int | None = None,
-    keep_days: float | None = None,
-    now: dt.datetime | None = None,
-) -> PrunePlan:
-    """What a prune would delete (raises CorruptBackup when the directory holds a corrupt
-    backup). Call it holding the directory lock, as :func:`prune` does."""
+def check_retention(keep: int | None, keep_days: float | None) -> None:
     if keep is None and keep_days is None:
         raise UsageError(
             "say what to keep", "pass --keep N and/or --keep-days D (e.g. --keep-days 7)"
         )
     if (keep is not None and keep < 0) or (keep_days is not None and keep_days < 0):
         raise UsageError("--keep and --keep-days must not be negative")
-    catalog = scan(directory)
-    catalog.refuse_if_corrupt("nothing was deleted")
-    now = now or now_utc()
+
+
+def split_by_retention(
+    backups: Sequence[BackupEntry],
+    *,
+    keep: int | None,
+    keep_days: float | None,
+    now: dt.datetime,
+    size_of: Callable[[BackupEntry], int],
+) -> tuple[list[BackupEntry], list[Doomed]]:
+    """(kept, doomed) of ``backups`` (newest first) by the retention rule; the newest is kept.
+    Shared by directories and stores."""
     kept: list[BackupEntry] = []
     doomed: list[Doomed] = []
-    for index, entry in enumerate(catalog.backups):  # newest first
+    for index, entry in enumerate(backups):  # newest first
         age_days = (now - entry.finished).total_seconds() / 86400
         by_count = keep is not None and index < keep
         by_age = keep_days is not None and age_days < keep_days
@@ -90,7 +92,26 @@ def plan_prune(
             reasons.append(f"beyond the newest {keep}")
         if keep_days is not None:
             reasons.append(f"{age_days:.1f} days old (> {keep_days:g})")
-        doomed.append(Doomed(entry, ", ".join(reasons), path_size(entry.data_path)))
+        doomed.append(Doomed(entry, ", ".join(reasons), size_of(entry)))
+    return kept, doomed
+
+
+def plan_prune(
+    directory: Path,
+    *,
+    keep: int | None = None,
+    keep_days: float | None = None,
+    now: dt.datetime | None = None,
+) -> PrunePlan:
+    """What a prune would delete (raises CorruptBackup when the directory holds a corrupt
+    backup). Call it holding the directory lock, as :func:`prune` does."""
+    check_retention(keep, keep_days)
+    catalog = scan(directory)
+    catalog.refuse_if_corrupt("nothing was deleted")
+    kept, doomed = split_by_retention(
+        catalog.backups, keep=keep, keep_days=keep_days, now=now or now_utc(),
+        size_of=lambda entry: path_size(entry.data_path),
+    )  # fmt: skip
     note = None
     foreign = [x for x in catalog.leftovers if not x.removable]
     if foreign:

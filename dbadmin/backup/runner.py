@@ -83,9 +83,15 @@ class ToolResult:
         return None
 
 
+# secrets of dbadmin's own that pg_dump, pg_restore and psql never need: not in their environment
+CHILD_SECRETS = frozenset(
+    {"DBADMIN_BACKUP_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
+)
+
+
 def tool_env(url: DbUrl) -> dict[str, str]:
     """The child's environment: ours without any PG* variable, plus the URL's libpq variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k not in CHILD_SECRETS}
     env.update(url.libpq_env())
     env.setdefault("PGAPPNAME", "dbadmin")
     env.setdefault("PGCONNECT_TIMEOUT", "30")

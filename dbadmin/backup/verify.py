@@ -413,6 +413,16 @@ def embedded_scratch_server(settings: Settings, notice: Notice | None = None) ->
     return embedded_url(settings.home)
 
 
+def verification_record(result: VerifyResult) -> dict[str, Any]:
+    """The manifest's ``verification`` section for an outcome."""
+    return {
+        "at": now_utc().isoformat(),
+        "ok": result.ok,
+        "restore_test": result.restore_tested,
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in result.checks],
+    }
+
+
 def record_verification(
     entry: BackupEntry,
     result: VerifyResult,
@@ -437,12 +447,7 @@ def record_verification(
                 if notice:
                     notice(f"verification not recorded: {exc.what}")
                 return False
-            doc["verification"] = {
-                "at": now_utc().isoformat(),
-                "ok": result.ok,
-                "restore_test": result.restore_tested,
-                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in result.checks],
-            }
+            doc["verification"] = verification_record(result)
             write_json_atomic(man_file, seal(doc))
     except BackupLocked:
         if notice:

@@ -15,11 +15,27 @@ apply to that subcommand when it has them (its own value wins); create-only opti
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dbadmin.cli.backup_options import (
+    BackupYesOpt,
+    CompressOpt,
+    DirOpt,
+    EncryptOpt,
+    EndpointOpt,
+    ExcludeOpt,
+    FormatOpt,
+    JobsOpt,
+    NameOpt,
+    NoRelayOpt,
+    PgBinOpt,
+    SchemaOnlyOpt,
+    TimeoutOpt,
+)
 from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
@@ -35,6 +51,7 @@ from dbadmin.cli.common import (
     print_json,
     stdout_is_terminal,
 )
+from dbadmin.cli.restore import restore
 
 if TYPE_CHECKING:
     from dbadmin.backup.create import BackupResult
@@ -47,72 +64,6 @@ app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
 )
-
-FormatOpt = Annotated[
-    str,
-    typer.Option("--format", "-F", help="custom (default), directory or plain (SQL script)."),
-]
-JobsOpt = Annotated[
-    int, typer.Option("--jobs", "-j", min=1, help="Parallel pg_dump workers (directory format).")
-]
-CompressOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--compress",
-        "-Z",
-        help="zstd|gzip|lz4|none[:LEVEL] (default: pg_dump's; zstd/lz4 need pg_dump 16+).",
-        show_default=False,
-    ),
-]
-DirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--dir",
-        help="Backup directory (default: $DBADMIN_BACKUP_DIR or $DBADMIN_HOME/backups).",
-        show_default=False,
-    ),
-]
-NameOpt = Annotated[
-    str | None,
-    typer.Option("--name", help="Backup name (default: DBNAME-UTCTIMESTAMP).", show_default=False),
-]
-SchemaOnlyOpt = Annotated[bool, typer.Option("--schema-only", help="Dump the schema, no data.")]
-ExcludeOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--exclude-table", "-T", help="Leave out this table (pg_dump pattern); repeatable."
-    ),
-]
-PgBinOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--pg-bin",
-        envvar="DBADMIN_PG_BIN",
-        help="Use pg_dump/pg_restore/psql from this directory instead of choosing one.",
-        show_default=False,
-    ),
-]
-NoRelayOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-relay", help="Fail (exit 2) instead of relaying TLS for a pg_dump without TLS."
-    ),
-]
-
-TimeoutOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--timeout",
-        help="Give up after this long (e.g. 30m, 2h; a bare number is seconds): the run is "
-        "stopped, nothing is kept or changed, exit 4. Default: no limit.",
-        show_default=False,
-    ),
-]
-
-BackupYesOpt = Annotated[
-    bool,
-    typer.Option("--yes", "-y", help="Accepted for uniform cron lines; a backup never asks."),
-]
 
 
 # --- create --------------------------------------------------------------------------------------
@@ -131,6 +82,8 @@ def backup(
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
     timeout: TimeoutOpt = None,
+    endpoint_url: EndpointOpt = None,
+    encrypt: EncryptOpt = False,
     yes: BackupYesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -145,13 +98,13 @@ def backup(
         return
     _create(
         ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
-        exclude_table, pg_bin, no_relay, timeout, json_output,
+        exclude_table, pg_bin, no_relay, timeout, json_output, endpoint_url, encrypt,
     )  # fmt: skip
 
 
 # options only `backup create` has (the group passes the others on to its subcommands)
 CREATE_ONLY = frozenset(
-    {"fmt", "jobs", "compress", "name", "schema_only", "exclude_table", "timeout"}
+    {"fmt", "jobs", "compress", "name", "schema_only", "exclude_table", "timeout", "encrypt"}
 )
 
 
@@ -170,6 +123,8 @@ def create(
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
     timeout: TimeoutOpt = None,
+    endpoint_url: EndpointOpt = None,
+    encrypt: EncryptOpt = False,
     yes: BackupYesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -183,7 +138,7 @@ def create(
     """
     _create(
         ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
-        exclude_table, pg_bin, no_relay, timeout, json_output,
+        exclude_table, pg_bin, no_relay, timeout, json_output, endpoint_url, encrypt,
     )  # fmt: skip
 
 
@@ -193,7 +148,7 @@ def _create(
     fmt: str,
     jobs: int,
     compress: str | None,
-    directory: Path | None,
+    directory: str | None,
     name: str | None,
     schema_only: bool,
     exclude_table: list[str] | None,
@@ -201,6 +156,8 @@ def _create(
     no_relay: bool,
     timeout: str | None,
     json_output: bool,
+    endpoint_url: str | None = None,
+    encrypt: bool = False,
 ) -> None:
     from dbadmin.backup.create import BackupOptions
     from dbadmin.durations import parse_duration
@@ -218,6 +175,8 @@ def _create(
         pg_bin=pg_bin,
         allow_relay=not no_relay,
         timeout=seconds,
+        endpoint_url=endpoint_url,
+        encrypt=encrypt,
     )
     result = run_backup(settings, options, show_progress=stdout_is_terminal() and not json_output)
     if json_output:
@@ -299,7 +258,7 @@ def _print_summary(result: BackupResult) -> None:
 
 
 # --- list ----------------------------------------------------------------------------------------
-def _entry_document(entry: BackupEntry) -> dict[str, Any]:
+def entry_document(entry: BackupEntry) -> dict[str, Any]:
     m = entry.manifest
     return {
         "name": m.name,
@@ -317,10 +276,26 @@ def _entry_document(entry: BackupEntry) -> dict[str, Any]:
     }
 
 
+def print_backup_table(where: str, rows: list[tuple[str, ...]]) -> None:
+    from dbadmin.render import simple_table
+
+    out_console().print(
+        simple_table(
+            f"Backups in {where}",
+            ["name", "finished", "size", "format", "revision", "verified"],
+            rows,
+            numeric=["size"],
+        )
+    )
+
+
 @app.command("list")
 @handle_errors
 def list_backups(
-    ctx: typer.Context, directory: DirOpt = None, json_output: JsonOpt = False
+    ctx: typer.Context,
+    directory: DirOpt = None,
+    endpoint_url: EndpointOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """List complete backups (newest first), corrupt ones, and leftovers of unfinished runs.
 
@@ -331,15 +306,21 @@ def list_backups(
     Example: dbadmin backup list --json
     """
     from dbadmin.backup.manifest import scan
-    from dbadmin.render import human_bytes, simple_table
+    from dbadmin.backup.store import backup_location
+    from dbadmin.render import human_bytes
 
     settings = get_settings(ctx, need_server=False)
-    catalog = scan((directory or settings.backup_dir).resolve())
+    where = backup_location(directory, settings, endpoint_url)
+    if not isinstance(where, Path):
+        from dbadmin.cli.backup_store import list_store
+
+        return list_store(where, json_output)
+    catalog = scan(where)
     if json_output:
         print_json(
             {
                 "directory": str(catalog.directory),
-                "backups": [_entry_document(e) for e in catalog.backups],
+                "backups": [entry_document(e) for e in catalog.backups],
                 "leftovers": [
                     {"path": str(x.path), "size_bytes": x.size_bytes, "reason": x.reason}
                     for x in catalog.leftovers
@@ -363,14 +344,7 @@ def list_backups(
         for e in catalog.backups
     ]
     rows += [(c.name, "-", "-", "-", "-", "CORRUPT") for c in catalog.corrupt]
-    out_console().print(
-        simple_table(
-            f"Backups in {catalog.directory}",
-            ["name", "finished", "size", "format", "revision", "verified"],
-            rows,
-            numeric=["size"],
-        )
-    )
+    print_backup_table(str(catalog.directory), rows)
     for leftover in catalog.leftovers:
         notice(f"leftover {leftover.path} ({leftover.reason}); `dbadmin backup prune` removes it")
     for broken in catalog.corrupt:
@@ -402,6 +376,7 @@ def verify(
         ),
     ] = None,
     directory: DirOpt = None,
+    endpoint_url: EndpointOpt = None,
     database_url: DatabaseUrlOpt = None,
     pg_bin: PgBinOpt = None,
     no_relay: NoRelayOpt = False,
@@ -413,7 +388,8 @@ def verify(
 
     Example: dbadmin backup verify --latest --restore-test
     """
-    from dbadmin.backup.manifest import find_backup
+    from dbadmin.backup.remote import locate, verify_stored
+    from dbadmin.backup.store import backup_location
     from dbadmin.backup.verify import verify_backup
     from dbadmin.errors import UsageError
     from dbadmin.urls import DbUrl
@@ -421,11 +397,15 @@ def verify(
     if name is None and not latest:
         raise UsageError("name a backup or pass --latest", "see `dbadmin backup list`")
     settings = get_settings(ctx, database_url, need_server=False)
-    entry = find_backup((directory or settings.backup_dir).resolve(), name, latest=latest)
+    found = locate(backup_location(directory, settings, endpoint_url), name, latest=latest)
     scratch = DbUrl.parse(scratch_url).secure() if scratch_url else None
-    result = verify_backup(
-        settings,
-        entry,
+    if isinstance(found, tuple):
+        from dbadmin.backup.crypto import load_key
+
+        run: Any = partial(verify_stored, settings, *found, key=load_key(settings.env))
+    else:
+        run = partial(verify_backup, settings, found)
+    result = run(
         restore_test=restore_test,
         scratch_url=scratch,
         pg_bin=pg_bin,
@@ -478,6 +458,7 @@ def prune_cmd(
         ),
     ] = 2.0,
     directory: DirOpt = None,
+    endpoint_url: EndpointOpt = None,
     yes: YesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -488,18 +469,25 @@ def prune_cmd(
 
     Example: dbadmin backup prune --keep 7 --keep-days 7 --yes
     """
+    from dbadmin.backup.remote import prune_store
     from dbadmin.backup.retention import prune
+    from dbadmin.backup.store import backup_location, open_store
     from dbadmin.render import human_bytes
 
     settings = get_settings(ctx, need_server=False)
-    folder = (directory or settings.backup_dir).resolve()
-    plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=True, lock_wait=wait)
+    folder = backup_location(directory, settings, endpoint_url)
+    run_prune: Any = (
+        partial(prune, folder)
+        if isinstance(folder, Path)
+        else partial(prune_store, open_store(folder))
+    )
+    plan = run_prune(keep=keep, keep_days=keep_days, dry_run=True, lock_wait=wait)
     if not dry_run and (plan.delete or plan.leftovers):
         what = f"delete {len(plan.delete)} backup(s) and {len(plan.leftovers)} leftover(s)"
         for doomed in plan.delete:
             notice(f"will delete {doomed.entry.name} ({doomed.reason})")
         confirm(what + f" in {folder}", yes=yes)
-        plan = prune(folder, keep=keep, keep_days=keep_days, dry_run=False, lock_wait=wait)
+        plan = run_prune(keep=keep, keep_days=keep_days, dry_run=False, lock_wait=wait)
     if plan.leftovers_note:
         notice(plan.leftovers_note)
     verb = "would delete" if dry_run else "deleted"
@@ -527,148 +515,4 @@ def prune_cmd(
     )
 
 
-# --- restore (a top-level command) ---------------------------------------------------------------
-@handle_errors
-def restore(
-    ctx: typer.Context,
-    backup_ref: Annotated[
-        str | None,
-        typer.Argument(
-            help="Backup name (in --dir) or path; default: the newest.", show_default=False
-        ),
-    ] = None,
-    target_url: Annotated[
-        str | None,
-        typer.Option(
-            "--target-url",
-            help="Database to restore into (default: the configured database's direct URL).",
-            show_default=False,
-        ),
-    ] = None,
-    clean: Annotated[
-        bool, typer.Option("--clean", help="Drop the backup's objects first (--if-exists).")
-    ] = False,
-    create_db: Annotated[
-        bool, typer.Option("--create", help="Create the target database if it does not exist.")
-    ] = False,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=1, help="Parallel pg_restore (not atomic if > 1).")
-    ] = 1,
-    thorough: Annotated[
-        bool,
-        typer.Option(
-            "--thorough",
-            help="count(*) and ANALYZE every table, instead of trusting the server's insert "
-            "counters and the backup's current planner statistics.",
-        ),
-    ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be done.")] = False,
-    directory: DirOpt = None,
-    database_url: DatabaseUrlOpt = None,
-    pg_bin: PgBinOpt = None,
-    no_relay: NoRelayOpt = False,
-    timeout: TimeoutOpt = None,
-    yes: YesOpt = False,
-    json_output: JsonOpt = False,
-) -> None:
-    """Restore a verified backup: checksum first, typed confirmation, refuses non-empty targets.
-
-    Uses --no-owner --no-privileges, one transaction when --jobs 1, then compares every table's
-    exact row count with the manifest (exit 1 on a mismatch) and ANALYZEs each table whose
-    planner statistics did not come current with the backup.
-
-    Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
-    """
-    from dbadmin.backup.manifest import find_backup
-    from dbadmin.backup.restore import execute_restore, plan_restore
-    from dbadmin.deadline import optional
-    from dbadmin.durations import parse_duration
-    from dbadmin.urls import DbUrl
-
-    seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
-    settings = get_settings(ctx, database_url, need_server=target_url is None)
-    entry = find_backup((directory or settings.backup_dir).resolve(), backup_ref)
-    target = DbUrl.parse(target_url).secure() if target_url else None
-    plan = plan_restore(
-        settings,
-        entry,
-        target_url=target,
-        clean=clean,
-        create=create_db,
-        jobs=jobs,
-        thorough=thorough,
-        pg_bin=pg_bin,
-    )
-    if dry_run:
-        if json_output:
-            print_json(_restore_plan_doc(plan, dry_run=True))
-        else:
-            console = out_console()
-            console.print(
-                f"would restore {entry.name} into {plan.target.describe()}:", highlight=False
-            )
-            for step in plan.steps:
-                console.print(f"  - {step}", highlight=False)
-        return
-    action = f"restore backup {entry.name} into {plan.target.describe()}"
-    if plan.target_tables:
-        action += f", replacing objects among its {plan.target_tables} tables/views (--clean)"
-    confirm(action, yes=yes, typed=plan.target.database)
-    result = execute_restore(
-        settings,
-        plan,
-        pg_bin=pg_bin,
-        allow_relay=not no_relay,
-        notice=notice,
-        deadline=optional(seconds),
-    )
-    if json_output:
-        doc = _restore_plan_doc(plan, dry_run=False)
-        doc.update(
-            ok=result.ok,
-            pg_restore=result.tool,
-            relayed=result.relayed,
-            restore_seconds=result.restore_seconds,
-            analyze_seconds=result.after.analyze_seconds,
-            count_seconds=result.after.count_seconds,
-            checksum_seconds=plan.checksum_seconds,
-            row_counts=result.row_counts,
-            counted_by_scan=list(result.after.scanned),
-            analyzed=list(result.after.analyzed),
-            statistics_from_backup=list(result.after.kept_statistics),
-            mismatches=list(result.mismatches),
-        )
-        print_json(doc)
-    else:
-        after = result.after
-        confirmed = len(after.row_counts) - len(after.scanned)
-        out_console().print(
-            f"restored {entry.name} into {plan.target.describe()} in "
-            f"{result.restore_seconds:.1f} s; {len(result.row_counts)} tables, row counts "
-            + ("match the manifest" if result.ok else "DIFFER from the manifest")
-            + f" ({confirmed} by the server's insert counters, {len(after.scanned)} by count(*)); "
-            f"ANALYZE of {_tables(len(after.analyzed))}, {len(after.kept_statistics)} kept the "
-            "backup's current statistics",
-            highlight=False,
-        )
-    if not result.ok:
-        raise fail(f"row counts differ from the manifest: {'; '.join(result.mismatches[:5])}", 1)
-
-
-def _tables(n: int) -> str:
-    return f"{n} table" if n == 1 else f"{n} tables"
-
-
-def _restore_plan_doc(plan: Any, *, dry_run: bool) -> dict[str, Any]:
-    return {
-        "backup": plan.entry.name,
-        "path": str(plan.entry.data_path),
-        "target": plan.target.masked(),
-        "target_exists": plan.target_exists,
-        "target_tables": plan.target_tables,
-        "clean": plan.clean,
-        "create": plan.create,
-        "jobs": plan.jobs,
-        "dry_run": dry_run,
-        "steps": list(plan.steps),
-    }
+__all__ = ["app", "restore"]  # restore: a top-level command, registered by dbadmin.cli
