@@ -3,13 +3,18 @@ too so that a plain `pytest` run catches them."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_MODULE_LINES = 600
+CLI_CONTRACT = "Only the CLI imports the CLI (core never imports dbadmin.cli)"
 
 
 def test_no_module_is_over_600_lines() -> None:
@@ -47,3 +52,59 @@ def test_ci_lint_step_fails_on_a_module_over_600_lines(
         assert "dbadmin/sub/big.py" in res.stderr and "small.py" not in res.stderr
     else:
         assert res.stdout == "ok\n" and res.stderr == ""
+
+
+def _lint_imports(cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_contracts_are_kept() -> None:
+    res = _lint_imports(REPO)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "3 kept, 0 broken" in res.stdout
+
+
+def test_typer_contract_covers_every_core_module() -> None:
+    """The forbidden contract lists its source modules: a new top-level module must join it."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (forbidden,) = [c for c in config["contracts"] if c["type"] == "forbidden"]
+    package = REPO / "dbadmin"
+    core = {
+        f"dbadmin.{p.stem}"
+        for p in package.iterdir()
+        if (p.suffix == ".py" or (p / "__init__.py").exists())
+        and p.stem not in ("__init__", "__main__", "cli")
+    }
+    assert set(forbidden["source_modules"]) == core
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "name"),
+    [
+        ("urls.py", "import dbadmin.cli.common", CLI_CONTRACT),
+        ("stats.py", "import typer", "Core never imports typer or click"),
+        (
+            "errors.py",
+            "from dbadmin import db",
+            "Layers: CLI, workflows, capabilities, shared modules, errors",
+        ),
+    ],
+)
+def test_lint_imports_fails_on_a_broken_contract(
+    tmp_path: Path, module: str, line: str, name: str
+) -> None:
+    shutil.copytree(REPO / "dbadmin", tmp_path / "dbadmin", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    path = tmp_path / "dbadmin" / module
+    path.write_text(path.read_text() + f"\n\ndef _late() -> None:\n    {line}  # noqa\n")
+    res = _lint_imports(tmp_path, pythonpath=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert f"{name} BROKEN" in res.stdout.splitlines(), res.stdout
