@@ -243,12 +243,12 @@ def translate_db_error(exc: BaseException, url: DbUrl | None = None) -> BaseExce
     password = url.password if url else None
     if isinstance(original, psycopg2.errors.QueryCanceled):
         return OperationTimeout(
-            f"statement cancelled: {scrub(_pg_message(original), password)}",
+            f"statement cancelled: {scrub(pg_message(original), password)}",
             "raise the timeout or make the statement cheaper",
         )
     if isinstance(original, psycopg2.errors.LockNotAvailable):
         return OperationTimeout(
-            f"lock not available: {scrub(_pg_message(original), password)}",
+            f"lock not available: {scrub(pg_message(original), password)}",
             "another session holds a conflicting lock; retry later",
         )
     if (
@@ -259,11 +259,11 @@ def translate_db_error(exc: BaseException, url: DbUrl | None = None) -> BaseExce
             return translate_connect_error(original, url)
         return ConnectError(scrub(" ".join(str(original).split()) or type(original).__name__))
     if isinstance(original, psycopg2.Error):
-        return SqlError(scrub(_pg_message(original), password))
+        return SqlError(scrub(pg_message(original), password))
     return exc
 
 
-def _pg_message(exc: BaseException) -> str:
+def pg_message(exc: BaseException) -> str:
     """PostgreSQL's primary message with its position, on one line."""
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag else None

@@ -998,7 +998,7 @@ def test_recording_a_verification_holds_the_directory_lock(
 def test_restore_test_hashes_the_backup_once(
     pg_server: PgServer, source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dbadmin.backup.verify as verify_mod
+    import dbadmin.backup.integrity as integrity_mod  # where checksum_problems hashes
     from dbadmin.backup.manifest import find_backup
 
     backups = tmp_path / "bk"
@@ -1006,13 +1006,13 @@ def test_restore_test_hashes_the_backup_once(
     create_backup(settings, BackupOptions(directory=backups, name="b"))
     entry = find_backup(backups, "b")
     hashed: list[Path] = []
-    real = verify_mod.sha256_file
+    real = integrity_mod.sha256_file
 
     def counting(path: Path) -> str:
         hashed.append(path)
         return real(path)
 
-    monkeypatch.setattr(verify_mod, "sha256_file", counting)
+    monkeypatch.setattr(integrity_mod, "sha256_file", counting)
     result = verify_backup_with_scratch(settings, entry, pg_server)
     assert result.ok and result.row_counts == EXPECTED_ROWS
     assert hashed == [entry.data_path]  # sha256 check only; the restore plan did not hash again

@@ -754,7 +754,7 @@ def test_check_errors_are_one_line_with_every_password_masked(pg_server: PgServe
     password masked even bare, URLs' passwords masked before any cut."""
     from conftest import PASSWORD
 
-    from dbadmin.health.checks import Session
+    from dbadmin.health.session import Session
     from dbadmin.urls import error_line
 
     conn = _connect(pg_server.password_url())

@@ -43,6 +43,6 @@ CHECK_NAMES: tuple[str, ...] = tuple(CHECKS)
 
 def select_checks(only: Sequence[str], skip: Sequence[str]) -> tuple[str, ...]:
     """``--check``/``--skip`` names (repeatable or comma-separated) -> the checks to run."""
-    from dbadmin.health.checks import select_checks as select
+    from dbadmin.health.runner import select_checks as select
 
     return select(only, skip, CHECK_NAMES)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbadmin.health.checks import CheckUnknown, Session
+from dbadmin.health.session import CheckUnknown, Session
 
 DEFAULT_APP_ROLE = "app_user"
 APP_ROLE_ENV = "DBADMIN_APP_ROLE"

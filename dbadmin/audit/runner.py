@@ -41,7 +41,7 @@ def _failed(settings: Settings, options: AuditOptions, started: float, error: st
 
 def run_audit(settings: Settings, options: AuditOptions) -> AuditReport:
     """Connect once and run the selected checks within ``options.timeout`` seconds."""
-    from dbadmin.health.checks import connect_within
+    from dbadmin.health.runner import connect_within
 
     started = time.monotonic()
     try:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from dbadmin.backup.catalog import ANY_KINDS, STATISTICS_MAJOR, count_user_relations
+from dbadmin.backup.integrity import checksum_problems, content_problems
 from dbadmin.backup.manifest import BackupEntry, BackupManifest
 from dbadmin.backup.postrestore import ANALYZE_WORKERS, PostRestore, after_restore
 from dbadmin.backup.runner import (
@@ -35,7 +36,6 @@ from dbadmin.backup.runner import (
     tool_conninfo,
     tool_failure,
 )
-from dbadmin.backup.verify import checksum_problems
 from dbadmin.deadline import Deadline
 from dbadmin.errors import ConnectError, ProblemFound, UsageError
 from dbadmin.signals import child_preexec
@@ -256,7 +256,7 @@ def plan_restore(
     """Check everything that can be checked without changing anything.
 
     The backup is verified first (checksums, then its table of contents or COPY statements
-    against the manifest's row counts: :func:`dbadmin.backup.verify.content_problems`) unless
+    against the manifest's row counts: :func:`dbadmin.backup.integrity.content_problems`) unless
     ``checksums_verified`` says the caller has just done so (``backup verify --restore-test``:
     hashing a large backup twice is wasted time).
     """
@@ -277,8 +277,6 @@ def plan_restore(
             "decompress it and run psql, or take custom-format backups",
         )
     hashed = time.monotonic()
-    from dbadmin.backup.verify import content_problems  # lazily, as verify imports this module
-
     problems = (
         [] if checksums_verified else checksum_problems(entry) or content_problems(entry, pg_bin)
     )

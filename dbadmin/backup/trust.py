@@ -15,7 +15,7 @@ deletes anything a manifest names, the manifest must:
 
 The digest detects damage and edits; it is not a signature (whoever can write the directory can
 recompute a sha256). Symbolic links are refused where the files live (see ``manifest.open_entry``
-and ``verify.checksum_problems``): a backup is made of regular files in its own directory.
+and ``integrity.checksum_problems``): a backup is made of regular files in its own directory.
 """
 
 from __future__ import annotations

@@ -242,7 +242,7 @@ def _run_checks(
     crit: list[str] | None,
     timeout: str,
 ) -> HealthReport:
-    from dbadmin.health.checks import HealthOptions, run_health_bounded, select_checks
+    from dbadmin.health.runner import HealthOptions, run_health_bounded, select_checks
 
     if json_output and nagios:
         raise UsageError("--json and --nagios cannot be combined", "choose one output format")

@@ -260,7 +260,7 @@ def enable(
 
     Example: dbadmin slow-queries enable --threshold 250ms
     """
-    from dbadmin.slowlog.pgss import enable as run_enable
+    from dbadmin.slowlog.enable import enable as run_enable
 
     report = run_enable(get_settings(ctx, database_url), threshold=threshold)
     if json_output:

@@ -10,7 +10,6 @@ failing statement. Each applied revision's file checksum is recorded.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import time
@@ -20,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import (
-    ConfigError,
     DbadminError,
     OperationTimeout,
     SqlError,
     UsageError,
 )
+from dbadmin.migrate.heads import load_scripts
 from dbadmin.migrate.lock import Blocker, BlockerWatch, LockHolder, MigrationLock
 from dbadmin.urls import scrub
 
@@ -84,31 +83,6 @@ class MigrationFailed(SqlError):
 
 
 # --- configuration -----------------------------------------------------------------------------
-def load_scripts(
-    settings: Settings, config_path: str | None = None
-) -> tuple[Config, ScriptDirectory]:
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
-    from dbadmin.migrate.heads import alembic_config
-
-    config = alembic_config(settings, config_path)
-    # Alembic's own "Generating ..." messages would land on our stdout (JSON): keep it quiet
-    config.cmd_opts = argparse.Namespace(quiet=True, x=[])
-    try:
-        scripts = ScriptDirectory.from_config(config)
-    except CommandError as exc:
-        raise ConfigError(f"cannot read migrations: {exc}", "check the alembic config") from None
-    try:
-        scripts.get_heads()  # loads every revision file now: a broken one is a config error
-    except Exception as exc:
-        raise ConfigError(
-            f"cannot load the revision files in {scripts.dir}: {type(exc).__name__}: {exc}",
-            "fix that revision file",
-        ) from None
-    return config, scripts
-
-
 def resolve_revision(scripts: ScriptDirectory, revision: str) -> None:
     """Exit 2 early for a revision that does not exist (before touching the database)."""
     if revision in {"head", "heads", "base"} or revision.startswith(("-", "+")):
@@ -144,7 +118,7 @@ def database_heads(cursor: Any) -> tuple[str, ...]:
 
 # --- the run -----------------------------------------------------------------------------------
 @contextmanager
-def _session(
+def migration_session(
     settings: Settings, options: MigrateOptions
 ) -> Iterator[tuple[MigrationLock, Connection, BlockerWatch]]:
     """Lock connection + migration connection + blocker watch, all closed at the end."""
@@ -180,7 +154,8 @@ def _session(
             engine.dispose()
 
 
-def _bind(config: Config, settings: Settings, conn: Connection) -> Config:
+def bind_connection(config: Config, settings: Settings, conn: Connection) -> Config:
+    """``config`` with dbadmin's settings and the open migration connection, for env.py."""
     config.attributes["dbadmin_settings"] = settings
     config.attributes["connection"] = conn
     return config
@@ -197,7 +172,7 @@ def upgrade(
     options = options or MigrateOptions()
     config, scripts = load_scripts(settings, options.config_path)
     resolve_revision(scripts, revision)
-    with _session(settings, options) as (lock, conn, watch):
+    with migration_session(settings, options) as (lock, conn, watch):
         before = current_heads(conn)
         pending = pending_revisions(scripts, revision, before)
         applied: list[AppliedRevision] = []
@@ -209,7 +184,7 @@ def upgrade(
                 watch,
                 script.revision,
                 lambda target=script.revision: command.upgrade(
-                    _bind(config, settings, conn), target
+                    bind_connection(config, settings, conn), target
                 ),
                 conn,
                 scripts,
@@ -245,7 +220,7 @@ def downgrade(
     options = options or MigrateOptions()
     config, scripts = loaded or load_scripts(settings, options.config_path)
     resolve_revision(scripts, revision)
-    with _session(settings, options) as (lock, conn, watch):
+    with migration_session(settings, options) as (lock, conn, watch):
         before = current_heads(conn)
         if revision.startswith("-") and not before:
             raise UsageError(f"cannot go down {revision}: the database is at base")
@@ -257,7 +232,7 @@ def downgrade(
                     options,
                     watch,
                     None,
-                    lambda: command.downgrade(_bind(config, settings, conn), revision),
+                    lambda: command.downgrade(bind_connection(config, settings, conn), revision),
                     conn,
                     scripts,
                 )
@@ -276,7 +251,9 @@ def downgrade(
                     options,
                     watch,
                     script.revision,
-                    lambda target=target: command.downgrade(_bind(config, settings, conn), target),
+                    lambda target=target: command.downgrade(
+                        bind_connection(config, settings, conn), target
+                    ),
                     conn,
                     scripts,
                 )
@@ -339,10 +316,10 @@ def stamp(
     options = options or MigrateOptions()
     config, scripts = load_scripts(settings, options.config_path)
     resolve_revision(scripts, revision)
-    with _session(settings, options) as (lock, conn, _watch):
+    with migration_session(settings, options) as (lock, conn, _watch):
         before = current_heads(conn)
         try:
-            command.stamp(_bind(config, settings, conn), revision)
+            command.stamp(bind_connection(config, settings, conn), revision)
         except Exception as exc:
             conn.rollback()
             raise _usage_or_failure(exc, revision) from None
@@ -438,7 +415,7 @@ def _usage_or_failure(exc: BaseException, revision: str | None) -> DbadminError:
     from alembic.util import CommandError
     from sqlalchemy import exc as sa_exc
 
-    from dbadmin.db import _pg_message
+    from dbadmin.db import pg_message
 
     if isinstance(exc, DbadminError):
         return exc
@@ -447,7 +424,7 @@ def _usage_or_failure(exc: BaseException, revision: str | None) -> DbadminError:
     statement: str | None = None
     if isinstance(exc, sa_exc.StatementError):
         statement = exc.statement
-        message = _pg_message(exc.orig) if exc.orig is not None else str(exc)
+        message = pg_message(exc.orig) if exc.orig is not None else str(exc)
     else:
         message = f"{type(exc).__name__}: {exc}"
     text = f"revision {revision} failed and was rolled back: {scrub(' '.join(message.split()))}"

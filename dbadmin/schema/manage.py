@@ -48,12 +48,18 @@ def create(settings: Settings, *, options: MigrateOptions | None = None) -> Crea
 
     from dbadmin.migrate import checksums
     from dbadmin.migrate.models import OWN_TABLES, load_metadata
-    from dbadmin.migrate.runner import MigrateOptions, _bind, _session, current_heads, load_scripts
+    from dbadmin.migrate.runner import (
+        MigrateOptions,
+        bind_connection,
+        current_heads,
+        load_scripts,
+        migration_session,
+    )
 
     options = options or MigrateOptions()
     metadata = load_metadata(settings)
     config, scripts = load_scripts(settings, options.config_path)
-    with _session(settings, options) as (_lock, conn, _watch):
+    with migration_session(settings, options) as (_lock, conn, _watch):
         existing = [t for t in _existing_tables(conn) if t not in OWN_TABLES]
         current = current_heads(conn)
         if existing or current:
@@ -66,7 +72,9 @@ def create(settings: Settings, *, options: MigrateOptions | None = None) -> Crea
             )
         conn.commit()
         metadata.create_all(conn)
-        command.stamp(_bind(config, settings, conn), "heads")  # inside the same transaction
+        command.stamp(
+            bind_connection(config, settings, conn), "heads"
+        )  # inside the same transaction
         conn.commit()
         stamped = current_heads(conn)
         checksums.sync(conn, scripts, stamped, by=f"schema create by {checksums.applied_by()}")
@@ -78,11 +86,11 @@ def drop(settings: Settings, *, options: MigrateOptions | None = None) -> DropRe
     from sqlalchemy import text
 
     from dbadmin.migrate.models import OWN_TABLES, load_metadata
-    from dbadmin.migrate.runner import MigrateOptions, _session
+    from dbadmin.migrate.runner import MigrateOptions, migration_session
 
     options = options or MigrateOptions()
     metadata = load_metadata(settings)
-    with _session(settings, options) as (_lock, conn, _watch):
+    with migration_session(settings, options) as (_lock, conn, _watch):
         before = set(_existing_tables(conn))
         conn.commit()
         metadata.drop_all(conn, checkfirst=True)

@@ -1,7 +1,8 @@
 """What is slow: pg_stat_statements (top, snapshots with reset-proof deltas, enable) and server
 logs (stderr/csvlog/jsonlog parser with fingerprints), plus single-file HTML reports.
 
-- ``pgss``: pg_stat_statements reader, snapshots and ``enable`` (SQL in ``dbadmin/sql/slowlog``);
+- ``pgss``: pg_stat_statements reader and snapshots (SQL in ``dbadmin/sql/slowlog``); ``enable``:
+  `slow-queries enable`;
 - ``logparse``: the log parser's entry point (``parse_logs``), which runs
   ``readers`` (one per format, and input handling) into ``accumulate`` (per-fingerprint
   statistics, errors, timeline), ``nplusone`` (N+1 runs per session) and ``report`` (the typed

@@ -12,7 +12,7 @@ import math
 import re
 from array import array
 
-from dbadmin.slowlog.fingerprint import _ZEROS, Fingerprint, FingerprintCache
+from dbadmin.slowlog.fingerprint import DIGITS_TO_ZERO, Fingerprint, FingerprintCache
 from dbadmin.slowlog.nplusone import MIN_RUN, NPlusOneTracker, is_control
 from dbadmin.stats import nearest_rank
 
@@ -140,7 +140,7 @@ class Accumulator:
         """One statement that completed; ``pid`` (the session) when known, for N+1 runs."""
         if ms < self.min_ms:
             return
-        key = sql.translate(_ZEROS)
+        key = sql.translate(DIGITS_TO_ZERO)
         group = self.by_key.get(key)
         if group is None:
             group = self.by_text.get(sql)

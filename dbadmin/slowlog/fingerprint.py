@@ -19,7 +19,7 @@ _FAST_LITERALS = re.compile(rb"'(?:[^']|'')*'|(?<![\w$.])\d+(?:\.\d+)?(?:[eE][-+
 # Text the literal-stripping regex could misread: comments, quoted identifiers, backslash
 # escapes and dollar quoting ($$...$$, $tag$...$tag$; $1 parameters are fine).
 _UNSAFE = re.compile(rb'--|/\*|"|\\|\$(?!\d)')
-_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 # A "shape" of the text: letters/_ -> a, digits -> 0, the characters that matter kept as is.
 _SHAPE = bytes(
     ord("a")
@@ -104,7 +104,7 @@ class FingerprintCache:
     def get(self, sql: bytes) -> Fingerprint:
         # Zeroing digits keeps every character class in place, so whether the fast key is safe
         # is a property of the key itself: check it once per key, not once per statement.
-        key = sql.translate(_ZEROS)
+        key = sql.translate(DIGITS_TO_ZERO)
         found = self._fast.get(key)
         if found is not None and found is not _UNSAFE_KEY:
             return found
@@ -142,7 +142,7 @@ class FingerprintCache:
         return found
 
     def fast_key_is_safe(self, key: bytes) -> bool:
-        """Whether ``sql.translate(_ZEROS)`` keys statements of one fingerprint (after get())."""
+        """Whether ``sql.translate(DIGITS_TO_ZERO)`` keys statements of one fingerprint (after get())."""
         found = self._fast.get(key)
         return found is not None and found is not _UNSAFE_KEY
 

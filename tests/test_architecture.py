@@ -1,0 +1,116 @@
+"""Rules about the code's shape that a tool enforces in CI's lint step (issue 19), checked here
+too so that a plain `pytest` run catches them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MAX_MODULE_LINES = 600
+CLI_CONTRACT = "Only the CLI imports the CLI (core never imports dbadmin.cli)"
+
+
+def test_no_module_is_over_600_lines() -> None:
+    sizes = {
+        str(path.relative_to(REPO)): len(path.read_text().splitlines())
+        for path in (REPO / "dbadmin").rglob("*.py")
+    }
+    assert {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES} == {}, "split along seams"
+
+
+def _size_check() -> str:
+    """The module-size lines of scripts/test-all's lint section (before any lane starts)."""
+    script = (REPO / "scripts" / "test-all").read_text()
+    lint = script[: script.index("-m pytest")]
+    start = lint.index("long=$(")
+    return lint[start : lint.index("\nfi\n", start) + 4]
+
+
+@pytest.mark.parametrize(("lines", "code"), [(MAX_MODULE_LINES, 0), (MAX_MODULE_LINES + 1, 1)])
+def test_ci_lint_step_fails_on_a_module_over_600_lines(
+    tmp_path: Path, lines: int, code: int
+) -> None:
+    (tmp_path / "dbadmin" / "sub").mkdir(parents=True)
+    (tmp_path / "dbadmin" / "small.py").write_text("x = 1\n")
+    (tmp_path / "dbadmin" / "sub" / "big.py").write_text("x = 1\n" * lines)
+    res = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + _size_check() + "echo ok\n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert res.returncode == code, res.stderr
+    if code:
+        assert "dbadmin/sub/big.py" in res.stderr and "small.py" not in res.stderr
+    else:
+        assert res.stdout == "ok\n" and res.stderr == ""
+
+
+def _lint_imports(cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_contracts_are_kept() -> None:
+    res = _lint_imports(REPO)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "4 kept, 0 broken" in res.stdout
+
+
+def test_typer_contract_covers_every_core_module() -> None:
+    """The forbidden contract lists its source modules: a new top-level module must join it."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (forbidden,) = [c for c in config["contracts"] if c["type"] == "forbidden"]
+    package = REPO / "dbadmin"
+    core = {
+        f"dbadmin.{p.stem}"
+        for p in package.iterdir()
+        if (p.suffix == ".py" or (p / "__init__.py").exists())
+        and p.stem not in ("__init__", "__main__", "cli")
+    }
+    assert set(forbidden["source_modules"]) == core
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "name"),
+    [
+        ("urls.py", "import dbadmin.cli.common", CLI_CONTRACT),
+        ("stats.py", "import typer", "Core never imports typer or click"),
+        (
+            "errors.py",
+            "from dbadmin import db",
+            "Layers: CLI, workflows, capabilities, shared modules, errors",
+        ),
+        (
+            "migrate/heads.py",
+            "from dbadmin.migrate import runner",
+            "No import cycle inside dbadmin.backup or dbadmin.migrate",
+        ),
+    ],
+)
+def test_lint_imports_fails_on_a_broken_contract(
+    tmp_path: Path, module: str, line: str, name: str
+) -> None:
+    shutil.copytree(REPO / "dbadmin", tmp_path / "dbadmin", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    path = tmp_path / "dbadmin" / module
+    path.write_text(path.read_text() + f"\n\ndef _late() -> None:\n    {line}  # noqa\n")
+    res = _lint_imports(tmp_path, pythonpath=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    broken = [ln for ln in res.stdout.splitlines() if ln.startswith(f"{name} BROKEN")]
+    assert broken, res.stdout
