@@ -228,3 +228,51 @@ def test_like_keeps_functional_dependencies_of_extended_statistics(
         fresh_db, "SELECT dependencies::text FROM pg_stats_ext WHERE tablename = 'place'"
     )[0][0]
     assert '"2 => 3": 1.000000' in dependencies
+
+
+NOTES = "CREATE TABLE note (id serial PRIMARY KEY, body text NOT NULL, tag varchar(40));"
+
+
+def test_like_keeps_the_width_of_text_with_more_values_than_bounds(
+    cli: Cli, fresh_db: DbUrl, pg_server: PgServer
+) -> None:
+    """avg_width: 8,000 distinct 12-character bodies (100 histogram bounds) stay 12 wide in
+    the copy (the generic generator's phrases would not), and so the table's size."""
+    name = pg_server.create_database()
+    origin = pg_server.url(name)
+    try:
+        run(origin, f'ALTER DATABASE "{name}" SET synchronous_commit = on')  # see source()
+        run(origin, NOTES)
+        run(
+            origin,
+            "INSERT INTO note (body, tag) SELECT 'n-' || left(md5(g::text), 10), "
+            "CASE WHEN g % 3 = 0 THEN NULL ELSE 'tag-' || (g % 300) END "
+            "FROM generate_series(1, 8000) g",
+        )
+        run(origin, "VACUUM (ANALYZE) note")  # vacuumed: so is the copy (no COPY tail pages)
+        run(fresh_db, NOTES)
+        res = cli("seed", "-d", fresh_db.render(), "--now", NOW, "--like", origin.render(),
+                  "--no-values")  # fmt: skip
+        assert res.exit_code == 0, res.stderr
+        run(fresh_db, "ANALYZE note")
+        for column in ("body", "tag"):
+            sql = (
+                "SELECT avg_width, null_frac, n_distinct FROM pg_stats "
+                f"WHERE tablename = 'note' AND attname = '{column}'"
+            )
+            want, got = run(origin, sql)[0], run(fresh_db, sql)[0]
+            assert abs(want[0] - got[0]) <= 0.1 * want[0], (column, want, got)
+            assert abs(want[1] - got[1]) <= 0.02, (column, want, got)
+            wd = want[2] if want[2] > 0 else -want[2] * 8000
+            gd = got[2] if got[2] > 0 else -got[2] * 8000
+            assert abs(wd - gd) <= 0.1 * wd, (column, want, got)
+        pages = "SELECT relpages FROM pg_class WHERE relname = 'note'"
+        assert (
+            abs(run(origin, pages)[0][0] - run(fresh_db, pages)[0][0])
+            <= 0.1 * run(origin, pages)[0][0] + 2
+        )
+        leaked = run(origin, "SELECT body FROM note")
+    finally:
+        pg_server.drop_database(name)
+    bodies = {r[0] for r in leaked}
+    assert not bodies & {r[0] for r in run(fresh_db, "SELECT body FROM note")}  # --no-values
