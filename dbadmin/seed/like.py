@@ -27,7 +27,7 @@ import itertools
 import json
 import random
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -227,12 +227,9 @@ def stats_values(
         return escape(look_alike(v) if hide else v)
 
     mcv = [shown(v) for v in stats.mcv]
-    mcf = list(stats.mcf[: len(mcv)])
     others = max(0 if mcv else 1, stats.distinct(rows) - len(mcv))
     pool, ordered = _pool(spec, stats, rng, ctx, others, shown)
     null_frac = stats.null_frac if spec.nullable else 0.0
-    cum = list(itertools.accumulate(mcf))
-    mcv_mass = cum[-1] if cum else 0.0
     # physical order: a column the source stores in (reverse) order of its values
     # (timestamps of an append-only table) follows the row number through the sorted pool
     corr = stats.correlation or 0.0
@@ -241,26 +238,11 @@ def stats_values(
         pool.reverse()
     elif not follow:
         rng.shuffle(pool)
-    rand, turn = rng.random, [0]
 
-    def values(s: int, n: int) -> list[str]:
-        out: list[str] = []
-        for _ in range(n):
-            if rand() < null_frac:
-                out.append(NULL)
-                continue
-            v = rand() * (1 - stats.null_frac)  # the frequencies count the NULL rows too
-            if mcv and (v < mcv_mass or not pool):
-                at = bisect.bisect_left(cum, v if pool else v * mcv_mass / (1 - stats.null_frac))
-                out.append(mcv[min(at, len(mcv) - 1)])
-            elif follow:
-                out.append(pool[min(len(pool) - 1, (s + len(out)) * len(pool) // rows)])
-            else:  # round-robin over the shuffled pool: every other value as often
-                out.append(pool[turn[0] % len(pool)])
-                turn[0] += 1
-        return out
+    def placed(row: int) -> str:
+        return pool[min(len(pool) - 1, row * len(pool) // rows)]
 
-    return values
+    return _chooser(stats, rng, null_frac, mcv, pool, NULL, placed if follow else None)
 
 
 def _pool(
@@ -344,24 +326,42 @@ def fk_picker(
     rng.shuffle(order)
     top = list(stats.mcf[: min(active, len(stats.mcf))])
     busy, rest = order[: len(top)], order[len(top) : active]
-    cum = list(itertools.accumulate(top))
-    mass = cum[-1] if cum else 0.0
     null_frac = stats.null_frac if nullable else 0.0
+    choose = _chooser(stats, rng, null_frac, busy, rest, None)
+    return lambda n: choose(0, n)
+
+
+def _chooser(
+    stats: ColumnStats,
+    rng: random.Random,
+    null_frac: float,
+    common: list[Any],
+    others: list[Any],
+    null: Any,
+    placed: Callable[[int], Any] | None = None,
+) -> Callable[[int, int], list[Any]]:
+    """``choose(start, n)``: ``n`` values for rows from ``start``: ``null`` at ``null_frac``,
+    each common value at its frequency, else the others in turn (every one as often), or
+    ``placed(row)`` when the column follows the row order."""
+    cum = list(itertools.accumulate(stats.mcf[: len(common)]))
+    mass = cum[-1] if cum else 0.0
     rand, turn = rng.random, [0]
 
-    def pick(n: int) -> list[tuple[str, ...] | None]:
-        out: list[tuple[str, ...] | None] = []
+    def choose(start: int, n: int) -> list[Any]:
+        out: list[Any] = []
         for _ in range(n):
             if rand() < null_frac:
-                out.append(None)
+                out.append(null)
                 continue
             v = rand() * (1 - stats.null_frac)  # the frequencies count the NULL rows too
-            if busy and (v < mass or not rest):
-                at = bisect.bisect_left(cum, v if rest else v * mass / (1 - stats.null_frac))
-                out.append(busy[min(at, len(busy) - 1)])
+            if common and (v < mass or not others):
+                at = bisect.bisect_left(cum, v if others else v * mass / (1 - stats.null_frac))
+                out.append(common[min(at, len(common) - 1)])
+            elif placed is not None:
+                out.append(placed(start + len(out)))
             else:
-                out.append(rest[turn[0] % len(rest)])
+                out.append(others[turn[0] % len(others)])
                 turn[0] += 1
         return out
 
-    return pick
+    return choose
