@@ -58,7 +58,7 @@ class FkGroup:
     null_only: bool = False  # the FK closes a cycle: filled with NULL
     keys: list[tuple[str, ...]] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)  # cumulative, skewed
-    null_share: float = 0.1  # nullable keys: NULL this often (--like: the source's null_frac)
+    null_share: float = 0.1  # nullable keys: NULL this often
     pick: Callable[[int], list[tuple[str, ...] | None]] | None = None  # --like: source's fan-out
 
     @property

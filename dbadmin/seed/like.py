@@ -189,6 +189,7 @@ def vacuum_like(conn: Any, like: SourceStats, tables: Sequence[Table]) -> tuple[
             if like.visible.get(table.name, 0.0) >= VISIBLE_MIN:
                 cur.execute(f"VACUUM (ANALYZE) {qualified(table.name, table.schema)}")
                 done.append(table.name)
+        cur.execute("RESET synchronous_commit")  # set for the seed's commit (see run.py)
     return tuple(done)
 
 
