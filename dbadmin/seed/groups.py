@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,7 +58,8 @@ class FkGroup:
     null_only: bool = False  # the FK closes a cycle: filled with NULL
     keys: list[tuple[str, ...]] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)  # cumulative, skewed
-    null_share: float = 0.1  # nullable keys: NULL this often (--like: the source's null_frac)
+    null_share: float = 0.1  # nullable keys: NULL this often
+    pick: Callable[[int], list[tuple[str, ...] | None]] | None = None  # --like: source's fan-out
 
     @property
     def name(self) -> str:
@@ -142,10 +143,12 @@ def fill_fk(g: FkGroup, rng: random.Random, n: int, cols: dict[str, list[str]]) 
         for name in g.columns:
             cols[name] = [NULL] * n
         return
-    rand = rng.random
-    chosen: list[tuple[str, ...] | None] = rng.choices(g.keys, cum_weights=g.weights, k=n)  # type: ignore[assignment]
-    if g.nullable:
-        chosen = [None if rand() < g.null_share else key for key in chosen]
+    if g.pick is not None:  # --like
+        chosen = g.pick(n)
+    else:
+        rand = rng.random
+        drawn = rng.choices(g.keys, cum_weights=g.weights, k=n)
+        chosen = [None if g.nullable and rand() < g.null_share else key for key in drawn]
     for k, name in enumerate(g.columns):
         cols[name] = [NULL if key is None else key[k] for key in chosen]
 

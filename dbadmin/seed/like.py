@@ -27,7 +27,7 @@ import itertools
 import json
 import random
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,8 @@ from dbadmin.seed.values import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from dbadmin.settings import Settings
     from dbadmin.urls import DbUrl
 
@@ -57,7 +59,7 @@ FROM pg_stats WHERE schemaname = %s AND NOT inherited
 """
 STATS_INHERITED_SQL = STATS_SQL.replace("AND NOT inherited", "AND inherited")
 ROWS_SQL = """
-SELECT c.relname, c.reltuples, c.relkind
+SELECT c.relname, c.reltuples, c.relkind, c.relpages, c.relallvisible
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 """
@@ -69,6 +71,7 @@ SELECT e.tablename, e.dependencies::text,
 FROM pg_stats_ext e WHERE e.schemaname = %s AND e.dependencies IS NOT NULL
 """
 DEPENDENCY_MIN = 0.8  # weaker dependencies are left to chance
+VISIBLE_MIN = 0.5  # a source table this much all-visible has been vacuumed: so is the copy
 PARTITION_ROWS_SQL = """
 SELECT p.relname, sum(GREATEST(c.reltuples, 0))
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
@@ -106,6 +109,9 @@ class SourceStats:
         default_factory=dict
     )
 
+    # pg_class.relallvisible / relpages: how much of each table VACUUM has marked all-visible
+    visible: Mapping[str, float] = field(default_factory=dict)
+
     def of(self, table: str) -> dict[str, ColumnStats]:
         return {c: s for (t, c), s in self.columns.items() if t == table}
 
@@ -119,7 +125,9 @@ def read_source_stats(settings: Settings, source: DbUrl, schema: str) -> SourceS
         conn.set_session(readonly=True)
         with conn.cursor() as cur:
             cur.execute(ROWS_SQL, (schema,))
-            found = {r[0]: float(r[1]) for r in cur.fetchall()}
+            relations = cur.fetchall()
+            found = {r[0]: float(r[1]) for r in relations}
+            visible = {r[0]: r[4] / r[3] for r in relations if r[3] > 0}
             cur.execute(PARTITION_ROWS_SQL, (schema,))
             for parent, total in cur.fetchall():
                 if parent in found and found[parent] <= 0:
@@ -138,7 +146,7 @@ def read_source_stats(settings: Settings, source: DbUrl, schema: str) -> SourceS
                     )
             dependencies = _dependencies(cur, schema)
         conn.rollback()
-    return SourceStats(source.describe(), found, columns, dependencies)
+    return SourceStats(source.describe(), found, columns, dependencies, visible)
 
 
 def _dependencies(cur: Any, schema: str) -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
@@ -164,6 +172,25 @@ def _dependencies(cur: Any, schema: str) -> dict[str, tuple[tuple[tuple[str, ...
             if float(degree) >= DEPENDENCY_MIN and (deps, target) not in found.get(table, []):
                 found.setdefault(table, []).append((deps, target))
     return {t: tuple(d) for t, d in found.items()}
+
+
+def vacuum_like(conn: Any, like: SourceStats, tables: Sequence[Table]) -> tuple[str, ...]:
+    """After the seed commits: VACUUM (ANALYZE) each seeded table that VACUUM has marked
+    mostly all-visible in the source (autovacuum's usual state), so the copy's visibility map
+    matches (index-only scan costs) and the empty pages COPY's bulk extension leaves at the
+    end of a table (PostgreSQL 16+, up to 64 pages, a third of a small table) are cut off:
+    the planner costs scans by the table's current size. The vacuumed tables' names."""
+    from dbadmin.seed.copy import qualified
+
+    done: list[str] = []
+    conn.autocommit = True  # VACUUM cannot run inside a transaction block
+    with conn.cursor() as cur:
+        for table in tables:
+            if like.visible.get(table.name, 0.0) >= VISIBLE_MIN:
+                cur.execute(f"VACUUM (ANALYZE) {qualified(table.name, table.schema)}")
+                done.append(table.name)
+        cur.execute("RESET synchronous_commit")  # set for the seed's commit (see run.py)
+    return tuple(done)
 
 
 def look_alike(value: str) -> str:
@@ -201,12 +228,9 @@ def stats_values(
         return escape(look_alike(v) if hide else v)
 
     mcv = [shown(v) for v in stats.mcv]
-    mcf = list(stats.mcf[: len(mcv)])
     others = max(0 if mcv else 1, stats.distinct(rows) - len(mcv))
     pool, ordered = _pool(spec, stats, rng, ctx, others, shown)
     null_frac = stats.null_frac if spec.nullable else 0.0
-    cum = list(itertools.accumulate(mcf))
-    mcv_mass = cum[-1] if cum else 0.0
     # physical order: a column the source stores in (reverse) order of its values
     # (timestamps of an append-only table) follows the row number through the sorted pool
     corr = stats.correlation or 0.0
@@ -215,26 +239,11 @@ def stats_values(
         pool.reverse()
     elif not follow:
         rng.shuffle(pool)
-    rand, turn = rng.random, [0]
 
-    def values(s: int, n: int) -> list[str]:
-        out: list[str] = []
-        for _ in range(n):
-            if rand() < null_frac:
-                out.append(NULL)
-                continue
-            v = rand() * (1 - stats.null_frac)  # the frequencies count the NULL rows too
-            if mcv and (v < mcv_mass or not pool):
-                at = bisect.bisect_left(cum, v if pool else v * mcv_mass / (1 - stats.null_frac))
-                out.append(mcv[min(at, len(mcv) - 1)])
-            elif follow:
-                out.append(pool[min(len(pool) - 1, (s + len(out)) * len(pool) // rows)])
-            else:  # round-robin over the shuffled pool: every other value as often
-                out.append(pool[turn[0] % len(pool)])
-                turn[0] += 1
-        return out
+    def placed(row: int) -> str:
+        return pool[min(len(pool) - 1, row * len(pool) // rows)]
 
-    return values
+    return _chooser(stats, rng, null_frac, mcv, pool, NULL, placed if follow else None)
 
 
 def _pool(
@@ -274,6 +283,8 @@ def _pool(
             if ordered:
                 return ordered, True
     pool = [shown(b) for b in bounds[:size]]  # type: ignore[operator]
+    if len(pool) < size and spec.kind in TEXT_KINDS and bounds and _free_text(spec):
+        pool += _variants(bounds, size - len(pool), set(pool) | set(stats.mcv))
     if len(pool) < size:  # more distinct values than bounds: generated ones of the same kind
         plain = ColumnSpec(**{**spec.__dict__, "nullable": False, "unique": True})
         extra = make_values(plain, rng, ctx)(0, size - len(pool))
@@ -281,20 +292,77 @@ def _pool(
     return pool, False
 
 
-def fk_weights(stats: ColumnStats, keys: int, rows: int, rng: random.Random) -> list[float]:
-    """Cumulative weights over ``keys`` parents: the source's fan-out (how many parents have
-    children, the busiest ones' shares)."""
-    active = min(keys, stats.distinct(rows))
-    order = list(range(keys))
+def _free_text(spec: ColumnSpec) -> bool:
+    """A text column whose CHECKs say nothing of its values' form (look-alikes stay valid)."""
+    check = spec.check
+    return not (check.values or check.patterns or check.likes or check.lo or check.hi)
+
+
+def _variants(bounds: list[str], count: int, taken: set[str]) -> list[str]:
+    """``count`` new distinct texts, each a look-alike of a histogram bound with that bound's
+    length, so the copy's widths (``avg_width``, pages per table) follow the source's rather
+    than the generic generator's."""
+    out: list[str] = []
+    seen = set(taken)
+    for i in range(count * 20):
+        base = bounds[i % len(bounds)]
+        text = escape(look_alike(f"{base}\x00{i}")[: len(base)])
+        if text not in seen and any(c.isalnum() for c in base):
+            seen.add(text)
+            out.append(text)
+            if len(out) == count:
+                break
+    return out
+
+
+def fk_picker(
+    stats: ColumnStats, keys: list[tuple[str, ...]], rows: int, rng: random.Random, nullable: bool
+) -> Any:
+    """``pick(n)``: ``n`` parent keys (None: NULL) with the source's fan-out. The busiest parents
+    take the most common values' shares; the other rows go round-robin over as many further
+    parents as ``n_distinct`` says, so each of them has children (a random draw would leave
+    about a third of them childless and the copy's ``n_distinct`` short)."""
+    active = min(len(keys), stats.distinct(rows))
+    order = list(keys)
     rng.shuffle(order)
-    weights = [0.0] * keys
-    top = [f for f in stats.mcf[:active]]
-    rest = max(0.0, 1.0 - stats.null_frac - sum(top))
-    spread = rest / max(active - len(top), 1)
-    for rank, key in enumerate(order[:active]):
-        weights[key] = top[rank] if rank < len(top) else spread
-    cum, total = [], 0.0
-    for w in weights:
-        total += w
-        cum.append(total)
-    return cum if total > 0 else [float(i + 1) for i in range(keys)]
+    top = list(stats.mcf[: min(active, len(stats.mcf))])
+    busy, rest = order[: len(top)], order[len(top) : active]
+    null_frac = stats.null_frac if nullable else 0.0
+    choose = _chooser(stats, rng, null_frac, busy, rest, None)
+    return lambda n: choose(0, n)
+
+
+def _chooser(
+    stats: ColumnStats,
+    rng: random.Random,
+    null_frac: float,
+    common: list[Any],
+    others: list[Any],
+    null: Any,
+    placed: Callable[[int], Any] | None = None,
+) -> Callable[[int, int], list[Any]]:
+    """``choose(start, n)``: ``n`` values for rows from ``start``: ``null`` at ``null_frac``,
+    each common value at its frequency, else the others in turn (every one as often), or
+    ``placed(row)`` when the column follows the row order."""
+    cum = list(itertools.accumulate(stats.mcf[: len(common)]))
+    mass = cum[-1] if cum else 0.0
+    rand, turn = rng.random, [0]
+
+    def choose(start: int, n: int) -> list[Any]:
+        out: list[Any] = []
+        for _ in range(n):
+            if rand() < null_frac:
+                out.append(null)
+                continue
+            v = rand() * (1 - stats.null_frac)  # the frequencies count the NULL rows too
+            if common and (v < mass or not others):
+                at = bisect.bisect_left(cum, v if others else v * mass / (1 - stats.null_frac))
+                out.append(common[min(at, len(common) - 1)])
+            elif placed is not None:
+                out.append(placed(start + len(out)))
+            else:
+                out.append(others[turn[0] % len(others)])
+                turn[0] += 1
+        return out
+
+    return choose

@@ -443,7 +443,17 @@ def _run_locked(settings: Settings, plan: SeedPlan, progress: SeedProgress | Non
         )
         if plan.catalog is not None and any(r.rows for r in loaded):
             refreshed = refresh_matviews(conn, plan.catalog)
+        if plan.like is not None:
+            # VACUUM marks a page all-visible only once the commits of its rows are flushed,
+            # and a clog page shares one LSN: this commit and the ANALYZEs after it are flushed
+            with conn.cursor() as cur:
+                cur.execute("SET synchronous_commit = on")
         conn.commit()
+        if plan.like is not None:
+            from dbadmin.seed.like import vacuum_like
+
+            seeded = [tables[r.table] for r in loaded if r.rows and r.table in tables]
+            vacuum_like(conn, plan.like, seeded)
     results.extend(loaded)
     position = {p.table: i for i, p in enumerate(plan.tables)}
     results.sort(key=lambda r: position.get(r.table, -1))

@@ -39,7 +39,7 @@ from dbadmin.seed.groups import (
     skewed,
     topological,
 )
-from dbadmin.seed.like import ColumnStats, fk_weights, stats_values
+from dbadmin.seed.like import ColumnStats, fk_picker, stats_values
 from dbadmin.seed.partitions import Leaf, PartitionValues, leaves
 from dbadmin.seed.rng import stream
 from dbadmin.seed.text import TimeFormatter
@@ -388,8 +388,7 @@ class GenericTable:
                 rng = stream(self.seed, self.table.fullname, group.name, "fan-out")
                 source = self.stats.get(group.columns[0]) if len(group.columns) == 1 else None
                 if source is not None and group.keys:
-                    group.weights = fk_weights(source, len(group.keys), self.requested, rng)
-                    group.null_share = source.null_frac
+                    group.pick = fk_picker(source, group.keys, self.requested, rng, group.nullable)
                 else:
                     group.weights = skewed(rng, len(group.keys))
         rows = self.requested
