@@ -375,11 +375,21 @@ def test_prune_on_the_store_keeps_the_newest_and_what_the_flags_say(
 
 
 def test_store_usage_errors(
-    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli, monkeypatch: pytest.MonkeyPatch
+    pg_server: PgServer,
+    source: str,
+    bucket: Bucket,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     url = pg_server.password_url(source).render()
-    res = cli("backup", "-F", "directory", "-d", url, "--dir", bucket.url)
+    local = tmp_path / "bk"
+    res = cli(
+        "backup", "-F", "directory", "--encrypt", "-d", url, "--dir", str(local),
+        env={"DBADMIN_BACKUP_KEY": KEY_HEX},
+    )  # fmt: skip
     assert res.exit_code == ExitCode.USAGE and "--format custom" in res.stderr
+    assert not local.exists() or list(local.iterdir()) == []
     assert bucket.objects() == [] and bucket.uploads() == []
     missing = cli("backup", "-d", url, "--dir", "s3://no-such-bucket-dbadmin/p")
     assert missing.exit_code == ExitCode.EXTERNAL and "(NoSuchBucket)" in missing.stderr
