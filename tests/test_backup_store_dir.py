@@ -5,16 +5,18 @@ Against moto's S3 server (see test_backup_store)."""
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import test_backup
-import test_backup_store
 from conftest import PASSWORD, Cli, PgServer
 from test_backup import EXPECTED_ROWS, fingerprint
 from test_backup_store import KEY_HEX, Bucket, bucket, s3_endpoint
 
+from dbadmin.backup.store.s3 import StoreError
 from dbadmin.errors import ExitCode
 
 source = test_backup.source
@@ -118,4 +120,39 @@ def test_directory_format_flipped_byte_in_one_file_fails_verify_and_restore(
         pg_server.drop_database(target)
 
 
-_ = test_backup_store  # the fixtures' module
+def test_directory_upload_failure_removes_uploaded_objects_and_the_local_dump(
+    cli: Cli,
+    pg_server: PgServer,
+    source: str,
+    bucket: Bucket,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The store fails on the third file's upload: the objects already uploaded are deleted,
+    the local temporary directory is gone, nothing is listed; a killed run's objects NAME/FILE
+    are shown as leftovers and block that name."""
+    from dbadmin.backup.store.s3 import MultipartUpload
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real = MultipartUpload.complete
+    calls: list[str] = []
+
+    def failing(self: MultipartUpload) -> None:
+        calls.append(self.name)
+        if len(calls) == 3:
+            raise StoreError(f"object store: completing {self.name} failed (InternalError)")
+        real(self)
+
+    monkeypatch.setattr(MultipartUpload, "complete", failing)
+    url = pg_server.password_url(source).render()
+    res = _backup_dir(cli, url, bucket, {})
+    assert res.exit_code == ExitCode.EXTERNAL and "InternalError" in res.stderr
+    assert len(calls) == 3 and bucket.objects() == [] and bucket.uploads() == []
+    assert list(tmp_path.iterdir()) == []  # the dump's local copy is gone
+    monkeypatch.setattr(MultipartUpload, "complete", real)
+
+    bucket.write("k1/toc.dat", b"PGDMP")  # as a SIGKILLed run leaves them
+    listed = cli("backup", "list", "--dir", bucket.url, "--json")
+    assert [x["path"] for x in listed.json()["leftovers"]] == [f"{bucket.url}/k1/toc.dat"]  # type: ignore[index]
+    again = cli("backup", "-F", "directory", "-d", url, "--dir", bucket.url, "--name", "k1")
+    assert again.exit_code == ExitCode.USAGE and "already exists" in again.stderr

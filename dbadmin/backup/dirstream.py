@@ -36,6 +36,11 @@ class DirectoryStreamTarget(StreamTarget):
         self.tmp = Path(tempfile.mkdtemp(prefix="dbadmin-dump-"))  # 0700
         return self.tmp / data  # pg_dump creates it
 
+    def taken_names(self) -> set[str]:
+        """Also NAME when objects NAME/FILE exist (a killed run's): never mix two dumps."""
+        names = super().taken_names()
+        return names | {name.split("/", 1)[0] for name in names if "/" in name}
+
     def written(self) -> int:
         return self.sent + (path_size(self.tmp) if self.tmp is not None else 0)
 

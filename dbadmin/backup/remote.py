@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -161,13 +162,24 @@ def scan_store(store: BackupStore) -> StoreCatalog:
         claimed.update(f.name for f in found.stored_files())
         backups.append(found)
     # a name with a slash is a directory backup's file, or below the store (not ours to judge)
-    leftovers = [
-        o for o in objects if o.name not in claimed and o.name[0] != "." and "/" not in o.name
-    ]
+    leftovers = [o for o in objects if o.name not in claimed and _ours(o.name)]
     backups.sort(key=lambda b: (b.entry.finished, b.name), reverse=True)
     return StoreCatalog(
         store.where, tuple(backups), tuple(leftovers), tuple(store.pending_uploads()), tuple(broken)
     )
+
+
+# the files pg_dump writes in a directory-format dump (a killed run's objects NAME/FILE)
+DUMP_FILE_RE = re.compile(r"^(toc\.dat|\d+\.dat(\.\w+)?|blobs_\d+\.toc|blob_\d+\.dat(\.\w+)?)$")
+
+
+def _ours(name: str) -> bool:
+    """Whether an object under the prefix is dbadmin's: a backup's file, or a directory
+    backup's ``NAME/FILE`` (anything else below a slash is another prefix's business)."""
+    if name.startswith("."):
+        return False
+    head, slash, tail = name.partition("/")
+    return not slash or (NAME_RE.match(head) is not None and DUMP_FILE_RE.match(tail) is not None)
 
 
 def find_stored(store: BackupStore, ref: str | None, *, latest: bool = False) -> StoredBackup:
