@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -34,6 +34,7 @@ from dbadmin.backup.manifest import (
 )
 from dbadmin.backup.retention import PrunePlan, check_retention, split_by_retention
 from dbadmin.backup.store import BackupStore, PendingUpload, StoredObject
+from dbadmin.backup.streamread import DOWNLOAD_CHUNK, open_checked
 from dbadmin.backup.trust import NAME_RE, check_seal, corrupt, seal
 from dbadmin.backup.verify import (
     RECORD_LOCK_WAIT_SECONDS,
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
     from dbadmin.backup.crypto import BackupKey
     from dbadmin.backup.runner import Notice
     from dbadmin.settings import Settings
-
-DOWNLOAD_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -199,6 +198,15 @@ def find_stored(store: BackupStore, ref: str | None, *, latest: bool = False) ->
     return load_stored(store, man_name, sizes)
 
 
+def needed_key(backup: StoredBackup, key: BackupKey | None) -> BackupKey | None:
+    """The key, required (exit 2 without it) when the backup is encrypted."""
+    if backup.encryption and key is None:
+        from dbadmin.backup.crypto import require_key
+
+        return require_key({}, f"backup {backup.name} is encrypted: reading it")
+    return key
+
+
 @contextlib.contextmanager
 def fetched(
     store: BackupStore, backup: StoredBackup, key: BackupKey | None
@@ -207,10 +215,7 @@ def fetched(
     checked against the manifest on the way; deleted on exit. Raises CorruptBackup (changed
     object) or DecryptionFailed (wrong key, changed ciphertext): nothing is yielded then."""
     manifest = backup.entry.manifest
-    if backup.encryption and key is None:
-        from dbadmin.backup.crypto import require_key
-
-        key = require_key({}, f"backup {manifest.name} is encrypted: reading it")
+    key = needed_key(backup, key)
     with tempfile.TemporaryDirectory(prefix="dbadmin-fetch-") as tmp:
         folder = Path(tmp)
         os.chmod(folder, 0o700)
@@ -224,45 +229,13 @@ def fetched(
 
 
 def download(store: BackupStore, item: StoredFile, path: Path, key: BackupKey | None) -> None:
-    """One object into ``path`` (0600, in 0700 folders), hashed on the way and decrypted when
-    encrypted; raises CorruptBackup naming the object when its bytes are not the manifest's."""
-    where = store.url_of(item.name)
+    """One object into ``path`` (0600, in 0700 folders), decrypted when encrypted; raises
+    CorruptBackup naming the object when its bytes are not the manifest's."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    with store.open_read(item.name) as source:
-        hashed = _Hashing(source, digest)
+    with open_checked(store, item, key) as source:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
-            if item.encryption:
-                from dbadmin.backup.crypto import decrypt_stream
-
-                assert key is not None
-                for plain in decrypt_stream(key, item.encryption, hashed):
-                    out.write(plain)
-            else:
-                while chunk := hashed.read(DOWNLOAD_CHUNK):
-                    out.write(chunk)
-            while hashed.read(DOWNLOAD_CHUNK):  # bytes after the last chunk count too
-                pass
-    if hashed.size != item.size:
-        raise corrupt(where, f"size {hashed.size} bytes, manifest says {item.size}")
-    if digest.hexdigest() != item.sha256:
-        raise corrupt(where, "sha256 mismatch (the stored object changed since the backup)")
-
-
-class _Hashing:
-    """A reader that hashes and counts what passes through it."""
-
-    def __init__(self, source: Any, digest: Any) -> None:
-        self.source = source
-        self.digest = digest
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = bytes(self.source.read(size))
-        self.digest.update(data)
-        self.size += len(data)
-        return data
+            shutil.copyfileobj(source, out, DOWNLOAD_CHUNK)
 
 
 def verify_stored(
