@@ -56,6 +56,13 @@ def test_plain_restore_from_the_store_streams(
     extra = (["--compress", compress] if compress else []) + (["--encrypt"] if encrypt else [])
     data = _plain_backup(cli, url, bucket, *extra, env=env)
     assert data.endswith(".sql.gz" if compress else ".sql")
+    verified = cli("backup", "verify", "p1", "--dir", bucket.url, "--json", env=env)
+    assert verified.exit_code == 0, verified.stderr
+    checks = {c["name"]: c for c in verified.json()["checks"]}  # type: ignore[index]
+    assert "checked while streaming" in checks["sha256"]["detail"]
+    assert checks["sql header/trailer"]["ok"] and checks["row counts cover the archive"]["ok"]
+    listed = cli("backup", "list", "--dir", bucket.url, "--json").json()
+    assert listed["backups"][0]["verified"] == "ok"  # type: ignore[index]
     target = f"streamed_{uuid.uuid4().hex[:8]}"
     res = cli(
         "restore", "p1", "--dir", bucket.url, "-d", url,
@@ -87,6 +94,10 @@ def test_changed_plain_object_rolls_the_streamed_restore_back(
         at = raw.rindex(b"dump complete")
         raw[at] = ord("D")
     bucket.write(data, bytes(raw))
+    bad = cli("backup", "verify", "p1", "--dir", bucket.url, "--json", env=env)
+    assert bad.exit_code == ExitCode.PROBLEM
+    assert ("decryption failed" if encrypt else "sha256 mismatch") in bad.stderr
+    assert bad.json()["checks"][0]["ok"] is False  # type: ignore[index]
     target = pg_server.create_database()
     try:
         res = cli(

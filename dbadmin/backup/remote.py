@@ -251,13 +251,39 @@ def verify_stored(
     from dbadmin.backup.crypto import DecryptionFailed
 
     try:
-        with fetched(store, backup, key) as entry:
-            result = verify_backup(settings, entry, notice=notice, record=False, **checks)
+        if backup.entry.manifest.format == "plain" and not checks.get("restore_test"):
+            result = verify_plain_streamed(store, backup, key)
+        else:
+            with fetched(store, backup, key) as entry:
+                result = verify_backup(settings, entry, notice=notice, record=False, **checks)
     except (CorruptBackup, DecryptionFailed) as exc:
         check = Check("sha256", False, exc.what)
         result = VerifyResult(backup.name, (check,), (exc.what,))
     recorded = record_stored(store, backup, result, notice=notice)
     return replace(result, recorded=recorded)
+
+
+def verify_plain_streamed(
+    store: BackupStore, backup: StoredBackup, key: BackupKey | None
+) -> VerifyResult:
+    """A plain script's checks on the stream itself (no temporary copy): the header, the
+    trailer and the tables read while the object is hashed (and decrypted); the results count
+    only once its sha256 matched (else CorruptBackup or DecryptionFailed is raised)."""
+    from dbadmin.backup.streamread import plain_opener
+    from dbadmin.backup.verify import manifest_check, read_script, script_checks
+
+    entry = backup.entry
+    shown = store.url_of(entry.manifest.data)
+    with plain_opener(store, backup, key)() as handle:
+        issue, tables = (
+            (None, None) if shown.endswith((".zst", ".lz4")) else read_script(handle, shown)
+        )
+    checks = [
+        Check("sha256", True, "1 file(s) match (checked while streaming)"),
+        *script_checks(entry, issue, tables),
+        manifest_check(entry),
+    ]
+    return VerifyResult(backup.name, tuple(checks), tuple(c.detail for c in checks if not c.ok))
 
 
 def record_stored(
