@@ -265,17 +265,26 @@ def test_flipped_byte_in_the_store_fails_verify_and_restore(
     bad = cli("backup", "verify", "b1", "--dir", bucket.url, "--json")
     assert bad.exit_code == ExitCode.PROBLEM
     assert "sha256 mismatch" in bad.stderr and f"{bucket.url}/b1.dump" in bad.stderr
+    res = restore_refused(cli, pg_server, url, bucket, "b1")
+    assert "sha256 mismatch" in res.stderr
+
+
+def restore_refused(
+    cli: Cli, pg_server: PgServer, url: str, bucket: Bucket, name: str, env: Any = None
+) -> Any:
+    """Restore NAME into an existing empty database: exit 1, and the database is unchanged."""
     target = pg_server.create_database()
     try:
         before = pg_server.execute("SELECT count(*) FROM pg_class", target)
         res = cli(
-            "restore", "b1", "--dir", bucket.url, "-d", url,
-            "--target-url", pg_server.password_url(target).render(), "--yes",
+            "restore", name, "--dir", bucket.url, "-d", url,
+            "--target-url", pg_server.password_url(target).render(), "--yes", env=env,
         )  # fmt: skip
-        assert res.exit_code == ExitCode.PROBLEM and "sha256 mismatch" in res.stderr
+        assert res.exit_code == ExitCode.PROBLEM, res.stderr
         assert pg_server.execute("SELECT count(*) FROM pg_class", target) == before
     finally:
         pg_server.drop_database(target)
+    return res
 
 
 def test_encrypted_backup_refuses_wrong_key_tampering_and_loose_key_files(

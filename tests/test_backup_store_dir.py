@@ -14,7 +14,7 @@ import pytest
 import test_backup
 from conftest import PASSWORD, Cli, PgServer
 from test_backup import EXPECTED_ROWS, fingerprint
-from test_backup_store import KEY_HEX, Bucket, bucket, s3_endpoint
+from test_backup_store import KEY_HEX, Bucket, bucket, restore_refused, s3_endpoint
 
 from dbadmin.backup.store.s3 import StoreError
 from dbadmin.errors import ExitCode
@@ -106,18 +106,7 @@ def test_directory_format_flipped_byte_in_one_file_fails_verify_and_restore(
         assert "decryption failed" in bad.stderr
     else:
         assert "sha256 mismatch" in bad.stderr and f"{bucket.url}/d1/{victim}" in bad.stderr
-    target = pg_server.create_database()
-    try:
-        before = pg_server.execute("SELECT count(*) FROM pg_class", target)
-        res = cli(
-            "restore", "d1", "--dir", bucket.url, "-d", url,
-            "--target-url", pg_server.password_url(target).render(), "--yes",
-            env=env or None,
-        )  # fmt: skip
-        assert res.exit_code == ExitCode.PROBLEM, res.stderr
-        assert pg_server.execute("SELECT count(*) FROM pg_class", target) == before
-    finally:
-        pg_server.drop_database(target)
+    restore_refused(cli, pg_server, url, bucket, "d1", env or None)
 
 
 def test_directory_upload_failure_removes_uploaded_objects_and_the_local_dump(
