@@ -265,17 +265,26 @@ def test_flipped_byte_in_the_store_fails_verify_and_restore(
     bad = cli("backup", "verify", "b1", "--dir", bucket.url, "--json")
     assert bad.exit_code == ExitCode.PROBLEM
     assert "sha256 mismatch" in bad.stderr and f"{bucket.url}/b1.dump" in bad.stderr
+    res = restore_refused(cli, pg_server, url, bucket, "b1")
+    assert "sha256 mismatch" in res.stderr
+
+
+def restore_refused(
+    cli: Cli, pg_server: PgServer, url: str, bucket: Bucket, name: str, env: Any = None
+) -> Any:
+    """Restore NAME into an existing empty database: exit 1, and the database is unchanged."""
     target = pg_server.create_database()
     try:
         before = pg_server.execute("SELECT count(*) FROM pg_class", target)
         res = cli(
-            "restore", "b1", "--dir", bucket.url, "-d", url,
-            "--target-url", pg_server.password_url(target).render(), "--yes",
+            "restore", name, "--dir", bucket.url, "-d", url,
+            "--target-url", pg_server.password_url(target).render(), "--yes", env=env,
         )  # fmt: skip
-        assert res.exit_code == ExitCode.PROBLEM and "sha256 mismatch" in res.stderr
+        assert res.exit_code == ExitCode.PROBLEM, res.stderr
         assert pg_server.execute("SELECT count(*) FROM pg_class", target) == before
     finally:
         pg_server.drop_database(target)
+    return res
 
 
 def test_encrypted_backup_refuses_wrong_key_tampering_and_loose_key_files(
@@ -375,11 +384,21 @@ def test_prune_on_the_store_keeps_the_newest_and_what_the_flags_say(
 
 
 def test_store_usage_errors(
-    pg_server: PgServer, source: str, bucket: Bucket, cli: Cli, monkeypatch: pytest.MonkeyPatch
+    pg_server: PgServer,
+    source: str,
+    bucket: Bucket,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     url = pg_server.password_url(source).render()
-    res = cli("backup", "-F", "directory", "-d", url, "--dir", bucket.url)
+    local = tmp_path / "bk"
+    res = cli(
+        "backup", "-F", "directory", "--encrypt", "-d", url, "--dir", str(local),
+        env={"DBADMIN_BACKUP_KEY": KEY_HEX},
+    )  # fmt: skip
     assert res.exit_code == ExitCode.USAGE and "--format custom" in res.stderr
+    assert not local.exists() or list(local.iterdir()) == []
     assert bucket.objects() == [] and bucket.uploads() == []
     missing = cli("backup", "-d", url, "--dir", "s3://no-such-bucket-dbadmin/p")
     assert missing.exit_code == ExitCode.EXTERNAL and "(NoSuchBucket)" in missing.stderr

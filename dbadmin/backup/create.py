@@ -565,7 +565,7 @@ def dump_target(settings: Settings, options: BackupOptions) -> Any:
 
     where = backup_location(options.directory, settings, options.endpoint_url)
     if isinstance(where, StoreUrl) or options.encrypt:
-        from dbadmin.backup.streamed import StreamTarget
+        from dbadmin.backup.dirstream import stream_target
 
-        return StreamTarget.for_location(where, settings, options)
+        return stream_target(where, settings, options)
     return DirectoryTarget(where)

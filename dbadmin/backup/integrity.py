@@ -151,23 +151,28 @@ def plain_script(path: Path) -> tuple[str | None, set[str] | None]:
     if path.name.endswith((".zst", ".lz4")):
         return None, None  # no decompressor in the standard library
     opener: Any = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        return read_script(handle, path)
+
+
+def read_script(handle: Any, path: object) -> tuple[str | None, set[str] | None]:
+    """:func:`plain_script` of an open (decompressed) stream; ``path`` names it in problems."""
     tables: set[str] = set()
     complete = False
-    with opener(path, "rb") as handle:
-        reader = _ScriptReader(handle)
-        head = b""
-        while line := reader.readline():
-            if len(head) < 4096:
-                head += line
-            if line.startswith(b"COPY "):
-                match = COPY_RE.match(line)
-                if match is None:
-                    return f"{path}: unreadable COPY statement {line[:120]!r}", None
-                tables.add(f"{_identifier(match[1])} {_identifier(match[2])}")
-                if not reader.skip_copy_data():
-                    break
-            elif line.startswith(PLAIN_TRAILER):
-                complete = True
+    reader = _ScriptReader(handle)
+    head = b""
+    while line := reader.readline():
+        if len(head) < 4096:
+            head += line
+        if line.startswith(b"COPY "):
+            match = COPY_RE.match(line)
+            if match is None:
+                return f"{path}: unreadable COPY statement {line[:120]!r}", None
+            tables.add(f"{_identifier(match[1])} {_identifier(match[2])}")
+            if not reader.skip_copy_data():
+                break
+        elif line.startswith(PLAIN_TRAILER):
+            complete = True
     if PLAIN_HEADER not in head[:4096]:
         return f"{path}: does not start like a pg_dump SQL script", None
     if not complete:
@@ -224,14 +229,15 @@ def coverage_check(entry: BackupEntry, archive: set[str] | None) -> Check:
 def content_checks(entry: BackupEntry, pg_bin: str | None) -> list[Check]:
     """Is the archive readable, and do the manifest's row counts cover exactly its tables?"""
     if entry.manifest.format == "plain":
-        issue, tables = plain_script(entry.data_path)
-        checks = [Check("sql header/trailer", issue is None, issue or "looks complete")]
-    else:
-        readable, tables = toc_check(entry, pg_bin)
-        checks = [readable]
-    if checks[0].ok:
-        checks.append(coverage_check(entry, tables))
-    return checks
+        return script_checks(entry, *plain_script(entry.data_path))
+    readable, tables = toc_check(entry, pg_bin)
+    return [readable, coverage_check(entry, tables)] if readable.ok else [readable]
+
+
+def script_checks(entry: BackupEntry, issue: str | None, tables: set[str] | None) -> list[Check]:
+    """The checks of a plain script read by :func:`read_script`."""
+    checks = [Check("sql header/trailer", issue is None, issue or "looks complete")]
+    return [*checks, coverage_check(entry, tables)] if issue is None else checks
 
 
 def content_problems(entry: BackupEntry, pg_bin: str | None = None) -> list[str]:

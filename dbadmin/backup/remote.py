@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -33,6 +34,7 @@ from dbadmin.backup.manifest import (
 )
 from dbadmin.backup.retention import PrunePlan, check_retention, split_by_retention
 from dbadmin.backup.store import BackupStore, PendingUpload, StoredObject
+from dbadmin.backup.streamread import DOWNLOAD_CHUNK, needed_key, open_checked
 from dbadmin.backup.trust import NAME_RE, check_seal, corrupt, seal
 from dbadmin.backup.verify import (
     RECORD_LOCK_WAIT_SECONDS,
@@ -47,8 +49,6 @@ if TYPE_CHECKING:
     from dbadmin.backup.crypto import BackupKey
     from dbadmin.backup.runner import Notice
     from dbadmin.settings import Settings
-
-DOWNLOAD_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,42 @@ class StoredBackup:
         info = self.document.get("encryption")
         return info if isinstance(info, dict) else None
 
-    def expected_object(self) -> tuple[int, str]:
-        """Size and sha256 of the stored object."""
-        if self.encryption:
-            return int(self.encryption["stored_size"]), str(self.encryption["stored_sha256"])
-        item = self.entry.manifest.files[0]
-        return item.size, item.sha256
+    def stored_files(self) -> list[StoredFile]:
+        """The backup's objects (one, or the directory format's ``DATA/FILE`` each) with what
+        the manifest says they hold; raises CorruptBackup when it does not say."""
+        manifest = self.entry.manifest
+        info = self.encryption
+        if manifest.format != "directory":
+            item = manifest.files[0]
+            if info:
+                size, sha = int(info["stored_size"]), str(info["stored_sha256"])
+                return [StoredFile(manifest.data, size, sha, info)]
+            return [StoredFile(manifest.data, item.size, item.sha256, None)]
+        per_file = info.get("files") if info else None
+        found = []
+        for item in manifest.files:
+            name = f"{manifest.data}/{item.path}"
+            if info is None:
+                found.append(StoredFile(name, item.size, item.sha256, None))
+                continue
+            own = per_file.get(item.path) if isinstance(per_file, dict) else None
+            if not isinstance(own, dict):
+                raise corrupt(name, "the manifest has no encryption details for this file")
+            shared = {k: v for k, v in info.items() if k != "files"}
+            size, sha = int(own["stored_size"]), str(own["stored_sha256"])
+            found.append(StoredFile(name, size, sha, {**shared, **own}))
+        return found
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One object of a stored backup: its name, stored size and sha256, and (when encrypted)
+    the manifest's encryption details for it."""
+
+    name: str
+    size: int
+    sha256: str
+    encryption: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -104,12 +134,13 @@ def load_stored(store: BackupStore, man_name: str, sizes: dict[str, int]) -> Sto
     if not isinstance(doc, dict):
         raise corrupt(where, "the manifest is not a JSON object")
     manifest = trusted_manifest(doc, check_seal(doc, where), man_name, where)
-    if manifest.format == "directory":
-        raise corrupt(where, "a directory-format backup cannot live in a store")
     backup = StoredBackup(BackupEntry(manifest, Path(man_name), Path(manifest.data)), doc, 0)
-    if manifest.data not in sizes:
-        raise corrupt(store.url_of(manifest.data), f"the data of backup {manifest.name} is missing")
-    return replace(backup, stored_size=sizes[manifest.data])
+    total = 0
+    for item in backup.stored_files():
+        if item.name not in sizes:
+            raise corrupt(store.url_of(item.name), f"the data of backup {manifest.name} is missing")
+        total += sizes[item.name]
+    return replace(backup, stored_size=total)
 
 
 def scan_store(store: BackupStore) -> StoreCatalog:
@@ -119,7 +150,7 @@ def scan_store(store: BackupStore) -> StoreCatalog:
     broken: list[tuple[str, str]] = []
     claimed: set[str] = set()
     for item in objects:
-        if not item.name.endswith(MANIFEST_SUFFIX) or item.name.startswith("."):
+        if not item.name.endswith(MANIFEST_SUFFIX) or item.name.startswith(".") or "/" in item.name:
             continue
         claimed.add(item.name)
         try:
@@ -127,13 +158,27 @@ def scan_store(store: BackupStore) -> StoreCatalog:
         except CorruptBackup as exc:
             broken.append((item.name, exc.what))
             continue
-        claimed.add(found.entry.manifest.data)
+        claimed.update(f.name for f in found.stored_files())
         backups.append(found)
-    leftovers = [o for o in objects if o.name not in claimed and not o.name.startswith(".")]
+    # a name with a slash is a directory backup's file, or below the store (not ours to judge)
+    leftovers = [o for o in objects if o.name not in claimed and _ours(o.name)]
     backups.sort(key=lambda b: (b.entry.finished, b.name), reverse=True)
     return StoreCatalog(
         store.where, tuple(backups), tuple(leftovers), tuple(store.pending_uploads()), tuple(broken)
     )
+
+
+# the files pg_dump writes in a directory-format dump (a killed run's objects NAME/FILE)
+DUMP_FILE_RE = re.compile(r"^(toc\.dat|\d+\.dat(\.\w+)?|blobs_\d+\.toc|blob_\d+\.dat(\.\w+)?)$")
+
+
+def _ours(name: str) -> bool:
+    """Whether an object under the prefix is dbadmin's: a backup's file, or a directory
+    backup's ``NAME/FILE`` (anything else below a slash is another prefix's business)."""
+    if name.startswith("."):
+        return False
+    head, slash, tail = name.partition("/")
+    return not slash or (NAME_RE.match(head) is not None and DUMP_FILE_RE.match(tail) is not None)
 
 
 def find_stored(store: BackupStore, ref: str | None, *, latest: bool = False) -> StoredBackup:
@@ -161,35 +206,12 @@ def fetched(
     checked against the manifest on the way; deleted on exit. Raises CorruptBackup (changed
     object) or DecryptionFailed (wrong key, changed ciphertext): nothing is yielded then."""
     manifest = backup.entry.manifest
-    size, sha = backup.expected_object()
-    where = store.url_of(manifest.data)
-    if backup.stored_size != size:
-        raise corrupt(where, f"size {backup.stored_size} bytes, manifest says {size}")
-    if backup.encryption and key is None:
-        from dbadmin.backup.crypto import require_key
-
-        key = require_key({}, f"backup {manifest.name} is encrypted: reading it")
+    key = needed_key(backup, key)
     with tempfile.TemporaryDirectory(prefix="dbadmin-fetch-") as tmp:
         folder = Path(tmp)
         os.chmod(folder, 0o700)
-        digest = hashlib.sha256()
-        with store.open_read(manifest.data) as source:
-            hashed = _Hashing(source, digest)
-            fd = os.open(folder / manifest.data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                if backup.encryption:
-                    from dbadmin.backup.crypto import decrypt_stream
-
-                    assert key is not None
-                    for plain in decrypt_stream(key, backup.encryption, hashed):
-                        out.write(plain)
-                else:
-                    while chunk := hashed.read(DOWNLOAD_CHUNK):
-                        out.write(chunk)
-                while hashed.read(DOWNLOAD_CHUNK):  # bytes after the last chunk count too
-                    pass
-        if digest.hexdigest() != sha or hashed.size != size:
-            raise corrupt(where, "sha256 mismatch (the stored object changed since the backup)")
+        for item in backup.stored_files():
+            download(store, item, folder / item.name, key)
         man_file = folder / f"{manifest.name}{MANIFEST_SUFFIX}"
         fd = os.open(man_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -197,19 +219,14 @@ def fetched(
         yield open_entry(man_file)
 
 
-class _Hashing:
-    """A reader that hashes and counts what passes through it."""
-
-    def __init__(self, source: Any, digest: Any) -> None:
-        self.source = source
-        self.digest = digest
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = bytes(self.source.read(size))
-        self.digest.update(data)
-        self.size += len(data)
-        return data
+def download(store: BackupStore, item: StoredFile, path: Path, key: BackupKey | None) -> None:
+    """One object into ``path`` (0600, in 0700 folders), decrypted when encrypted; raises
+    CorruptBackup naming the object when its bytes are not the manifest's."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open_checked(store, item, key) as source:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out, DOWNLOAD_CHUNK)
 
 
 def verify_stored(
@@ -225,13 +242,39 @@ def verify_stored(
     from dbadmin.backup.crypto import DecryptionFailed
 
     try:
-        with fetched(store, backup, key) as entry:
-            result = verify_backup(settings, entry, notice=notice, record=False, **checks)
+        if backup.entry.manifest.format == "plain" and not checks.get("restore_test"):
+            result = verify_plain_streamed(store, backup, key)
+        else:
+            with fetched(store, backup, key) as entry:
+                result = verify_backup(settings, entry, notice=notice, record=False, **checks)
     except (CorruptBackup, DecryptionFailed) as exc:
         check = Check("sha256", False, exc.what)
         result = VerifyResult(backup.name, (check,), (exc.what,))
     recorded = record_stored(store, backup, result, notice=notice)
     return replace(result, recorded=recorded)
+
+
+def verify_plain_streamed(
+    store: BackupStore, backup: StoredBackup, key: BackupKey | None
+) -> VerifyResult:
+    """A plain script's checks on the stream itself (no temporary copy): the header, the
+    trailer and the tables read while the object is hashed (and decrypted); the results count
+    only once its sha256 matched (else CorruptBackup or DecryptionFailed is raised)."""
+    from dbadmin.backup.integrity import manifest_check, read_script, script_checks
+    from dbadmin.backup.streamread import plain_opener
+
+    entry = backup.entry
+    shown = store.url_of(entry.manifest.data)
+    with plain_opener(store, backup, key)() as handle:
+        issue, tables = (
+            (None, None) if shown.endswith((".zst", ".lz4")) else read_script(handle, shown)
+        )
+    checks = [
+        Check("sha256", True, "1 file(s) match (checked while streaming)"),
+        *script_checks(entry, issue, tables),
+        manifest_check(entry),
+    ]
+    return VerifyResult(backup.name, tuple(checks), tuple(c.detail for c in checks if not c.ok))
 
 
 def record_stored(
@@ -285,7 +328,8 @@ def prune_store(
         if not dry_run:
             for item in doomed:  # the manifest first: nothing is left looking complete
                 store.delete(item.entry.manifest_file.name)
-                store.delete(item.entry.data_path.name)
+                for stored in by_entry[item.entry.name].stored_files():
+                    store.delete(stored.name)
             for upload in catalog.pending:
                 store.abort_pending(upload)
     note = None

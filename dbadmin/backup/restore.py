@@ -42,6 +42,8 @@ from dbadmin.signals import child_preexec
 from dbadmin.urls import DbUrl
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from dbadmin.settings import Settings
 
 TRANSACTION_TIMEOUT_MAJOR = 17  # servers before 17 reject "SET transaction_timeout"
@@ -63,6 +65,7 @@ class RestorePlan:
     checksum_seconds: float = 0.0
     thorough: bool = False  # count(*) and ANALYZE every table (see backup/postrestore.py)
     analyze: bool = True  # False for a scratch database that is dropped right after
+    open_data: Callable[[], AbstractContextManager[IO[bytes]]] | None = None  # streamread
 
 
 @dataclass(frozen=True)
@@ -476,12 +479,12 @@ def _restore_data(
         )
         if manifest.format == "plain":
             gz = data.name.endswith(".gz")
-            piped = gz or script_mode
+            piped = gz or script_mode or plan.open_data is not None
             argv = psql_argv(tool.path, dbname=dbname, file=None if piped else data)
 
             def feed_file(pipe: IO[bytes]) -> None:
-                opener: Any = gzip.open if gz else open
-                with opener(data, "rb") as source:
+                local: Any = lambda: (gzip.open if gz else open)(data, "rb")  # noqa: E731
+                with (plan.open_data or local)() as source:
                     copy_for_old_server(source, pipe, filter_header=script_mode)
 
             result = run_tool(

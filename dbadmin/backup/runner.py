@@ -222,7 +222,7 @@ def run_tool(
             assert proc.stdin is not None
             try:
                 feed(proc.stdin)
-            except (BrokenPipeError, OSError) as exc:
+            except BaseException as exc:  # e.g. a streamed backup failing its sha256 check
                 feed_error.append(exc)
             finally:
                 try:
@@ -251,6 +251,9 @@ def run_tool(
         reader.join(timeout=10)
         if feeder is not None:
             feeder.join(timeout=10)
+    for error in feed_error:  # a closed pipe shows in the child's result; anything else here
+        if not isinstance(error, OSError):
+            raise error
     return ToolResult(tuple(argv), proc.returncode, tuple(tail), time.monotonic() - started)
 
 

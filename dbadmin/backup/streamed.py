@@ -25,14 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbadmin.backup.manifest import MANIFEST_SUFFIX, BackupWriteError, FileEntry
-from dbadmin.backup.store import BackupStore, StoreUrl, Upload, open_store
+from dbadmin.backup.store import BackupStore, Upload
 from dbadmin.backup.trust import seal
-from dbadmin.errors import DbadminError, UsageError
+from dbadmin.errors import DbadminError
 
 if TYPE_CHECKING:
-    from dbadmin.backup.create import BackupOptions
     from dbadmin.backup.crypto import BackupKey, Encryptor
-    from dbadmin.settings import Settings
 
 READ_SIZE = 1024 * 1024
 JOIN_SECONDS = 30.0
@@ -60,23 +58,6 @@ class StreamTarget:
         self.stored_size = 0
         self.stored_hash = hashlib.sha256()
         self.data = ""
-
-    @classmethod
-    def for_location(
-        cls, where: StoreUrl | Path, settings: Settings, options: BackupOptions
-    ) -> StreamTarget:
-        key = None
-        if options.encrypt:
-            from dbadmin.backup.crypto import require_key
-
-            key = require_key(settings.env, "--encrypt")
-        if options.format == "directory":
-            what = "an encrypted backup" if options.encrypt else f"a backup to {where}"
-            raise UsageError(
-                f"{what} cannot use --format directory (pg_dump writes many files)",
-                "use --format custom (the default) or plain",
-            )
-        return cls(open_store(where), key)
 
     # --- the run's frame -----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -126,16 +107,24 @@ class StreamTarget:
             self.stored_hash.update(chunk)
             self.upload.write(chunk)
 
+    def _feed(self, chunk: bytes) -> None:
+        """Hash one piece of pg_dump's output, encrypt it when asked, send it."""
+        self.plain_size += len(chunk)
+        self.plain_hash.update(chunk)
+        self._send(self.encryptor.update(chunk) if self.encryptor else chunk)
+
+    def _end(self) -> None:
+        if self.encryptor is not None:
+            self._send(self.encryptor.finish())
+
     def _pump(self) -> None:
         assert self.fifo is not None
         try:
             with open(self.fifo, "rb") as pipe:
                 while not self.cancelled and (chunk := pipe.read(READ_SIZE)):
-                    self.plain_size += len(chunk)
-                    self.plain_hash.update(chunk)
-                    self._send(self.encryptor.update(chunk) if self.encryptor else chunk)
-                if self.encryptor is not None and not self.cancelled:
-                    self._send(self.encryptor.finish())
+                    self._feed(chunk)
+                if not self.cancelled:
+                    self._end()
         except BaseException as exc:  # closing the pipe makes pg_dump fail (EPIPE)
             self.error = exc
 
@@ -176,24 +165,29 @@ class StreamTarget:
         self._cleanup()
         return [FileEntry(self.data, self.plain_size, self.plain_hash.hexdigest())]
 
+    def encryption_info(self) -> dict[str, Any] | None:
+        """The manifest's ``encryption`` (None when not encrypted)."""
+        if self.encryptor is None:
+            return None
+        return {
+            **self.encryptor.describe(),
+            "stored_size": self.stored_size,
+            "stored_sha256": self.stored_hash.hexdigest(),
+        }
+
+    def delete_data(self) -> None:
+        with contextlib.suppress(Exception):
+            self.store.delete(self.data)
+
     def write_manifest(self, name: str, document: dict[str, Any]) -> str:
-        if self.encryptor is not None:
-            document = seal(
-                {
-                    **document,
-                    "encryption": {
-                        **self.encryptor.describe(),
-                        "stored_size": self.stored_size,
-                        "stored_sha256": self.stored_hash.hexdigest(),
-                    },
-                }
-            )
+        info = self.encryption_info()
+        if info is not None:
+            document = seal({**document, "encryption": info})
         man_name = f"{name}{MANIFEST_SUFFIX}"
         body = (json.dumps(document, indent=2) + "\n").encode()
         try:
             self.store.put_bytes(man_name, body)
         except BaseException:
-            with contextlib.suppress(Exception):
-                self.store.delete(self.data)  # data without a manifest is not a backup
+            self.delete_data()  # data without a manifest is not a backup
             raise
         return self.store.url_of(man_name)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -92,8 +93,13 @@ def restore(
     from dbadmin.backup.crypto import load_key
 
     store, stored = found
+    shown = store.url_of(stored.entry.manifest.data)
+    if stored.entry.manifest.format == "plain":  # streamed into psql: no temporary copy
+        from dbadmin.backup.streamread import plain_opener
+
+        opener = plain_opener(store, stored, load_key(settings.env))
+        return _restore_entry(stored.entry, *args, seconds, yes, json_output, shown, opener)
     with fetched(store, stored, load_key(settings.env)) as entry:  # sha256 checked, decrypted
-        shown = store.url_of(stored.entry.manifest.data)
         return _restore_entry(entry, *args, seconds, yes, json_output, shown)
 
 
@@ -112,6 +118,7 @@ def _restore_entry(
     yes: bool,
     json_output: bool,
     shown: str | None = None,  # the backup's URL when it was fetched from a store
+    opener: Any = None,  # a plain backup streamed from a store (backup.streamread)
 ) -> None:
     from dbadmin.backup.restore import execute_restore, plan_restore
     from dbadmin.deadline import optional
@@ -127,7 +134,11 @@ def _restore_entry(
         jobs=jobs,
         thorough=thorough,
         pg_bin=pg_bin,
+        checksums_verified=opener is not None,  # checked while streaming, before the COMMIT
     )
+    if opener is not None:
+        streamed = "sha256 checked while streaming; COMMIT only after the whole object matched"
+        plan = replace(plan, open_data=opener, steps=(streamed, *plan.steps[1:]))
     if dry_run:
         if json_output:
             print_json(_restore_plan_doc(plan, dry_run=True, path=shown))

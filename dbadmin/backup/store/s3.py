@@ -120,7 +120,7 @@ class S3Store:
             for page in pages:
                 for item in page.get("Contents", []):
                     name = item["Key"][len(self.location.prefix) :]
-                    if name and "/" not in name:
+                    if name:  # NAME/FILE: a directory-format backup's files
                         found.append(StoredObject(name, int(item["Size"]), item["LastModified"]))
         except Exception as exc:
             raise store_error(exc, f"listing {self.location}") from None
