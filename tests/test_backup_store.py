@@ -202,6 +202,16 @@ def _backup_stuck_in_upload(pg_server: PgServer, source: str, bucket: Bucket) ->
         holder.close()
         proc.kill()
         raise AssertionError(f"no upload started: {proc.communicate(timeout=30)[1]!r}")
+    # stuck for good: pg_dump waits on the held lock (not a signal racing the upload's creation)
+    while time.monotonic() < deadline and proc.poll() is None:
+        waiting = pg_server.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+            source,
+        )
+        if waiting[0][0]:
+            break
+        time.sleep(0.1)
     return proc, holder
 
 
