@@ -2,11 +2,15 @@
 
 One server (embedded PostgreSQL 18, or 15 in the pg15 lane) logs every statement
 (log_min_duration_statement = 0) as stderr, csvlog and jsonlog at once, one file set per program:
-- ``lazy``: SQLAlchemy with lazy loading lists 50 users, then each user's tasks, one query each;
+- ``lazy``: SQLAlchemy with lazy loading lists 50 users, then each user's tasks, one query each
+  (pausing now and then, as a client doing other work would);
 - ``selectin``: the same program with ``selectinload`` (two queries in all);
 - ``batch``: a batch job updating 12 users one by one, with a pause between items;
 - ``extended``: pgbench with the extended protocol (``$1`` with ``DETAIL: parameters``), a parent
-  query then 12 lookups, twice.
+  query then 12 lookups in one transaction, twice.
+
+The ORM and pgbench runs are transactions, so what they find does not depend on how fast the
+machine ran them; the autocommit pause rule is tested on written logs with exact timestamps.
 """
 
 from __future__ import annotations
@@ -71,7 +75,12 @@ def _lazy(cluster: Cluster, eager: bool) -> int:
             if eager:
                 query = query.options(selectinload(owner.tasks))
             users = session.scalars(query).all()
-            return sum(len(user.tasks) for user in users)
+            loaded = 0
+            for k, user in enumerate(users):
+                loaded += len(user.tasks)
+                if k % 10 == 9 and not eager:
+                    time.sleep(0.15)  # a client's other work: the transaction still holds the run
+            return loaded
     finally:
         engine.dispose()
 
@@ -100,7 +109,9 @@ def _extended(cluster: Cluster, work: Path) -> None:
         f"\\set id{k} random(1, 100000)\nSELECT title FROM tasks WHERE id = :id{k};\n"
         for k in range(LOOKUPS)
     )
-    script.write_text("SELECT id, email FROM users ORDER BY email LIMIT 12;\n" + lookups)
+    script.write_text(
+        "BEGIN;\nSELECT id, email FROM users ORDER BY email LIMIT 12;\n" + lookups + "COMMIT;\n"
+    )
     subprocess.run(
         [str(cluster.bin_dir / "pgbench"), "-n", "-M", "extended", "-t", "2", "-f", str(script),
          "-h", str(cluster.socket_dir), "-p", str(cluster.port), "-U", "postgres", "postgres"],
@@ -242,3 +253,50 @@ def _html_of(log: Path, cli: Cli, tmp_path: Path) -> str:
     out = tmp_path / "eager.html"
     assert cli("slow-queries", "log", str(log), "--html", str(out)).exit_code == 0
     return out.read_text()
+
+
+def _written_log(tmp_path: Path, sessions: dict[int, list[tuple[float, str]]]) -> Path:
+    """A stderr log with exact times: per pid, (seconds after 10:00:05 when the statement ended,
+    statement) with a 1 ms duration each."""
+    lines = []
+    for pid, statements in sessions.items():
+        for at, sql in statements:
+            at += 5
+            stamp = f"2026-01-01 10:{int(at // 60):02d}:{at % 60:06.3f} UTC"
+            lines.append((at, f"{stamp} [{pid}] LOG:  duration: 1.000 ms  statement: {sql}\n"))
+    path = tmp_path / "written.log"
+    path.write_text("".join(line for _at, line in sorted(lines)))
+    return path
+
+
+def _lookups(start: float, pause: float, n: int = 12) -> list[tuple[float, str]]:
+    return [
+        (start + k * pause, f"SELECT title FROM tasks WHERE user_id = {k + 1}") for k in range(n)
+    ]
+
+
+def test_a_transaction_is_one_unit_of_work_whatever_its_pauses(tmp_path: Path) -> None:
+    parent = (0.0, "SELECT id FROM users ORDER BY email LIMIT 12")
+    slow_client = [(-0.5, "BEGIN"), parent, *_lookups(1.0, 0.8), (11.0, "COMMIT")]
+    (group,) = parse_logs([_written_log(tmp_path, {7: slow_client})]).n_plus_one
+    assert group.total_repetitions == 12 and group.parent_query.startswith("SELECT id FROM users")
+    assert group.example_pid == "7"
+
+    autocommit = [parent, *_lookups(1.0, 0.8)]  # the same pauses without a transaction: a batch
+    assert parse_logs([_written_log(tmp_path, {7: autocommit})]).n_plus_one == ()
+    fast_autocommit = [parent, *_lookups(0.01, 0.003)]
+    (group,) = parse_logs([_written_log(tmp_path, {7: fast_autocommit})]).n_plus_one
+    assert group.total_repetitions == 12
+
+
+def test_a_run_never_crosses_the_end_of_a_transaction(tmp_path: Path) -> None:
+    parent = (0.0, "SELECT id FROM users ORDER BY email LIMIT 12")
+    lookups = _lookups(0.01, 0.002)
+    split = [(-0.1, "BEGIN"), parent, *lookups[:6], (0.03, "COMMIT"), (0.031, "BEGIN"),
+             *[(at + 0.03, sql) for at, sql in lookups[6:]], (0.2, "COMMIT")]  # fmt: skip
+    assert parse_logs([_written_log(tmp_path, {7: split})]).n_plus_one == ()
+    assert len(parse_logs([_written_log(tmp_path, {7: split})], n_plus_one_min=6).n_plus_one) == 1
+    savepoints = [(-0.1, "BEGIN"), parent, *lookups[:6], (0.022, "SAVEPOINT a"),
+                  (0.023, "ROLLBACK TO SAVEPOINT a"), *lookups[6:], (0.2, "COMMIT")]  # fmt: skip
+    (group,) = parse_logs([_written_log(tmp_path, {7: sorted(savepoints)})]).n_plus_one
+    assert group.total_repetitions == 12  # a savepoint does not end the transaction

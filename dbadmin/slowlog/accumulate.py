@@ -13,7 +13,7 @@ import re
 from array import array
 
 from dbadmin.slowlog.fingerprint import DIGITS_TO_ZERO, Fingerprint, FingerprintCache
-from dbadmin.slowlog.nplusone import MIN_RUN, NPlusOneTracker, is_control
+from dbadmin.slowlog.nplusone import MIN_RUN, NPlusOneTracker, control_kind
 from dbadmin.stats import nearest_rank
 
 EXACT_SAMPLES = 512
@@ -46,7 +46,7 @@ class GroupStats:
 
     def __init__(self, fp: Fingerprint) -> None:
         self.fp = fp
-        self.control = is_control(fp.query)
+        self.control = control_kind(fp.query)  # nplusone.NOT_CONTROL etc.
         self.count = 0
         self.total = 0.0
         self.max = -1.0

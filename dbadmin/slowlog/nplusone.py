@@ -2,12 +2,19 @@
 
 Per session (the backend's pid; csvlog/jsonlog carry it too), a *run* is consecutive statements
 of one fingerprint whose parameters differ (literal values, or ``$n`` values in ``DETAIL:
-parameters``), each starting less than ``MAX_GAP_S`` after the previous one ended, right after
-another statement: the *parent* (transaction control such as ``BEGIN`` is neither). A run of
-``min_run`` or more is an N+1: one query for the parent rows, then one query per row (the
-pattern Sentry's N+1 detector and Prosopite find inside the application). A batch job that
-issues one statement per item with pauses between them is not one; neither is a session that
-only ever runs one statement (pgbench, a connection-pool health check).
+parameters``), right after another statement: the *parent* (transaction control such as
+``BEGIN`` is neither). A run of ``min_run`` or more is an N+1: one query for the parent rows,
+then one query per row (the pattern Sentry's N+1 detector and Prosopite find inside the
+application), within one unit of work:
+
+- inside an explicit transaction (``BEGIN`` ... ``COMMIT``, what SQLAlchemy and most drivers
+  send), the transaction is the unit of work: a run never crosses its end, and pauses inside it
+  do not matter (a slow client, a loaded machine);
+- in autocommit (no ``BEGIN`` logged: Django's default, pgbench), each statement must start less
+  than ``MAX_GAP_S`` after the previous one ended.
+
+A batch job that commits each item, or pauses between items in autocommit, is not an N+1;
+neither is a session that only ever runs one statement (pgbench, a connection-pool health check).
 
 A log line's timestamp is when the statement ended; it started ``duration`` earlier. With ``%t``
 (whole seconds) a gap is only known to within a second, so the allowed gap grows by one second.
@@ -31,6 +38,10 @@ EXAMPLE_STATEMENTS = 3
 MAX_SESSIONS = 50_000
 CONTROL = (b"BEGIN", b"COMMIT", b"ROLLBACK", b"START", b"SAVEPOINT", b"RELEASE", b"END", b"SET ",
            b"SHOW ", b"DISCARD", b"DEALLOCATE", b"RESET", b"PREPARE TRANSACTION", b"ABORT")  # fmt: skip
+_BEGIN = (b"BEGIN", b"START")
+_END = (b"COMMIT", b"ROLLBACK", b"END", b"ABORT", b"PREPARE TRANSACTION")
+# GroupStats.control: what a statement does to the unit of work
+NOT_CONTROL, SESSION_CONTROL, TX_BEGIN, TX_END = 0, 1, 2, 3
 
 
 POSSIBLE_MIN_CALLS = 1000
@@ -50,14 +61,22 @@ def possible_n_plus_one(query: str, calls: int, rows: int) -> bool:
     return calls >= POSSIBLE_MIN_CALLS and rows <= calls and bool(_KEY_LOOKUP.match(query))
 
 
-def is_control(query: str) -> bool:
-    """Transaction control and session settings: never a parent, never an N+1."""
-    return query.lstrip().upper().encode().startswith(CONTROL)
+def control_kind(query: str) -> int:
+    """Transaction control and session settings are never a parent, never an N+1: ``TX_BEGIN``, ``TX_END`` (``ROLLBACK TO SAVEPOINT`` is neither), ``SESSION_CONTROL`` or
+    ``NOT_CONTROL``."""
+    head = query.lstrip().upper().encode()
+    if not head.startswith(CONTROL):
+        return NOT_CONTROL
+    if head.startswith(_BEGIN):
+        return TX_BEGIN
+    if head.startswith(_END) and not head.startswith(b"ROLLBACK TO"):
+        return TX_END
+    return SESSION_CONTROL
 
 
 class _Session:
-    __slots__ = ("end", "end_ts", "group", "ms", "n", "params0", "parent", "parent_sql", "same",
-                 "sql0", "statements")  # fmt: skip
+    __slots__ = ("end", "end_ts", "group", "in_tx", "ms", "n", "params0", "parent", "parent_sql",
+                 "same", "sql0", "statements")  # fmt: skip
 
     def __init__(self) -> None:
         self.group: GroupStats | None = None
@@ -71,6 +90,7 @@ class _Session:
         self.params0: bytes | None = None
         self.same = True
         self.statements: list[tuple[bytes, bytes | None]] = []
+        self.in_tx = False  # inside BEGIN ... COMMIT: the transaction bounds the run, not time
 
 
 class Found:
@@ -104,6 +124,8 @@ class NPlusOneTracker:
         """One completed statement of session ``pid``. Kept cheap when the fingerprint changes
         (most statements): a run's bookkeeping starts at its first repetition."""
         if group.control:
+            if group.control >= TX_BEGIN:
+                self._transaction(pid, group.control == TX_BEGIN)
             return
         s = self.sessions.get(pid)
         if s is None:
@@ -119,7 +141,7 @@ class NPlusOneTracker:
             if start is not None:
                 start -= ms / 1000
             end = s.end
-            if start is None or end is None or start - end < self._max_gap(ts):
+            if s.in_tx or start is None or end is None or start - end < self._max_gap(ts):
                 s.n += 1
                 s.ms += ms
                 s.end_ts, s.end = ts, start + ms / 1000 if start is not None else None
@@ -144,6 +166,20 @@ class NPlusOneTracker:
         s.end_ts = ts
         s.sql0 = sql
         s.params0 = None
+
+    def _transaction(self, pid: bytes, begins: bool) -> None:
+        """A transaction begins or ends: a run in progress ends here, and the next statement is
+        no child of anything before it."""
+        s = self.sessions.get(pid)
+        if s is None:
+            if not begins:
+                return
+            s = self.sessions[pid] = _Session()
+        elif s.group is not None:
+            self._close(pid, s)
+            s.group = None
+            s.n = 0
+        s.in_tx = begins
 
     def parameters(self, pid: bytes, params: bytes) -> None:
         """``DETAIL:  parameters: $1 = '7'`` of the statement the session just logged."""
