@@ -355,10 +355,24 @@ def test_index_only_scan_heap_fetches_suggest_vacuum(cli: Cli, fresh_db: DbUrl) 
     doc = explain_json(cli, fresh_db, *NO_PARALLEL, *forced, sql)
     fetches = next(f for f in doc["findings"] if f["kind"] == "heap_fetches")
     assert fetches["action"].startswith("VACUUM (ANALYZE) public.iot;")
-    run_sql(fresh_db, "VACUUM (ANALYZE) iot")
+    _vacuum_until_all_visible(fresh_db, "iot")
     doc = explain_json(cli, fresh_db, *NO_PARALLEL, *forced, sql)
     scan = next(n for n in doc["nodes"] if n["node_type"] == "Index Only Scan")
     assert scan["heap_fetches"] == 0 and "heap_fetches" not in kinds(doc)
+
+
+def _vacuum_until_all_visible(url: DbUrl, table: str) -> None:
+    """VACUUM skips a page whose buffer another process (the checkpointer, the background writer)
+    pins at that instant, leaving it not all-visible; on a loaded machine that happened in CI.
+    What is tested is the advice, not VACUUM's luck: vacuum again until every page is marked."""
+    for _ in range(10):
+        run_sql(url, f"VACUUM (ANALYZE) {table}")
+        ((visible, pages),) = run_sql(
+            url, f"SELECT relallvisible, relpages FROM pg_class WHERE oid = '{table}'::regclass"
+        )
+        if visible >= pages:
+            return
+    raise AssertionError(f"{table}: {visible} of {pages} pages all-visible after 10 VACUUMs")
 
 
 # --- regression check --------------------------------------------------------------------------
