@@ -18,8 +18,8 @@ from dbadmin.errors import ExitCode, UsageError
 from dbadmin.explain.analyze import analyze_plan, filter_columns
 from dbadmin.explain.capture import prepare_query
 from dbadmin.explain.plan import parse_plan_text
-from dbadmin.explain.sqltext import (
-    check_single_statement,
+from dbadmin.explain.statement import check_single_statement
+from dbadmin.sqltext import (
     find_placeholders,
     named_to_positional,
     split_top_level,

@@ -92,7 +92,7 @@ def catalog_plans(url: DbUrl) -> dict[str, tuple]:
     import psycopg2
 
     from dbadmin.explain.catalog import list_queries
-    from dbadmin.explain.sqltext import substitute
+    from dbadmin.sqltext import substitute
 
     plans: dict[str, tuple] = {}
     conn = psycopg2.connect(**url.connect_kwargs())

@@ -27,8 +27,8 @@ from dbadmin.explain.safety import (
     refuse_side_effects,
     statement_effects,
 )
-from dbadmin.explain.sqltext import (
-    check_single_statement,
+from dbadmin.explain.statement import check_single_statement
+from dbadmin.sqltext import (
     find_placeholders,
     named_to_positional,
     strip_semicolons,

@@ -170,7 +170,7 @@ def _plain_select(stmt: object) -> bool:
 def _lexer_effects(sql: str) -> StatementEffects:
     """Statements pglast cannot read (newer syntax, or a syntax error the server will report):
     the same checks on the token stream (a name followed by ``(``)."""
-    from dbadmin.explain.sqltext import tokenize
+    from dbadmin.sqltext import tokenize
 
     tokens = [t for t in tokenize(sql) if t.kind not in {"space", "comment"}]
     words = [t.text.lower() for t in tokens if t.kind == "ident"]

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from dbadmin.explain.sqltext import split_top_level
 from dbadmin.seed.catalog import Catalog
 from dbadmin.seed.columns import ColumnSpec
 from dbadmin.seed.copy import NULL, escape
@@ -27,6 +26,7 @@ from dbadmin.seed.values import (
     raw_bounds,
     raw_unit,
 )
+from dbadmin.sqltext import split_top_level
 
 ORDERED = {"int", "numeric", "money", "float", "date", "timestamp", "timestamptz"}
 _RANGE = re.compile(r"^FOR VALUES FROM \((.*)\) TO \((.*)\)$", re.S)

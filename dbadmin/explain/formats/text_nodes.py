@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dbadmin.explain.sqltext import split_top_level, unquote_ident
+from dbadmin.sqltext import split_top_level, unquote_ident
 
 # Text names, longest first where one is a prefix of another.
 _SIMPLE = (

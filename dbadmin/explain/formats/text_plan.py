@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from dbadmin.explain.formats.text_nodes import parse_node_name, parse_property
-from dbadmin.explain.sqltext import split_top_level
+from dbadmin.sqltext import split_top_level
 
 _COST = (
     r"\(cost=(?P<startup>-?[\d.]+)\.\.(?P<total>-?[\d.]+) rows=(?P<rows>\d+) width=(?P<width>\d+)\)"

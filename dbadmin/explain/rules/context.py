@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbadmin.explain.model import NodeMetrics
-from dbadmin.explain.sqltext import quote_ident
+from dbadmin.sqltext import quote_ident
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from dbadmin.explain.rules.predicates import (
     classify_filter,
     range_rewrite,
 )
-from dbadmin.explain.sqltext import quote_ident
 from dbadmin.render import human_rows
+from dbadmin.sqltext import quote_ident
 
 LARGE_TABLE_ROWS = 10_000  # one scan reading fewer rows than this is not worth an index
 LOOPED_ROWS = 100_000  # rows read across all loops of a repeated scan

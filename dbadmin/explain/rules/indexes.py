@@ -21,7 +21,7 @@ from dbadmin.explain.rules.context import (
     qualify_name,
 )
 from dbadmin.explain.rules.predicates import Term
-from dbadmin.explain.sqltext import quote_ident, unquote_ident
+from dbadmin.sqltext import quote_ident, unquote_ident
 
 
 @dataclass(frozen=True)

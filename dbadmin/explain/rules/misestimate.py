@@ -15,8 +15,8 @@ from dbadmin.explain.model import Finding, NodeMetrics
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context, object_name, qualified
 from dbadmin.explain.rules.predicates import filter_columns
-from dbadmin.explain.sqltext import quote_ident
 from dbadmin.render import human_rows
+from dbadmin.sqltext import quote_ident
 
 MISESTIMATE_LEVELS = ((1000.0, "critical"), (100.0, "warning"), (10.0, "info"))
 MISESTIMATE_MIN_ROWS = 100

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dbadmin.explain.sqltext import split_top_level, strip_parens, unquote_ident
+from dbadmin.sqltext import split_top_level, strip_parens, unquote_ident
 
 _IDENT = r'"(?:[^"]|"")+"|[A-Za-z_][\w$]*'
 _TYPE = r'[\w ."\[\]]+?'
@@ -206,7 +206,7 @@ def range_rewrite(term: Term) -> str | None:
     if target != "date" or term.operator != "=":
         return None
     day = term.value
-    from dbadmin.explain.sqltext import quote_ident
+    from dbadmin.sqltext import quote_ident
 
     col = quote_ident(term.column)
     return f"{col} >= {day} AND {col} < {day} + 1"

@@ -1,10 +1,9 @@
-"""SQL text handling before anything reaches the server: placeholders and the one-statement rule.
+"""SQL text handling shared by every capability: a lexer, placeholders, identifiers.
 
 A small lexer that knows PostgreSQL's quoting (strings, E'' strings, quoted identifiers,
 dollar quotes, nested comments, ``::`` casts) finds ``:name`` and ``$1`` placeholders outside
-quotes and comments. Statement counting uses pglast (PostgreSQL's own parser) when the text
-parses, and this lexer when it does not (a syntax error the server will report, or syntax newer
-than pglast's grammar), so ``SELECT 1; DROP TABLE users`` is refused before any connection opens.
+quotes and comments, splits statements and top-level lists, and quotes identifiers. explain's
+one-statement rule (dbadmin.explain.statement) and seed's partition bounds use it.
 """
 
 from __future__ import annotations
@@ -12,24 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dbadmin.errors import UsageError
-
 _IDENT_START = re.compile(r"[A-Za-z_\u0080-\uffff]")
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\u0080-\uffff]")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$")
-
-# Statements EXPLAIN accepts (PostgreSQL 14-18 grammar: ExplainableStmt).
-EXPLAINABLE = {
-    "SelectStmt": "SELECT",
-    "InsertStmt": "INSERT",
-    "UpdateStmt": "UPDATE",
-    "DeleteStmt": "DELETE",
-    "MergeStmt": "MERGE",
-    "ExecuteStmt": "EXECUTE",
-    "CreateTableAsStmt": "CREATE TABLE AS",
-    "DeclareCursorStmt": "DECLARE",
-    "RefreshMatViewStmt": "REFRESH MATERIALIZED VIEW",
-}
 
 
 @dataclass(frozen=True)
@@ -196,82 +180,6 @@ def lexer_split(sql: str) -> list[str]:
         if any(t.kind not in {"space", "comment"} for t in piece):
             statements.append("".join(t.text for t in piece).strip())
     return statements
-
-
-@dataclass(frozen=True)
-class StatementCheck:
-    statement: str  # the one statement, without a trailing semicolon
-    kind: str | None  # "SELECT", "DELETE", ... (None when pglast could not parse it)
-    parser: str  # "pglast" or "lexer"
-
-
-def check_single_statement(sql: str) -> StatementCheck:
-    """Refuse (UsageError, exit 2) anything but exactly one explainable statement.
-
-    Runs without a connection: the refusal happens before anything reaches the server.
-    Placeholders must already be ``$n`` (see :func:`named_to_positional`).
-    """
-    pieces = lexer_split(sql)
-    kind: str | None = None
-    parser = "lexer"
-    try:
-        import pglast
-        from pglast.parser import ParseError
-    except ImportError:  # pragma: no cover - pglast is a dependency; keep the lexer as a net
-        pglast = None  # type: ignore[assignment]
-        ParseError = Exception  # type: ignore[assignment,misc]
-    if pglast is not None:
-        try:
-            parsed = pglast.parse_sql(sql)
-        except ParseError:
-            parsed = None  # a syntax error (the server will say where) or newer syntax
-        if parsed is not None:
-            parser = "pglast"
-            pieces = [p.strip() for p in pglast.split(sql)]
-            if len(parsed) == 1:
-                node = type(parsed[0].stmt).__name__
-                if node == "ExplainStmt":
-                    raise UsageError(
-                        "the query already starts with EXPLAIN",
-                        "give the statement alone; dbadmin adds EXPLAIN (ANALYZE, ...) itself",
-                    )
-                if node not in EXPLAINABLE:
-                    from dbadmin.explain.safety import no_transaction_reason
-
-                    outside = no_transaction_reason(parsed[0].stmt)
-                    if outside:
-                        raise UsageError(
-                            f"{outside} cannot run inside a transaction block, and explain runs "
-                            "everything in a transaction it rolls back; nothing was run",
-                            f"run {outside} with psql; dbadmin explain only takes "
-                            "SELECT/INSERT/UPDATE/DELETE/MERGE/VALUES/CREATE TABLE AS",
-                        )
-                    raise UsageError(
-                        f"EXPLAIN cannot run this kind of statement ({_describe(node)})",
-                        "give one SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, EXECUTE or "
-                        "CREATE TABLE AS statement",
-                    )
-                kind = EXPLAINABLE[node]
-    if not pieces:
-        raise UsageError("no SQL statement given", 'pass a query: dbadmin explain "SELECT ..."')
-    if len(pieces) > 1:
-        shown = "; ".join(" ".join(p.split())[:40] for p in pieces[:3])
-        raise UsageError(
-            f"refusing {len(pieces)} statements ({shown}); nothing was run",
-            "explain one statement at a time",
-        )
-    return StatementCheck(
-        statement=pieces[0].rstrip().rstrip(";").rstrip(), kind=kind, parser=parser
-    )
-
-
-def _describe(node: str) -> str:
-    words = re.sub(r"Stmt$", "", node)
-    return re.sub(r"(?<!^)(?=[A-Z])", " ", words).upper()
-
-
-# -- expressions as PostgreSQL deparses them (EXPLAIN filters, pg_get_constraintdef) ----------
-# These scanners know single-quoted literals only: deparsed text needs no more.
 
 
 def strip_parens(text: str) -> str:
