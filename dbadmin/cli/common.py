@@ -88,13 +88,39 @@ def notice(message: str) -> None:
 
 
 class _StderrHandler(logging.Handler):
+    """dbadmin's log records as notices on stderr. A connect wait (records marked with
+    ``dbadmin.db.WAIT_STATUS``) is one live status line on a terminal, rewritten in place with
+    the budget left and cleared when the wait ends; elsewhere (cron, CI) only its first line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = False  # a status line is on the terminal, without its newline
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             from dbadmin.urls import scrub
 
-            notice(scrub(record.getMessage()))
+            text = scrub(record.getMessage())
+            status = getattr(record, "dbadmin_wait", None)  # dbadmin.db.WAIT_STATUS
+            if status is None:
+                self._clear()
+                notice(text)
+            elif sys.stderr.isatty():
+                self._clear()
+                if status != "end":
+                    sys.stderr.write(f"dbadmin: {text}")
+                    sys.stderr.flush()
+                    self.live = True
+            elif status == "start":
+                notice(text)
         except Exception:  # a closed stderr must not break the command
             pass
+
+    def _clear(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+            self.live = False
 
 
 def configure_logging(debug: bool) -> None:
