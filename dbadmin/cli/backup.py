@@ -97,7 +97,7 @@ def create(
 
     Example: dbadmin backup create --format directory --jobs 2 --dir /var/backups/app
     """
-    from dbadmin.backup.create import BackupOptions
+    from dbadmin.backup.create import BackupOptions, validate
 
     options = BackupOptions(
         format=fmt,
@@ -113,6 +113,7 @@ def create(
         endpoint_url=endpoint_url,
         encrypt=encrypt,
     )
+    validate(options)  # --compress, --jobs, --name: usage errors before anything starts
     settings = get_settings(ctx, database_url)
     result = run_backup(settings, options, show_progress=stdout_is_terminal() and not json_output)
     if json_output:

@@ -15,7 +15,7 @@ from dbadmin.cli.common import (
     out_console,
     print_json,
 )
-from dbadmin.cli.options import DatabaseUrlOpt, Duration, JsonOpt
+from dbadmin.cli.options import DatabaseUrlOpt, Duration, HtmlOpt, JsonOpt
 from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
@@ -180,10 +180,7 @@ def explain(
             rich_help_panel=_REGRESSION,
         ),
     ] = False,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", help="Write a self-contained HTML report to FILE."),
-    ] = None,
+    html: HtmlOpt = None,
     database_url: DatabaseUrlOpt = None,
     json_output: JsonOpt = False,
 ) -> None:

@@ -84,8 +84,11 @@ def top(
 
     Example: dbadmin slow-queries top --since 24h --sort mean --json
     """
+    from dbadmin.slowlog.pgss import parse_since
     from dbadmin.slowlog.pgss import top as run_top
 
+    if since is not None:
+        parse_since(since)  # a bad window is a usage error before anything connects
     report = run_top(
         get_settings(ctx, database_url),
         limit=top_n,
@@ -224,7 +227,9 @@ def enable(
     Example: dbadmin slow-queries enable --threshold 250ms
     """
     from dbadmin.slowlog.enable import enable as run_enable
+    from dbadmin.slowlog.enable import parse_threshold
 
+    parse_threshold(threshold)  # checked before anything connects
     report = run_enable(get_settings(ctx, database_url), threshold=threshold)
     if json_output:
         print_json(report.as_dict())
