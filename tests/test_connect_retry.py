@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, Cli, PgServer, free_port
+from test_connect import _spawn
 
 from dbadmin.db import is_transient_for
 from dbadmin.errors import ExitCode
@@ -78,16 +79,6 @@ def test_which_socket_failures_are_waited_for(tmp_path: Path) -> None:
     assert is_transient_for("ERROR: compute is starting", DbUrl(host="ep-x.neon.tech"))
     assert not is_transient_for(
         'could not translate host name "nosuch.invalid" to address', DbUrl(host="nosuch.invalid")
-    )
-
-
-def _spawn(*args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dbadmin", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
     )
 
 
