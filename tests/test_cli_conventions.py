@@ -185,3 +185,31 @@ def test_a_bad_choice_is_a_one_line_usage_error(cli: Any) -> None:
         res = cli(*args)
         assert res.exit_code == 2 and needle in res.stderr, (args, res.stderr)
         assert res.stderr.startswith("dbadmin: error: ") and res.stderr.count("\n") == 1
+
+
+def test_default_groups_take_their_default_command_s_options_declared_once() -> None:
+    """`dbadmin backup` = `backup create`, `dbadmin slow-queries` = `slow-queries top`: the group's
+    options are its default command's own objects (one declaration), plus --debug."""
+    from dbadmin.cli.groups import DefaultGroup
+
+    found = {}
+    for path, command, _ctx in _commands():
+        if isinstance(command, DefaultGroup):
+            default = command.commands[command.default_command]
+            own = [p for p in command.params if p.name != "debug"]
+            assert all(any(p is q for q in default.params) for p in own), path
+            assert {p.name for p in own} == {p.name for p in default.params} - {"debug"}
+            found[path] = command.default_command
+    assert found == {"dbadmin backup": "create", "dbadmin slow-queries": "top"}
+
+
+def test_group_options_reach_the_default_command_or_are_refused(cli: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    res = cli("slow-queries", "--json", "-n", "3", "log", str(empty))  # both are `log` options
+    assert res.exit_code == 0 and res.json()["total_queries"] == 0, res.stderr
+    res = cli("slow-queries", "--min-calls", "2", "log", str(empty))
+    assert res.exit_code == 2 and "it is an option of `slow-queries top`" in res.stderr
+    (tmp_path / "bk").mkdir()
+    res = cli("backup", "--dir", str(tmp_path / "bk"), "list", "--json")
+    assert res.exit_code == 0 and res.json()["backups"] == [], res.stderr
