@@ -1,8 +1,13 @@
 """Engines and connections: psycopg2, connect timeout, retries with backoff, error translation.
 
-Transient failures at connect (server starting, Neon compute waking, connection refused,
-administrator shutdown) are retried with exponential backoff and jitter up to a bounded total;
-authentication and configuration failures are not. Messages go through :func:`scrub`.
+A connect failure is waited out only when it can pass for that endpoint: a server starting or
+a Neon compute waking (connection refused on a TCP port, "the database system is starting up",
+Neon's "compute is starting"), or the socket of a server that is starting (its lock file is
+there, or it is dbadmin's embedded server's socket directory). Anything else fails at once
+(exit 3): no such host, no socket at another path, authentication, no such database, a bad
+sslmode. While waiting, one log record starts the wait and live updates follow (marked with
+``extra={WAIT_STATUS: ...}``): the CLI shows them as one status line on a terminal and as one
+line in a log. Messages go through :func:`scrub`.
 """
 
 from __future__ import annotations
@@ -53,11 +58,40 @@ AUTH_MARKERS = (
 )
 
 
+WAIT_STATUS = "dbadmin_wait"  # log records about a connect wait: "start", "update" or "end"
+EMBEDDED_SOCKET_PREFIX = "dbadmin-"  # dbadmin.local.socket_dir_for's directories under /tmp
+
+
 def is_transient(message: str) -> bool:
     low = message.lower()
     if any(marker in low for marker in AUTH_MARKERS):
         return False
     return any(marker in low for marker in TRANSIENT_MARKERS)
+
+
+def is_transient_for(message: str, url: DbUrl) -> bool:
+    """:func:`is_transient`, and for a Unix socket that is not there: only when a server is
+    starting on it (its ``.s.PGSQL.PORT.lock`` exists) or it is in an embedded server's socket
+    directory (``HOME/run`` beside ``HOME/pgdata``, or ``/tmp/dbadmin-*``), which dbadmin starts.
+    A socket path with a typo fails at once."""
+    if not is_transient(message):
+        return False
+    host = url.host or ""
+    if not host.startswith("/") or "no such file or directory" not in message.lower():
+        return True
+    from pathlib import Path
+
+    directory = Path(host)
+    if (directory / f".s.PGSQL.{url.port or 5432}.lock").exists():
+        return True
+    if directory.name == "run" and (directory.parent / "pgdata").is_dir():
+        return True
+    import tempfile
+
+    return directory.name.startswith(EMBEDDED_SOCKET_PREFIX) and directory.parent in {
+        Path("/tmp"),
+        Path(tempfile.gettempdir()),
+    }
 
 
 def login_user(url: DbUrl) -> str:
@@ -91,6 +125,15 @@ def translate_connect_error(exc: BaseException, url: DbUrl) -> DbadminError:
         )
     if "sslmode value" in low and "not compiled in" in low:
         return ConfigError(message, "this libpq lacks TLS; install psycopg2-binary")
+    if "invalid sslmode value" in low:
+        return ConnectError(
+            message, "use sslmode=disable, allow, prefer, require, verify-ca or verify-full"
+        )
+    if "no such file or directory" in low and (url.host or "").startswith("/"):
+        return ConnectError(
+            f"no server socket at {url.host} (port {url.port or 5432})",
+            "check the socket directory and port in the URL; is the server running?",
+        )
     if "endpoint id is not specified" in low:
         return ConnectError(
             "the Neon endpoint ID was not sent (old libpq without SNI)",
@@ -112,7 +155,8 @@ def connect_raw(
     application_name: str = APPLICATION_NAME,
     sleep: Callable[[float], None] = time.sleep,
 ) -> psycopg2.extensions.connection:
-    """A psycopg2 connection, retrying transient failures within ``retry_seconds``."""
+    """A psycopg2 connection, waiting out transient failures (:func:`is_transient_for`) within
+    ``retry_seconds``; a permanent one is raised at once."""
     import psycopg2
 
     kwargs: dict[str, Any] = url.connect_kwargs()
@@ -121,32 +165,66 @@ def connect_raw(
     deadline = time.monotonic() + max(retry_seconds, 0.0)
     delay = 0.25
     attempt = 0
-    while True:
-        attempt += 1
-        try:
-            conn = psycopg2.connect(**kwargs)
-            signals.track(conn)  # a stop signal cancels its running statement at once
-            return conn
-        except psycopg2.OperationalError as exc:
-            message = str(exc)
-            remaining = deadline - time.monotonic()
-            if not is_transient(message) or remaining <= 0:
-                if is_transient(message) and attempt > 1:
+    waiting_since: float | None = None
+    try:
+        while True:
+            attempt += 1
+            try:
+                conn = psycopg2.connect(**kwargs)
+                signals.track(conn)  # a stop signal cancels its running statement at once
+                if waiting_since is not None:
+                    took = time.monotonic() - waiting_since
+                    log.info("connected to %s after %.1f s", url.describe(), took, extra=_END)
+                    waiting_since = None
+                return conn
+            except psycopg2.OperationalError as exc:
+                message = str(exc)
+                transient = is_transient_for(message, url)
+                remaining = deadline - time.monotonic()
+                if not transient or remaining <= 0:
                     error = translate_connect_error(exc, url)
-                    error.what += f" (gave up after {attempt} attempts in {retry_seconds:.0f} s)"
+                    if transient and attempt > 1:
+                        error.what += (
+                            f" (gave up after {attempt} attempts in {retry_seconds:.0f} s)"
+                        )
                     raise error from None
-                raise translate_connect_error(exc, url) from None
-            wait = min(delay * (1 + random.random()), remaining, 5.0)
-            first = scrub(message.strip().splitlines()[0] if message.strip() else "", url.password)
-            log.warning(
-                "waiting for %s (%s); retrying in %.1fs (%.0fs left)",
-                url.describe(),
-                first,
-                wait,
-                remaining,
-            )
-            sleep(wait)
-            delay = min(delay * 2, 5.0)
+                first = message.strip().splitlines()[0] if message.strip() else ""
+                reason = scrub(first, url.password)
+                if waiting_since is None:
+                    waiting_since = time.monotonic()
+                    log.warning(
+                        "waiting for %s (%s), up to %.0f s",
+                        url.describe(),
+                        reason,
+                        remaining,
+                        extra={WAIT_STATUS: "start"},
+                    )
+                _sleep_counting_down(
+                    min(delay * (1 + random.random()), remaining, 5.0), deadline, url, sleep
+                )
+                delay = min(delay * 2, 5.0)
+    finally:
+        if waiting_since is not None:  # gave up or interrupted: end the status line
+            log.info("stopped waiting for %s", url.describe(), extra=_END)
+
+
+_END = {WAIT_STATUS: "end"}
+
+
+def _sleep_counting_down(
+    seconds: float, deadline: float, url: DbUrl, sleep: Callable[[float], None]
+) -> None:
+    """Sleep ``seconds`` in slices of at most one second, logging the budget left after each
+    (the live status line on a terminal; dropped in logs)."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        sleep(min(left, 1.0))
+        log.info(
+            "waiting for %s: %.0f s left",
+            url.describe(),
+            max(deadline - time.monotonic(), 0.0),
+            extra={WAIT_STATUS: "update"},
+        )
 
 
 def make_engine(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import importlib
 from gettext import gettext as _
-from typing import TYPE_CHECKING, Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from dbadmin import __version__
-from dbadmin.cli.common import AppState, add_debug_option, state
+from dbadmin.cli.common import AppState, add_debug_option, parse_error_exit, state
+from dbadmin.errors import DbadminError
 
 if TYPE_CHECKING:
     from typer._click import Command, HelpFormatter
@@ -142,6 +143,14 @@ class _LazyGroup(TyperGroup):
             for name in COMMAND_ORDER:
                 self.get_command(ctx, name)
         return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        # A value the option types refuse (dbadmin.cli.options) is a DbadminError raised while
+        # Click parses the command's arguments: one error line, the error's exit code.
+        try:
+            return super().invoke(ctx)
+        except DbadminError as exc:
+            raise parse_error_exit(ctx, exc) from None
 
     def format_commands(self, ctx: typer.Context, formatter: HelpFormatter) -> None:  # type: ignore[override]
         # TyperGroup.format_commands, with the short helps from _COMMANDS.

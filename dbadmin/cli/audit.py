@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
     confirm,
     get_settings,
     handle_errors,
@@ -23,13 +21,14 @@ from dbadmin.cli.common import (
     out_console,
     print_json,
 )
-from dbadmin.cli.health import (
+from dbadmin.cli.health import NagiosGroup, _unknown_exit, _unknown_on_error
+from dbadmin.cli.options import (
     CheckOpt,
-    NagiosGroup,
+    CheckTimeoutOpt,
+    DatabaseUrlOpt,
+    JsonOpt,
+    NagiosOpt,
     SkipOpt,
-    _unknown_exit,
-    _unknown_on_error,
-    parse_duration,
 )
 from dbadmin.errors import UsageError
 
@@ -60,7 +59,7 @@ def audit(
     check: CheckOpt = None,
     skip: SkipOpt = None,
     json_output: JsonOpt = False,
-    nagios: Annotated[bool, typer.Option("--nagios", help="Print one Nagios plugin line.")] = False,
+    nagios: NagiosOpt = False,
     fix: Annotated[
         bool, typer.Option("--fix", help="Print the SQL that fixes the findings (changes nothing).")
     ] = False,
@@ -99,9 +98,7 @@ def audit(
             "clear text (values are never shown).",
         ),
     ] = False,
-    timeout: Annotated[
-        str, typer.Option("--timeout", help="Bound on the audit run, connect retries included.")
-    ] = "30s",
+    timeout: CheckTimeoutOpt = 30.0,
 ) -> None:
     """Audit who can read or change what: tls, password_encryption, privileged_roles,
     app_role_privileges, public_schema_create, public_grants, rls_user_tables, rls_policies,
@@ -117,10 +114,9 @@ def audit(
             raise UsageError("--apply cannot be combined with --nagios", "apply, then monitor")
         from dbadmin.audit.checks import select_checks
 
-        seconds = parse_duration(timeout, "--timeout")
         chosen = select_checks(check or [], skip or [])
         settings = get_settings(ctx, database_url)
-        options = _options(settings, chosen, seconds, app_role, allow_role, strict, sample)
+        options = _options(settings, chosen, timeout, app_role, allow_role, strict, sample)
         report = _run(settings, options)
         if apply and report.error is None:
             report = _apply(settings, options, report, yes=yes)

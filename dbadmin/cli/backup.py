@@ -1,7 +1,7 @@
 """`dbadmin backup` (create, list, verify, prune) and `dbadmin restore`.
 
-`dbadmin backup [OPTIONS]` is `dbadmin backup create [OPTIONS]` (a group callback with
-``invoke_without_command``), so cron lines stay short. Exit codes: 0 ok; 1 corrupt backup (a
+`dbadmin backup [OPTIONS]` is `dbadmin backup create [OPTIONS]` (a default-subcommand group,
+dbadmin.cli.groups), so cron lines stay short. Exit codes: 0 ok; 1 corrupt backup (a
 file changed, or a manifest that fails its digest, names files outside its own, lacks a table's
 row count, or whose data is missing), row-count mismatch, or another run holds the directory
 lock (nothing done); 2 usage (bad flag,
@@ -21,26 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dbadmin.cli.backup_options import (
-    BackupYesOpt,
-    CompressOpt,
-    DirOpt,
-    EncryptOpt,
-    EndpointOpt,
-    ExcludeOpt,
-    FormatOpt,
-    JobsOpt,
-    NameOpt,
-    NoRelayOpt,
-    PgBinOpt,
-    SchemaOnlyOpt,
-    TimeoutOpt,
-)
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
-    YesOpt,
-    carry_group_options,
     confirm,
     err_console,
     fail,
@@ -51,6 +32,26 @@ from dbadmin.cli.common import (
     print_json,
     stdout_is_terminal,
 )
+from dbadmin.cli.groups import default_group
+from dbadmin.cli.options import (
+    BackupYesOpt,
+    CompressOpt,
+    DatabaseUrlOpt,
+    DirOpt,
+    Duration,
+    EncryptOpt,
+    EndpointOpt,
+    ExcludeOpt,
+    FormatOpt,
+    JobsOpt,
+    JsonOpt,
+    NameOpt,
+    NoRelayOpt,
+    PgBinOpt,
+    SchemaOnlyOpt,
+    TimeoutOpt,
+    YesOpt,
+)
 from dbadmin.cli.restore import restore
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from dbadmin.settings import Settings
 
 app = typer.Typer(
+    cls=default_group("create", ignored=frozenset({"yes"})),  # --yes: a backup never asks
     help="Verified, atomic pg_dump backups with manifests; `dbadmin backup` alone = create.\n\n"
     "Example: dbadmin backup --format custom && dbadmin backup verify --latest",
     invoke_without_command=True,
@@ -67,47 +69,6 @@ app = typer.Typer(
 
 
 # --- create --------------------------------------------------------------------------------------
-@app.callback()
-@handle_errors
-def backup(
-    ctx: typer.Context,
-    database_url: DatabaseUrlOpt = None,
-    fmt: FormatOpt = "custom",
-    jobs: JobsOpt = 1,
-    compress: CompressOpt = None,
-    directory: DirOpt = None,
-    name: NameOpt = None,
-    schema_only: SchemaOnlyOpt = False,
-    exclude_table: ExcludeOpt = None,
-    pg_bin: PgBinOpt = None,
-    no_relay: NoRelayOpt = False,
-    timeout: TimeoutOpt = None,
-    endpoint_url: EndpointOpt = None,
-    encrypt: EncryptOpt = False,
-    yes: BackupYesOpt = False,
-    json_output: JsonOpt = False,
-) -> None:
-    """Take a backup (same as `backup create`); subcommands list, verify and prune backups.
-
-    Example: dbadmin backup --format custom --json
-    """
-    if ctx.invoked_subcommand is not None:
-        carry_group_options(
-            ctx, default_command="create", default_only=CREATE_ONLY, ignored=frozenset({"yes"})
-        )  # --yes: "a backup never asks", and neither do list and verify
-        return
-    _create(
-        ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
-        exclude_table, pg_bin, no_relay, timeout, json_output, endpoint_url, encrypt,
-    )  # fmt: skip
-
-
-# options only `backup create` has (the group passes the others on to its subcommands)
-CREATE_ONLY = frozenset(
-    {"fmt", "jobs", "compress", "name", "schema_only", "exclude_table", "timeout", "encrypt"}
-)
-
-
 @app.command("create")
 @handle_errors
 def create(
@@ -136,34 +97,8 @@ def create(
 
     Example: dbadmin backup create --format directory --jobs 2 --dir /var/backups/app
     """
-    _create(
-        ctx, database_url, fmt, jobs, compress, directory, name, schema_only,
-        exclude_table, pg_bin, no_relay, timeout, json_output, endpoint_url, encrypt,
-    )  # fmt: skip
+    from dbadmin.backup.create import BackupOptions, validate
 
-
-def _create(
-    ctx: typer.Context,
-    database_url: str | None,
-    fmt: str,
-    jobs: int,
-    compress: str | None,
-    directory: str | None,
-    name: str | None,
-    schema_only: bool,
-    exclude_table: list[str] | None,
-    pg_bin: str | None,
-    no_relay: bool,
-    timeout: str | None,
-    json_output: bool,
-    endpoint_url: str | None = None,
-    encrypt: bool = False,
-) -> None:
-    from dbadmin.backup.create import BackupOptions
-    from dbadmin.durations import parse_duration
-
-    seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
-    settings = get_settings(ctx, database_url)
     options = BackupOptions(
         format=fmt,
         jobs=jobs,
@@ -174,10 +109,12 @@ def _create(
         exclude_tables=tuple(exclude_table or ()),
         pg_bin=pg_bin,
         allow_relay=not no_relay,
-        timeout=seconds,
+        timeout=timeout,
         endpoint_url=endpoint_url,
         encrypt=encrypt,
     )
+    validate(options)  # --compress, --jobs, --name: usage errors before anything starts
+    settings = get_settings(ctx, database_url)
     result = run_backup(settings, options, show_progress=stdout_is_terminal() and not json_output)
     if json_output:
         print_json(backup_document(result))
@@ -453,8 +390,9 @@ def prune_cmd(
         float,
         typer.Option(
             "--wait",
-            min=0,
-            help="Seconds to wait for the directory lock another run holds, then exit 1.",
+            click_type=Duration(allow_zero=True),
+            help="How long to wait for the directory lock another run holds, then exit 1 (a "
+            "bare number is seconds).",
         ),
     ] = 2.0,
     directory: DirOpt = None,

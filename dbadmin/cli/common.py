@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: options defined once, settings per invocation, errors -> exit codes.
+"""Shared CLI plumbing: settings per invocation, group options, errors -> exit codes.
 
 stdout carries results only (tables, or one JSON document with ``--json``); notices, progress and
 errors go to stderr. Nothing here is imported by core code.
@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -26,23 +26,17 @@ if TYPE_CHECKING:
     from dbadmin.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+_MOVED_OPTIONS = frozenset({"DatabaseUrlOpt", "JsonOpt", "YesOpt"})
 
-# --- options, defined once ---------------------------------------------------------------------
-DatabaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        "-d",
-        help="PostgreSQL URL (default: $DATABASE_URL, .env, else the embedded local server).",
-        show_default=False,
-        rich_help_panel="Connection",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-YesOpt = Annotated[
-    bool,
-    typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a terminal)."),
-]
+
+def __getattr__(name: str) -> Any:
+    """The shared options moved to dbadmin.cli.options (imported only when a command module
+    needs them, so `dbadmin --help` stays light); old ``common`` imports still resolve."""
+    if name in _MOVED_OPTIONS:
+        from dbadmin.cli import options
+
+        return getattr(options, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -94,13 +88,39 @@ def notice(message: str) -> None:
 
 
 class _StderrHandler(logging.Handler):
+    """dbadmin's log records as notices on stderr. A connect wait (records marked with
+    ``dbadmin.db.WAIT_STATUS``) is one live status line on a terminal, rewritten in place with
+    the budget left and cleared when the wait ends; elsewhere (cron, CI) only its first line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = False  # a status line is on the terminal, without its newline
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             from dbadmin.urls import scrub
 
-            notice(scrub(record.getMessage()))
+            text = scrub(record.getMessage())
+            status = getattr(record, "dbadmin_wait", None)  # dbadmin.db.WAIT_STATUS
+            if status is None:
+                self._clear()
+                notice(text)
+            elif sys.stderr.isatty():
+                self._clear()
+                if status != "end":
+                    sys.stderr.write(f"dbadmin: {text}")
+                    sys.stderr.flush()
+                    self.live = True
+            elif status == "start":
+                notice(text)
         except Exception:  # a closed stderr must not break the command
             pass
+
+    def _clear(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+            self.live = False
 
 
 def configure_logging(debug: bool) -> None:
@@ -145,22 +165,22 @@ def get_settings(
 def carry_group_options(
     ctx: typer.Context,
     *,
+    name: str | None = None,
     default_command: str | None = None,
-    default_only: frozenset[str] = frozenset(),
     ignored: frozenset[str] = frozenset(),
 ) -> None:
     """Hand the options given to a group before its subcommand (``dbadmin backup --dir X list``)
-    on to that subcommand, through Click's ``default_map``: the subcommand's own value still
-    wins. An option the subcommand lacks, or one in ``default_only`` (options of the command the
-    group runs when no subcommand is named, ``default_command``), is a usage error instead of
-    being dropped; ``ignored`` ones are accepted and dropped (e.g. ``--yes`` where nothing asks).
-    Call it from the group callback."""
-    name = ctx.invoked_subcommand
+    on to that subcommand ``name`` (default: the invoked one), through Click's ``default_map``:
+    the subcommand's own value still wins. An option the subcommand does not declare the same
+    way (same flags) is a usage error instead of being dropped; ``ignored`` ones are accepted
+    and dropped (e.g. ``--yes`` where nothing asks). ``default_command``: the command the group
+    runs when none is named, whose options the group's are (named in the error's hint)."""
+    name = name if name is not None else ctx.invoked_subcommand
     if name is None:
         return
     group: Any = ctx.command
     sub = group.get_command(ctx, name)
-    accepted = {param.name for param in sub.params} if sub is not None else set()
+    declared = {param.name: list(param.opts) for param in sub.params} if sub is not None else {}
     carried: dict[str, Any] = {}
     for param in group.params:
         key = param.name
@@ -170,12 +190,12 @@ def carry_group_options(
             or getattr(ctx.get_parameter_source(key), "name", None) != "COMMANDLINE"
         ):
             continue
-        if key in accepted and (name == default_command or key not in default_only):
+        if declared.get(key) == list(param.opts):
             carried[key] = ctx.params[key]
         elif key not in ignored:
             owner = (
                 f"; it is an option of `{ctx.info_name} {default_command}`"
-                if (key in default_only and default_command)
+                if default_command and name != default_command
                 else ""
             )
             raise UsageError(
@@ -187,6 +207,20 @@ def carry_group_options(
         defaults = dict(ctx.default_map or {})
         defaults[name] = {**defaults.get(name, {}), **carried}
         ctx.default_map = defaults
+
+
+def parse_error_exit(ctx: Any, exc: DbadminError, code: int | None = None) -> typer.Exit:
+    """A DbadminError raised while Click parsed the command line (a bad duration or choice,
+    a group option its subcommand lacks): one error line (and --debug's traceback), the exit
+    code ``code`` or the error's own. Nothing has connected or started yet."""
+    app_state = state(ctx)
+    if app_state.debug:
+        print_traceback(exc, (ctx,))
+    from dbadmin.urls import scrub
+
+    return fail(
+        scrub(exc.one_line(), *known_secrets(app_state)), exc.exit_code if code is None else code
+    )
 
 
 # --- --debug after the command ----------------------------------------------------------------

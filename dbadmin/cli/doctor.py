@@ -5,13 +5,12 @@ from __future__ import annotations
 import typer
 
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
     get_settings,
     handle_errors,
     out_console,
     print_json,
 )
+from dbadmin.cli.options import DatabaseUrlOpt, JsonOpt
 
 
 @handle_errors

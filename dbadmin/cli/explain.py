@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
     get_settings,
     handle_errors,
     notice,
     out_console,
     print_json,
 )
+from dbadmin.cli.options import DatabaseUrlOpt, Duration, HtmlOpt, JsonOpt
 from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
@@ -93,9 +92,10 @@ def explain(
         float,
         typer.Option(
             "--timeout",
-            help="Seconds each statement may take: statement_timeout and lock_timeout on the "
-            "server, and a client-side deadline 2 s later for a server that stops answering "
-            "(exit 4). --set cannot lift it.",
+            click_type=Duration(),
+            help="How long each statement may take (a bare number is seconds): "
+            "statement_timeout and lock_timeout on the server, and a client-side deadline 2 s "
+            "later for a server that stops answering (exit 4). --set cannot lift it.",
             rich_help_panel=_SAFETY,
         ),
     ] = 30.0,
@@ -129,10 +129,12 @@ def explain(
         ),
     ] = None,
     p95_target: Annotated[
-        str | None,
+        float | None,
         typer.Option(
             "--p95-target",
-            help="Exit 1 when a p95 exceeds this duration (e.g. 50ms, 0.5ms); checked when "
+            click_type=Duration("ms"),
+            help="Exit 1 when a p95 exceeds this duration (e.g. 50ms, 0.5ms; a bare number is "
+            "milliseconds); checked when "
             "given, and with an explicit --runs N > 1 (default target 50ms, the application's).",
             rich_help_panel=_REGRESSION,
             show_default=False,
@@ -165,7 +167,8 @@ def explain(
         float,
         typer.Option(
             "--min-regression-ms",
-            help="Ignore slowdowns smaller than this many ms (timing noise).",
+            click_type=Duration("ms", allow_zero=True),
+            help="Ignore slowdowns smaller than this (timing noise; a bare number is ms).",
             rich_help_panel=_REGRESSION,
         ),
     ] = 1.0,
@@ -177,10 +180,7 @@ def explain(
             rich_help_panel=_REGRESSION,
         ),
     ] = False,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", help="Write a self-contained HTML report to FILE."),
-    ] = None,
+    html: HtmlOpt = None,
     database_url: DatabaseUrlOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -213,8 +213,6 @@ def explain(
             "give one input: a statement, --file, --query, --all or --plan",
             "dbadmin explain --help",
         )
-    if timeout <= 0:
-        raise UsageError("--timeout must be positive")
     from dbadmin.cli.explain_all import AllBaselines, Run, capture, explain_all, over_target
 
     count, target = _run_options(
@@ -309,15 +307,13 @@ def explain(
 
 
 def _run_options(
-    runs: int | None, p95_target: str | None, baseline: bool, no_analyze: bool, timeout: float
+    runs: int | None, p95_target: float | None, baseline: bool, no_analyze: bool, timeout: float
 ) -> tuple[int, float | None]:
     """(runs, p95 target in ms or None when not checked)."""
-    from dbadmin.explain.timing import parse_duration_ms
-
     if runs is not None and not 1 <= runs <= 1000:
         raise UsageError("--runs must be between 1 and 1000")
     count = runs if runs is not None else (5 if baseline and not no_analyze else 1)
-    target = parse_duration_ms(p95_target) if p95_target is not None else None
+    target = p95_target
     if target is None and runs is not None and runs > 1:  # asked for a p95: judge it
         target = DEFAULT_P95_TARGET_MS
     if timeout * count > 3600:

@@ -8,7 +8,6 @@ CRITICAL), the Prometheus file cannot be written. Ctrl-C is 130 as everywhere.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +18,6 @@ import typer
 from typer.core import TyperGroup
 
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
     _translate,
     carry_group_options,
     fail,
@@ -28,9 +25,19 @@ from dbadmin.cli.common import (
     handle_errors,
     known_secrets,
     out_console,
+    parse_error_exit,
     print_json,
     print_traceback,
     state,
+)
+from dbadmin.cli.options import (
+    CheckOpt,
+    CheckTimeoutOpt,
+    DatabaseUrlOpt,
+    Duration,
+    JsonOpt,
+    NagiosOpt,
+    SkipOpt,
 )
 from dbadmin.errors import DbadminError, UsageError
 
@@ -57,6 +64,8 @@ class NagiosGroup(TyperGroup):
         except ClickUsageError as exc:
             exc.exit_code = UNKNOWN
             raise
+        except DbadminError as exc:  # a value an option type refused (a bad --timeout)
+            raise _parse_unknown(ctx, exc) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -64,6 +73,16 @@ class NagiosGroup(TyperGroup):
         except ClickUsageError as exc:
             exc.exit_code = UNKNOWN
             raise
+        except DbadminError as exc:  # the same while `health pool` parses its options
+            raise _parse_unknown(ctx, exc) from None
+
+
+def _parse_unknown(ctx: Any, exc: DbadminError) -> typer.Exit:
+    """A refused option value is UNKNOWN (3); with --nagios (eager, so already known) the
+    UNKNOWN plugin line is printed too."""
+    if ctx.params.get("nagios"):
+        sys.stdout.write(f"DBADMIN UNKNOWN: {exc.one_line()}\n")
+    return parse_error_exit(ctx, exc, UNKNOWN)
 
 
 app = typer.Typer(
@@ -74,21 +93,6 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-CheckOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--check",
-        "-c",
-        help="Run only this check (repeatable or comma-separated).",
-        show_default=False,
-    ),
-]
-SkipOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--skip", help="Skip this check (repeatable or comma-separated).", show_default=False
-    ),
-]
 WarnOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -101,20 +105,6 @@ CritOpt = Annotated[
     list[str] | None,
     typer.Option("--crit", help="CRITICAL threshold NAME=VALUE. Repeatable.", show_default=False),
 ]
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
-
-
-def parse_duration(text: str, flag: str) -> float:
-    match = _DURATION.match(text)
-    if not match:
-        raise UsageError(f"{flag} {text!r} is not a duration", "use e.g. 10s, 500ms, 2m or 10")
-    value = float(match.group(1))
-    unit = match.group(2) or "s"
-    seconds = value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
-    if seconds <= 0:
-        raise UsageError(f"{flag} must be positive")
-    return seconds
 
 
 def _unknown_exit(message: str) -> typer.Exit:
@@ -129,9 +119,7 @@ def health(
     check: CheckOpt = None,
     skip: SkipOpt = None,
     json_output: JsonOpt = False,
-    nagios: Annotated[
-        bool, typer.Option("--nagios", help="Print one Nagios plugin line with perfdata.")
-    ] = False,
+    nagios: NagiosOpt = False,
     prometheus: Annotated[
         Path | None,
         typer.Option(
@@ -143,9 +131,7 @@ def health(
     ] = None,
     warn: WarnOpt = None,
     crit: CritOpt = None,
-    timeout: Annotated[
-        str, typer.Option("--timeout", help="Bound on the whole run, connect retries included.")
-    ] = "10s",
+    timeout: CheckTimeoutOpt = 10.0,
 ) -> None:
     """Run the health checks: connections, idle in transaction, long queries, lock waits, cache
     hit, wraparound, sequences, invalid/duplicate/unused indexes, FKs without index, vacuum,
@@ -240,16 +226,15 @@ def _run_checks(
     nagios: bool,
     warn: list[str] | None,
     crit: list[str] | None,
-    timeout: str,
+    timeout: float,
 ) -> HealthReport:
     from dbadmin.health.runner import HealthOptions, run_health_bounded, select_checks
 
     if json_output and nagios:
         raise UsageError("--json and --nagios cannot be combined", "choose one output format")
-    seconds = parse_duration(timeout, "--timeout")
     chosen = select_checks(check or [], skip or [])
     settings, thresholds = _settings_and_thresholds(ctx, database_url, warn, crit)
-    return run_health_bounded(settings, HealthOptions(thresholds, chosen, seconds))
+    return run_health_bounded(settings, HealthOptions(thresholds, chosen, timeout))
 
 
 def _value_text(check: CheckResult) -> str:
@@ -333,16 +318,14 @@ def pool(
         int, typer.Option("--concurrency", "-k", help="Threads checking connections out.", min=1)
     ] = 8,
     duration: Annotated[
-        str, typer.Option("--duration", "-s", help="How long to drive the pool.")
-    ] = "10s",
+        float, typer.Option("--duration", click_type=Duration(), help="How long to drive the pool.")
+    ] = 10.0,
     query: Annotated[
         str, typer.Option("--query", help="SQL each checkout runs (it is executed as given).")
     ] = "SELECT 1",
     instances: Annotated[
         int,
-        typer.Option(
-            "--instances", "-n", help="Application processes, each with its own pool.", min=1
-        ),
+        typer.Option("--instances", help="Application processes, each with its own pool.", min=1),
     ] = 1,
     warn: WarnOpt = None,
     crit: CritOpt = None,
@@ -381,7 +364,7 @@ def _run_pool(
     ctx: typer.Context,
     database_url: str | None,
     concurrency: int,
-    duration: str,
+    duration: float,
     query: str,
     instances: int,
     warn: list[str] | None,
@@ -389,12 +372,11 @@ def _run_pool(
 ) -> PoolLoadResult:
     from dbadmin.health.pool import PoolLoadOptions, run_pool_load
 
-    seconds = parse_duration(duration, "--duration")
     settings, thresholds = _settings_and_thresholds(ctx, database_url, warn, crit)
     options = PoolLoadOptions(
         thresholds=thresholds,
         concurrency=concurrency,
-        duration=seconds,
+        duration=duration,
         query=query,
         instances=instances,
     )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from dbadmin.cli.common import (
-    JsonOpt,
-    YesOpt,
     confirm,
     get_settings,
     handle_errors,
@@ -14,6 +12,7 @@ from dbadmin.cli.common import (
     out_console,
     print_json,
 )
+from dbadmin.cli.options import JsonOpt, YesOpt
 
 app = typer.Typer(
     help="Manage the embedded PostgreSQL (data in $DBADMIN_HOME, default ./.dbadmin).\n\n"

@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
-    YesOpt,
     confirm,
     get_settings,
     handle_errors,
@@ -17,6 +14,7 @@ from dbadmin.cli.common import (
     out_console,
     print_json,
 )
+from dbadmin.cli.options import ConfigOpt, DatabaseUrlOpt, Duration, JsonOpt, YesOpt
 
 if TYPE_CHECKING:
     from dbadmin.migrate.runner import MigrateOptions, MigrateResult
@@ -28,35 +26,29 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="Your alembic.ini (default: $DBADMIN_ALEMBIC_CONFIG, ./alembic.ini, else dbadmin's "
-        "reference migrations).",
-        show_default=False,
-    ),
-]
 LockWaitOpt = Annotated[
     float,
-    typer.Option("--lock-wait", help="Seconds to wait for another migrator's lock.", min=0),
+    typer.Option(
+        "--lock-wait",
+        click_type=Duration(allow_zero=True),
+        help="How long to wait for another migrator's lock (a bare number is seconds).",
+    ),
 ]
 LockTimeoutOpt = Annotated[
     float,
     typer.Option(
         "--lock-timeout",
-        help="SET LOCAL lock_timeout per revision, in seconds (a DDL statement waiting longer "
-        "for a table lock fails and is retried).",
-        min=0.001,
+        click_type=Duration(),
+        help="SET LOCAL lock_timeout per revision (a bare number is seconds; a DDL statement "
+        "waiting longer for a table lock fails and is retried).",
     ),
 ]
 StatementTimeoutOpt = Annotated[
     float,
     typer.Option(
         "--statement-timeout",
-        help="SET LOCAL statement_timeout per revision, in seconds; 0 = no limit.",
-        min=0,
+        click_type=Duration(allow_zero=True),
+        help="SET LOCAL statement_timeout per revision (a bare number is seconds); 0 = no limit.",
     ),
 ]
 AttemptsOpt = Annotated[

@@ -8,11 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dbadmin.cli.backup_options import DirOpt, EndpointOpt, NoRelayOpt, PgBinOpt, TimeoutOpt
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
-    YesOpt,
     confirm,
     fail,
     get_settings,
@@ -20,6 +16,16 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+)
+from dbadmin.cli.options import (
+    DatabaseUrlOpt,
+    DirOpt,
+    EndpointOpt,
+    JsonOpt,
+    NoRelayOpt,
+    PgBinOpt,
+    TimeoutOpt,
+    YesOpt,
 )
 
 if TYPE_CHECKING:
@@ -82,11 +88,15 @@ def restore(
     """
     from dbadmin.backup.remote import fetched, locate
     from dbadmin.backup.store import backup_location
-    from dbadmin.durations import parse_duration
+    from dbadmin.urls import DbUrl
 
-    seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
-    settings = get_settings(ctx, database_url, need_server=target_url is None)
+    seconds = timeout
+    if target_url:
+        DbUrl.parse(target_url)  # a bad URL is a usage error before anything starts
+    # the backup is found (or not: exit 2) before the embedded server is started for it
+    settings = get_settings(ctx, database_url, need_server=False)
     found = locate(backup_location(directory, settings, endpoint_url), backup_ref)
+    settings = get_settings(ctx, database_url, need_server=target_url is None)
     args = (settings, target_url, clean, create_db, jobs, thorough, dry_run, pg_bin, no_relay)
     if not isinstance(found, tuple):
         return _restore_entry(found, *args, seconds, yes, json_output)

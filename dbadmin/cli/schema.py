@@ -9,9 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
-    YesOpt,
     confirm,
     get_settings,
     handle_errors,
@@ -19,6 +16,7 @@ from dbadmin.cli.common import (
     out_console,
     print_json,
 )
+from dbadmin.cli.options import ConfigOpt, DatabaseUrlOpt, JsonOpt, YesOpt
 
 if TYPE_CHECKING:
     from dbadmin.schema.show import TableInfo
@@ -29,13 +27,6 @@ app = typer.Typer(
     "schema) and checks that committed docs still match.\n\nExample: dbadmin schema show --json",
     no_args_is_help=True,
 )
-
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config", "-c", help="Your alembic.ini (used to stamp head).", show_default=False
-    ),
-]
 
 
 @app.command()

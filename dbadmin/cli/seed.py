@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
-    YesOpt,
     confirm,
     err_console,
     get_settings,
@@ -19,6 +16,7 @@ from dbadmin.cli.common import (
     print_json,
     stdout_is_terminal,
 )
+from dbadmin.cli.options import DatabaseUrlOpt, Duration, JsonOpt, OneOf, YesOpt
 from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,6 +24,8 @@ if TYPE_CHECKING:
 
     from dbadmin.migrate.lock import LockHolder
     from dbadmin.seed.run import SeedResult
+
+PROFILES = ("minimal", "dev", "demo", "load")  # dbadmin.seed.run.PROFILES (a test compares)
 
 
 def _parse_now(raw: str | None) -> dt.datetime | None:
@@ -131,7 +131,9 @@ def seed(
     profile: Annotated[
         str,
         typer.Option(
-            "--profile", "-p", help="minimal (fixed records, idempotent), dev, demo or load."
+            "--profile",
+            click_type=OneOf(PROFILES, "profile"),
+            help="minimal (fixed records, idempotent), dev, demo or load.",
         ),
     ] = "dev",
     scale: Annotated[
@@ -205,8 +207,9 @@ def seed(
         float,
         typer.Option(
             "--lock-wait",
-            help="Seconds to wait for another seed of this database (then exit 4).",
-            min=0,
+            click_type=Duration(allow_zero=True),
+            help="How long to wait for another seed of this database (then exit 4; a bare "
+            "number is seconds).",
         ),
     ] = 60.0,
     database_url: DatabaseUrlOpt = None,
@@ -223,7 +226,7 @@ def seed(
 
     Example: dbadmin seed --profile load --rows messages=1000000 --seed 42
     """
-    from dbadmin.seed.run import SeedRequest, parse_rows, plan_seed, run_seed
+    from dbadmin.seed.run import SeedRequest, parse_rows, plan_seed, run_seed, validate_request
 
     request = SeedRequest(
         profile=profile,
@@ -241,6 +244,7 @@ def seed(
         like=like,
         no_values=no_values,
     )
+    validate_request(request)  # every flag checked before a connection or the embedded server
     settings = get_settings(ctx, database_url)
     plan = plan_seed(settings, request)
     if request.reset and plan.truncate:

@@ -12,24 +12,28 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dbadmin.cli.common import (
-    DatabaseUrlOpt,
-    JsonOpt,
-    carry_group_options,
     get_settings,
     handle_errors,
     notice,
     out_console,
     print_json,
 )
+from dbadmin.cli.groups import default_group
+from dbadmin.cli.options import DatabaseUrlOpt, Duration, HtmlOpt, JsonOpt, OneOf, TopOpt
 
 if TYPE_CHECKING:
     from dbadmin.slowlog.logparse import LogReport
     from dbadmin.slowlog.pgss import TopReport
 
-TopOpt = Annotated[int, typer.Option("--top", "-n", help="How many statements to show.")]
+SORTS = ("total", "mean", "calls", "rows", "io", "temp")  # dbadmin.slowlog.pgss.SORTS (tested)
+LOG_FORMATS = ("auto", "stderr", "csvlog", "jsonlog", "syslog")  # slowlog.logparse.FORMATS
 SortOpt = Annotated[
     str,
-    typer.Option("--sort", help="Order by total | mean | calls | rows | io | temp."),
+    typer.Option(
+        "--sort",
+        click_type=OneOf(SORTS, "--sort"),
+        help="Order by total | mean | calls | rows | io | temp.",
+    ),
 ]
 MinCallsOpt = Annotated[
     int, typer.Option("--min-calls", help="Leave out statements called fewer times.")
@@ -45,45 +49,18 @@ SinceOpt = Annotated[
 AllDbOpt = Annotated[
     bool, typer.Option("--all-databases", help="All databases, not just the connected one.")
 ]
-HtmlOpt = Annotated[
-    Path | None,
-    typer.Option("--html", help="Also write a single-file HTML report here.", show_default=False),
-]
 
 app = typer.Typer(
+    cls=default_group("top"),
     help=(
         "Slow queries from pg_stat_statements (with snapshot history) and from server logs.\n\n"
         "Without a subcommand, runs `top`.\n\n"
         "Example: dbadmin slow-queries --top 10 --sort mean"
     ),
+    invoke_without_command=True,
     no_args_is_help=False,
     rich_markup_mode=None,
 )
-
-
-@app.callback(invoke_without_command=True)
-@handle_errors
-def slow_queries(
-    ctx: typer.Context,
-    database_url: DatabaseUrlOpt = None,
-    json_output: JsonOpt = False,
-    top_n: TopOpt = 20,
-    sort: SortOpt = "total",
-    min_calls: MinCallsOpt = 1,
-    since: SinceOpt = None,
-    all_databases: AllDbOpt = False,
-    html_file: HtmlOpt = None,
-) -> None:
-    """Slow queries from pg_stat_statements (with snapshot history) and from server logs.
-
-    Without a subcommand, runs `top` with these options.
-
-    Example: dbadmin slow-queries --top 10 --sort mean
-    """
-    if ctx.invoked_subcommand is not None:
-        carry_group_options(ctx, default_command="top")
-        return
-    _top(ctx, database_url, json_output, top_n, sort, min_calls, since, all_databases, html_file)
 
 
 @app.command("top")
@@ -107,22 +84,11 @@ def top(
 
     Example: dbadmin slow-queries top --since 24h --sort mean --json
     """
-    _top(ctx, database_url, json_output, top_n, sort, min_calls, since, all_databases, html_file)
-
-
-def _top(
-    ctx: typer.Context,
-    database_url: str | None,
-    json_output: bool,
-    top_n: int,
-    sort: str,
-    min_calls: int,
-    since: str | None,
-    all_databases: bool,
-    html_file: Path | None,
-) -> None:
+    from dbadmin.slowlog.pgss import parse_since
     from dbadmin.slowlog.pgss import top as run_top
 
+    if since is not None:
+        parse_since(since)  # a bad window is a usage error before anything connects
     report = run_top(
         get_settings(ctx, database_url),
         limit=top_n,
@@ -261,7 +227,9 @@ def enable(
     Example: dbadmin slow-queries enable --threshold 250ms
     """
     from dbadmin.slowlog.enable import enable as run_enable
+    from dbadmin.slowlog.enable import parse_threshold
 
+    parse_threshold(threshold)  # checked before anything connects
     report = run_enable(get_settings(ctx, database_url), threshold=threshold)
     if json_output:
         print_json(report.as_dict())
@@ -293,7 +261,12 @@ def log(
         typer.Argument(help="Server log files (plain or .gz); '-' reads standard input."),
     ],
     log_format: Annotated[
-        str, typer.Option("--format", help="auto | stderr | csvlog | jsonlog | syslog.")
+        str,
+        typer.Option(
+            "--format",
+            click_type=OneOf(LOG_FORMATS, "log format"),
+            help="auto | stderr | csvlog | jsonlog | syslog.",
+        ),
     ] = "auto",
     prefix: Annotated[
         str | None,
@@ -304,7 +277,12 @@ def log(
         ),
     ] = None,
     min_duration: Annotated[
-        float, typer.Option("--min-duration", help="Ignore statements faster than this (ms).")
+        float,
+        typer.Option(
+            "--min-duration",
+            click_type=Duration("ms", allow_zero=True),
+            help="Ignore statements faster than this (a bare number is milliseconds).",
+        ),
     ] = 0.0,
     top_n: TopOpt = 20,
     jobs: Annotated[

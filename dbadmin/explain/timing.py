@@ -10,12 +10,11 @@ measured spread (3 robust standard deviations, from the median absolute deviatio
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from dbadmin.errors import UsageError
+from dbadmin.durations import parse_duration
 from dbadmin.explain.model import PlanAnalysis
 
 MAD_TO_SIGMA = 1.4826  # a normal distribution's sigma from its median absolute deviation
@@ -91,16 +90,7 @@ def noise_floor(baseline_spread: float, current_spread: float, min_delta: float)
     return max(min_delta, NOISE_SIGMAS * math.hypot(baseline_spread, current_spread))
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|min)?\s*$", re.IGNORECASE)
-_UNIT_MS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0, "min": 60000.0}
-
-
 def parse_duration_ms(text: str, *, option: str = "--p95-target") -> float:
-    """``50ms``, ``0.5ms``, ``2s``, ``250us`` or a bare number of milliseconds."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise UsageError(f"{option} {text!r} is not a duration", "e.g. 50ms, 0.5ms or 2s")
-    value = float(match.group(1)) * _UNIT_MS[(match.group(2) or "ms").lower()]
-    if value <= 0:
-        raise UsageError(f"{option} must be positive")
-    return value
+    """``50ms``, ``0.5ms``, ``2s``, ``250us`` or a bare number of milliseconds: the shared
+    duration grammar (:mod:`dbadmin.durations`) with milliseconds as the bare unit."""
+    return parse_duration(text, option, unit="ms")

@@ -175,7 +175,8 @@ def parse_rows(items: Sequence[str]) -> dict[str, int]:
     return rows
 
 
-def _validate(request: SeedRequest) -> None:
+def validate_request(request: SeedRequest) -> None:
+    """Usage errors in a request, found without a database (the CLI checks before it connects)."""
     if request.profile not in PROFILES:
         raise UsageError(
             f"unknown profile {request.profile!r}", f"choose one of {', '.join(PROFILES)}"
@@ -221,7 +222,7 @@ def plan_seed(settings: Settings, request: SeedRequest) -> SeedPlan:
     from dbadmin.db import raw_connection
     from dbadmin.seed.catalog import read_catalog
 
-    _validate(request)
+    validate_request(request)
     now = request.now or default_now()
     with raw_connection(settings) as conn:
         if request.from_database or request.like:
