@@ -12,7 +12,8 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -111,6 +112,23 @@ def configure_logging(debug: bool) -> None:
     logger.addHandler(_StderrHandler())
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
+
+
+@contextmanager
+def progress_status(show: bool) -> Iterator[Callable[[int, float], None] | None]:
+    """pg_dump's progress as a status line on stderr (terminal only): yields the
+    ``on_progress(bytes_written, seconds)`` callback to pass to ``api.backup``, or None."""
+    if not show:
+        yield None
+        return
+    from dbadmin.render import human_bytes
+
+    with err_console().status("pg_dump starting…") as status:
+
+        def progress(written: int, elapsed: float) -> None:
+            status.update(f"pg_dump: {human_bytes(written)} written, {elapsed:.0f} s")
+
+        yield progress
 
 
 # --- settings ----------------------------------------------------------------------------------
