@@ -39,6 +39,7 @@ from dbadmin.api.explain import CatalogListing, ExplainReport, catalog_queries, 
 from dbadmin.api.explain_catalog import CatalogQueryRun, CatalogReport, explain_catalog
 from dbadmin.api.local import (
     LocalStatus,
+    local_cluster,
     local_destroy,
     local_start,
     local_status,
@@ -114,6 +115,7 @@ __all__ = [
     "explain_catalog",
     "health",
     "list_backups",
+    "local_cluster",
     "local_destroy",
     "local_start",
     "local_status",

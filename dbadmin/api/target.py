@@ -30,7 +30,8 @@ class Confirm(Protocol):
 def settings_for(target: Settings | str | None = None, *, need_server: bool = True) -> Settings:
     """The settings for ``target``, resolved as the CLI resolves ``--database-url``: a URL given
     here, else ``DATABASE_URL``/``.env``/``PG*``, else the embedded server, which is started when
-    it is the target and ``need_server`` (as every CLI command does)."""
+    it is the target and ``need_server`` (as every CLI command does; told as an INFO record on
+    the ``dbadmin`` logger)."""
     from dbadmin import settings as settings_mod
 
     if target is None or isinstance(target, str):
@@ -40,8 +41,12 @@ def settings_for(target: Settings | str | None = None, *, need_server: bool = Tr
     if resolved.embedded and need_server:
         from dbadmin.local import embedded_cluster
 
-        if embedded_cluster(resolved.home).ensure_running():
-            _log.info("started the embedded PostgreSQL in %s", resolved.home)
+        if embedded_cluster(resolved.home).ensure_running():  # the CLI's words (a log record)
+            _log.info(
+                "started the embedded PostgreSQL in %s (no DATABASE_URL set; "
+                "`dbadmin local --help`)",
+                resolved.home,
+            )
     return resolved
 
 
