@@ -14,7 +14,7 @@ from dbadmin.api.target import Confirm, Notice, ask, say, settings_for
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from dbadmin.backup.create import BackupResult
+    from dbadmin.backup.create import BackupOptions, BackupResult
     from dbadmin.backup.manifest import BackupEntry, Catalog
     from dbadmin.backup.remote import StoreCatalog
     from dbadmin.backup.retention import PrunePlan
@@ -176,7 +176,7 @@ def backup(
     """Dump the database (its direct URL) into a checksummed, atomically written backup with a
     manifest. Raises ``ExternalToolError`` (pg_dump failed, disk full), ``ProblemFound`` (another
     run holds the directory's lock), ``OperationTimeout`` (``timeout`` seconds passed)."""
-    from dbadmin.backup.create import BackupOptions, create_backup
+    from dbadmin.backup.create import BackupOptions
 
     options = BackupOptions(
         format=format,
@@ -192,7 +192,17 @@ def backup(
         endpoint_url=endpoint_url,
         encrypt=encrypt,
     )
-    settings = settings_for(target)
+    return _take(settings_for(target), options, notice, on_progress)
+
+
+def _take(
+    settings: Settings,
+    options: BackupOptions,
+    notice: Notice | None,
+    on_progress: Callable[[int, float], None] | None,
+) -> BackupRun:
+    from dbadmin.backup.create import create_backup
+
     return BackupRun(create_backup(settings, options, notice=notice, on_progress=on_progress))
 
 
@@ -204,7 +214,16 @@ def backup_before_migration(
 ) -> BackupRun:
     """``migrate up --backup``: a default (custom-format) backup first; a failure raises, so the
     migration stops before anything changed."""
-    taken = backup(target, notice=notice, on_progress=on_progress)
+    return backup_taken_before_migration(settings_for(target), notice, on_progress)
+
+
+def backup_taken_before_migration(
+    settings: Settings, notice: Notice | None, on_progress: Callable[[int, float], None] | None
+) -> BackupRun:
+    """:func:`backup_before_migration` on settings already resolved (by ``migrate_up``)."""
+    from dbadmin.backup.create import BackupOptions
+
+    taken = _take(settings, BackupOptions(), notice, on_progress)
     r = taken.result
     say(
         notice,

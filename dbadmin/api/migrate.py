@@ -196,9 +196,9 @@ def migrate_up(
 
     settings = settings_for(target)
     if backup:
-        from dbadmin.api.backup import backup_before_migration
+        from dbadmin.api.backup import backup_taken_before_migration
 
-        backup_before_migration(settings, notice=notice, on_progress=on_backup_progress)
+        backup_taken_before_migration(settings, notice, on_backup_progress)
     options = migrate_options(config, lock_wait, lock_timeout, statement_timeout, attempts, notice)
     return MigrationRun(upgrade(settings, revision, options=options))
 

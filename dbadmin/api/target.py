@@ -41,12 +41,12 @@ def settings_for(target: Settings | str | None = None, *, need_server: bool = Tr
     if resolved.embedded and need_server:
         from dbadmin.local import embedded_cluster
 
-        if embedded_cluster(resolved.home).ensure_running():  # the CLI's words (a log record)
-            _log.info(
-                "started the embedded PostgreSQL in %s (no DATABASE_URL set; "
-                "`dbadmin local --help`)",
-                resolved.home,
-            )
+        started = embedded_cluster(resolved.home).ensure_running()
+        _log.info(  # the CLI routes the dbadmin logger to stderr: its notice
+            "%s the embedded PostgreSQL in %s (no DATABASE_URL set; `dbadmin local --help`)",
+            "started" if started else "using",
+            resolved.home,
+        )
     return resolved
 
 

@@ -115,10 +115,8 @@ def audit(
         if apply and nagios:
             raise UsageError("--apply cannot be combined with --nagios", "apply, then monitor")
         from dbadmin import api
-        from dbadmin.audit.checks import select_checks
 
         seconds = parse_duration(timeout, "--timeout")
-        select_checks(check or [], skip or [])  # usage errors come before a server is started
         report = api.audit(
             get_settings(ctx, database_url),
             checks=check or (),

@@ -133,9 +133,13 @@ def progress_status(show: bool) -> Iterator[Callable[[int, float], None] | None]
 
 # --- settings ----------------------------------------------------------------------------------
 def get_settings(
-    ctx: typer.Context, database_url: str | None = None, *, need_server: bool = True
+    ctx: typer.Context, database_url: str | None = None, *, need_server: bool = False
 ) -> Settings:
-    """Resolve settings once per invocation; start the embedded server when it is the target."""
+    """Resolve settings once per invocation. The API function a command calls starts the
+    embedded server when it is the target (and says so through the ``dbadmin`` logger, which
+    :func:`configure_logging` routes to stderr), after checking its options: usage errors come
+    before a server is started. ``need_server=True`` starts it here, for code that reaches the
+    database without going through :mod:`dbadmin.api`."""
     from dbadmin import settings as settings_mod
 
     app_state = state(ctx)

@@ -225,7 +225,7 @@ def explain(
         from dbadmin.cli.explain_all import print_catalog_report
 
         catalog_report = api.explain_catalog(
-            get_settings(ctx, database_url, need_server=False),
+            get_settings(ctx, database_url),
             no_analyze=no_analyze,
             timeout=timeout,
             allow_side_effects=allow_side_effects,
@@ -253,10 +253,8 @@ def explain(
         import sys
 
         plan_text = sys.stdin.read()
-    # resolved, not started: the embedded server starts only once the input proved valid
-    on_server = from_json is None
     report = api.explain(
-        get_settings(ctx, database_url, need_server=False) if on_server else None,
+        get_settings(ctx, database_url) if from_json is None else None,
         sql,
         file=file,
         query=query,

@@ -220,14 +220,10 @@ def _run_checks(
     prometheus: Path | None,
 ) -> HealthReport:
     from dbadmin import api
-    from dbadmin.health.runner import select_checks
-    from dbadmin.health.thresholds import parse_flags
 
     if json_output and nagios:
         raise UsageError("--json and --nagios cannot be combined", "choose one output format")
     seconds = parse_duration(timeout, "--timeout")
-    select_checks(check or [], skip or [])  # usage errors come before a server is started
-    parse_flags(warn or [], crit or [])
     return api.health(
         get_settings(ctx, database_url),
         checks=check or (),
@@ -375,10 +371,8 @@ def _run_pool(
     crit: list[str] | None,
 ) -> PoolLoadResult:
     from dbadmin import api
-    from dbadmin.health.thresholds import parse_flags
 
     seconds = parse_duration(duration, "--duration")
-    parse_flags(warn or [], crit or [])  # usage errors come before a server is started
     return api.pool_check(
         get_settings(ctx, database_url),
         concurrency=concurrency,

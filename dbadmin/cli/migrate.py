@@ -119,20 +119,20 @@ def up(
     """
     from dbadmin import api
 
-    settings = get_settings(ctx, database_url)
-    if backup:
-        with progress_status(stdout_is_terminal() and not json_output) as on_progress:
-            api.backup_before_migration(settings, notice=notice, on_progress=on_progress)
-    result = api.migrate_up(
-        settings,
-        revision,
-        config=config,
-        lock_wait=lock_wait,
-        lock_timeout=lock_timeout,
-        statement_timeout=statement_timeout,
-        attempts=attempts,
-        notice=notice,
-    )
+    show_progress = backup and stdout_is_terminal() and not json_output
+    with progress_status(show_progress) as on_backup_progress:  # pg_dump's, on a terminal
+        result = api.migrate_up(
+            get_settings(ctx, database_url),
+            revision,
+            config=config,
+            lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            attempts=attempts,
+            backup=backup,
+            notice=notice,
+            on_backup_progress=on_backup_progress,
+        )
     _print_result(result, json_output)
 
 
@@ -282,7 +282,7 @@ def new(
     """
     from dbadmin import api
 
-    settings = get_settings(ctx, database_url, need_server=autogenerate)
+    settings = get_settings(ctx, database_url)
     written = api.migrate_new(settings, message, autogenerate=autogenerate, config=config)
     if json_output:
         print_json(written.as_dict())
@@ -391,7 +391,7 @@ def lint(
     """
     from dbadmin import api
 
-    settings = get_settings(ctx, database_url, need_server=revisions is None)
+    settings = get_settings(ctx, database_url)
     linted = api.migrate_lint(
         settings,
         revisions,

@@ -83,7 +83,7 @@ def restore(
     from dbadmin.durations import parse_duration
 
     seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
-    settings = get_settings(ctx, database_url, need_server=target_url is None)
+    settings = get_settings(ctx, database_url)
     report = api.restore(
         settings,
         backup_ref,

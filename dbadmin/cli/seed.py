@@ -205,11 +205,7 @@ def seed(
     Example: dbadmin seed --profile load --rows messages=1000000 --seed 42
     """
     from dbadmin import api
-    from dbadmin.api.seed import parse_now
-    from dbadmin.seed.run import parse_rows
 
-    parse_now(now)  # usage errors come before a server is started
-    parse_rows(rows or [])
     settings = get_settings(ctx, database_url)
     options = dict(
         profile=profile,
