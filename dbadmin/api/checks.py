@@ -132,7 +132,7 @@ def audit(
     apply: bool = False,
     confirm: Confirm | None = None,
     notice: Notice | None = None,
-    on_fix_script: Callable[[str], None] | None = None,
+    on_fix_script: Callable[[str], object] | None = None,
 ) -> AuditReport:
     """Audit who can read or change what; ``report.fix_script()`` is the SQL that fixes the
     findings. ``apply`` runs it in one transaction (after ``on_fix_script`` is shown it and
@@ -155,7 +155,7 @@ def _apply(
     report: AuditReport,
     confirm: Confirm | None,
     notice: Notice | None,
-    on_fix_script: Callable[[str], None] | None,
+    on_fix_script: Callable[[str], object] | None,
 ) -> AuditReport:
     from dataclasses import replace
 

@@ -215,6 +215,18 @@ def explain(
         raise UsageError("--timeout must be positive")
     from dbadmin import api
 
+    shared: dict[str, Any] = {  # the options --all and one statement have in common
+        "no_analyze": no_analyze,
+        "timeout": timeout,
+        "allow_side_effects": allow_side_effects,
+        "set_options": set_options,
+        "runs": runs,
+        "p95_target": p95_target,
+        "max_regression": max_regression,
+        "min_regression_ms": min_regression_ms,
+        "fail_on_shape_change": fail_on_shape_change,
+        "notice": notice,
+    }
     if all_queries:
         if html:
             raise UsageError("--all makes a summary table; --html takes one query")
@@ -225,19 +237,7 @@ def explain(
         from dbadmin.cli.explain_all import print_catalog_report
 
         catalog_report = api.explain_catalog(
-            get_settings(ctx, database_url),
-            no_analyze=no_analyze,
-            timeout=timeout,
-            allow_side_effects=allow_side_effects,
-            set_options=set_options,
-            runs=runs,
-            p95_target=p95_target,
-            save_dir=save,
-            compare_dir=compare,
-            max_regression=max_regression,
-            min_regression_ms=min_regression_ms,
-            fail_on_shape_change=fail_on_shape_change,
-            notice=notice,
+            get_settings(ctx, database_url), save_dir=save, compare_dir=compare, **shared
         )
         if json_output:
             print_json(catalog_report.as_dict())
@@ -261,20 +261,11 @@ def explain(
         plan_file=None if plan_text is not None else from_json,
         plan_text=plan_text,
         params=params or [],
-        no_analyze=no_analyze,
         wal=wal,
-        timeout=timeout,
-        allow_side_effects=allow_side_effects,
-        set_options=set_options,
-        runs=runs,
-        p95_target=p95_target,
         save=save,
         compare=compare,
-        max_regression=max_regression,
-        min_regression_ms=min_regression_ms,
-        fail_on_shape_change=fail_on_shape_change,
         html=html,
-        notice=notice,
+        **shared,
     )
     if json_output:
         print_json(report.as_dict())

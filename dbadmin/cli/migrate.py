@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -68,6 +68,23 @@ AttemptsOpt = Annotated[
 ]
 
 
+def _runner(
+    config: str | None,
+    lock_wait: float,
+    lock_timeout: float,
+    statement_timeout: float,
+    attempts: int,
+) -> dict[str, Any]:
+    """The runner's options, as ``migrate_up``/``migrate_down`` take them."""
+    return {
+        "config": config,
+        "lock_wait": lock_wait,
+        "lock_timeout": lock_timeout,
+        "statement_timeout": statement_timeout,
+        "attempts": attempts,
+    }
+
+
 def _print_result(run: MigrationRun, json_output: bool) -> None:
     """Plain lines (no markup to render): written directly, so the common deploy path does not
     pay for importing Rich."""
@@ -124,11 +141,7 @@ def up(
         result = api.migrate_up(
             get_settings(ctx, database_url),
             revision,
-            config=config,
-            lock_wait=lock_wait,
-            lock_timeout=lock_timeout,
-            statement_timeout=statement_timeout,
-            attempts=attempts,
+            **_runner(config, lock_wait, lock_timeout, statement_timeout, attempts),
             backup=backup,
             notice=notice,
             on_backup_progress=on_backup_progress,
@@ -159,11 +172,7 @@ def down(
     result = api.migrate_down(  # an unknown revision exits 2 before asking
         get_settings(ctx, database_url),
         revision,
-        config=config,
-        lock_wait=lock_wait,
-        lock_timeout=lock_timeout,
-        statement_timeout=statement_timeout,
-        attempts=attempts,
+        **_runner(config, lock_wait, lock_timeout, statement_timeout, attempts),
         confirm=partial(confirm, yes=yes),
         notice=notice,
     )
@@ -392,7 +401,7 @@ def lint(
     from dbadmin import api
 
     settings = get_settings(ctx, database_url)
-    linted = api.migrate_lint(
+    lint_report = api.migrate_lint(
         settings,
         revisions,
         config=config,
@@ -401,9 +410,9 @@ def lint(
         warnings=warning or (),
         squawk_config=squawk_config,
     )
-    result = linted.lint
+    result = lint_report.lint
     if json_output:
-        print_json(linted.as_dict())
+        print_json(lint_report.as_dict())
     else:
         from dbadmin.render import simple_table, styled_status
 

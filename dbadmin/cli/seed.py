@@ -207,7 +207,7 @@ def seed(
     from dbadmin import api
 
     settings = get_settings(ctx, database_url)
-    options = dict(
+    options: dict[str, Any] = dict(
         profile=profile,
         scale=scale,
         rows=rows or [],
