@@ -332,3 +332,19 @@ def test_local_without_starting(tmp_path: Path) -> None:
     with pytest.raises(DbadminError):
         api.local_destroy(home, confirm=refused)
     assert refused.actions[0][1] == "destroy"
+
+
+def test_local_lifecycle(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    home = resolve(environ={"DBADMIN_HOME": str(tmp_path / "home")}, cwd=tmp_path)
+    assert api.local_start(home) is True
+    try:
+        assert api.local_status(home).running and api.local_start(home) is False
+        assert DbUrl.parse(api.local_url(home)).database == "postgres"
+        with caplog.at_level("INFO", logger="dbadmin"):
+            shown = api.schema_show(home)  # the embedded server is the target: used, said so
+        assert shown.report.tables == ()
+        assert "using the embedded PostgreSQL" in caplog.text
+        assert api.local_stop(home) is True
+    finally:
+        deleted = api.local_destroy(home)
+    assert not Path(deleted).exists()
