@@ -259,6 +259,9 @@ def test_migrate_up_with_a_backup_first(fresh_db: DbUrl, tmp_path: Path) -> None
     taken = [n for n in notices if "taken before migrating" in n]
     assert len(taken) == 1 and "revision none" in taken[0]
     assert len(api.list_backups(target).names) == 1  # in the settings' backup directory
+    again = api.backup_before_migration(target)
+    assert again.result.manifest.alembic_revision == HEAD
+    assert len(api.list_backups(target).names) == 2
 
 
 # --- checks (monitoring) ----------------------------------------------------------------------------
@@ -278,17 +281,25 @@ def test_health_pool_audit_doctor(app_db: DbUrl, tmp_path: Path) -> None:
     audited = api.audit(url, checks=["public_schema_create", "tls"])
     assert [c.name for c in audited.checks] == ["tls", "public_schema_create"]
     assert roundtrip(audited)
-    asked = Asked(agree=False)
-    shown: list[str] = []
-    if audited.fix_statements():
-        with pytest.raises(UsageError):
-            api.audit(url, checks=["public_schema_create"], apply=True, confirm=asked,
-                      on_fix_script=shown.append)  # fmt: skip
-        assert asked.actions and shown  # the script was shown, then refused
 
     doctor = api.doctor(url)
     assert doctor.connect_error is None and any(c.name for c in doctor.checks)
     assert roundtrip(doctor)
+
+
+def test_audit_apply(pg_server: PgServer, fresh_db: DbUrl) -> None:
+    pg_server.execute("GRANT CREATE ON SCHEMA public TO PUBLIC", fresh_db.database or "")
+    url = fresh_db.render()
+    found = api.audit(url, checks=["public_schema_create"])
+    assert found.exit_code == 2 and found.fix_statements()
+    refused, shown = Asked(agree=False), []
+    with pytest.raises(UsageError):
+        api.audit(url, checks=["public_schema_create"], apply=True, confirm=refused,
+                  on_fix_script=shown.append)  # fmt: skip
+    assert "REVOKE" in shown[0] and "transaction" in refused.actions[0][0]
+    assert api.audit(url, checks=["public_schema_create"]).exit_code == 2  # refused: unchanged
+    fixed = api.audit(url, checks=["public_schema_create"], apply=True)
+    assert fixed.exit_code == 0 and fixed.applied == len(found.fix_statements())
 
 
 # --- slow queries -------------------------------------------------------------------------------------
