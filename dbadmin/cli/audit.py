@@ -9,6 +9,7 @@ checks from being judged, a bad flag included, is 3). `--fix` prints the fix scr
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,9 +34,7 @@ from dbadmin.cli.options import (
 from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
-    from dbadmin.audit.context import AuditOptions
     from dbadmin.audit.model import AuditReport
-    from dbadmin.settings import Settings
 
 app = typer.Typer(
     cls=NagiosGroup,
@@ -112,71 +111,26 @@ def audit(
             raise UsageError("--json and --nagios cannot be combined", "choose one output format")
         if apply and nagios:
             raise UsageError("--apply cannot be combined with --nagios", "apply, then monitor")
-        from dbadmin.audit.checks import select_checks
+        from dbadmin import api
 
-        chosen = select_checks(check or [], skip or [])
-        settings = get_settings(ctx, database_url)
-        options = _options(settings, chosen, timeout, app_role, allow_role, strict, sample)
-        report = _run(settings, options)
-        if apply and report.error is None:
-            report = _apply(settings, options, report, yes=yes)
+        report = api.audit(
+            get_settings(ctx, database_url),
+            checks=check or (),
+            skip=skip or (),
+            app_role=app_role,
+            allow_roles=allow_role or (),
+            strict=strict,
+            sample=sample,
+            timeout=timeout,
+            apply=apply,
+            confirm=partial(confirm, yes=yes),
+            notice=notice,
+            on_fix_script=sys.stderr.write,
+        )
     _emit(report, json_output=json_output, nagios=nagios, script=fix and not apply)
     if report.error is not None:
         raise _unknown_exit(report.error)
     raise typer.Exit(report.exit_code)
-
-
-def _options(
-    settings: Settings,
-    chosen: tuple[str, ...],
-    seconds: float,
-    app_role: str | None,
-    allow_role: list[str] | None,
-    strict: bool,
-    sample: bool,
-) -> AuditOptions:
-    from dbadmin.audit.context import (
-        ALLOWED_ROLES_ENV,
-        APP_ROLE_ENV,
-        DEFAULT_APP_ROLE,
-        AuditOptions,
-    )
-
-    role = app_role or settings.env.get(APP_ROLE_ENV) or DEFAULT_APP_ROLE
-    allowed = [*(allow_role or []), *settings.env.get(ALLOWED_ROLES_ENV, "").split(",")]
-    return AuditOptions(
-        checks=chosen,
-        timeout=seconds,
-        app_role=role,
-        allowed_roles=tuple(r.strip() for r in allowed if r.strip()),
-        strict=strict,
-        sample=sample,
-    )
-
-
-def _run(settings: Settings, options: AuditOptions) -> AuditReport:
-    from dbadmin.audit.runner import run_audit_bounded
-
-    return run_audit_bounded(settings, options)
-
-
-def _apply(
-    settings: Settings, options: AuditOptions, report: AuditReport, *, yes: bool
-) -> AuditReport:
-    """Show the script on stderr, confirm, run it in one transaction, audit again."""
-    from dataclasses import replace
-
-    from dbadmin.audit.runner import apply_fixes
-
-    count = len(report.fix_statements())
-    if not count:
-        notice("audit: nothing to apply (no finding has fix SQL)")
-        return replace(report, applied=0)
-    sys.stderr.write(report.fix_script())
-    confirm(f"run {count} fix statements on {report.target} in one transaction", yes=yes)
-    applied = apply_fixes(settings, report)
-    notice(f"audit: applied {applied} fix statements in one transaction; auditing again")
-    return replace(_run(settings, options), applied=applied)
 
 
 def _emit(report: AuditReport, *, json_output: bool, nagios: bool, script: bool) -> None:

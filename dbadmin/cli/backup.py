@@ -16,20 +16,19 @@ apply to that subcommand when it has them (its own value wins); create-only opti
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dbadmin.cli.common import (
     confirm,
-    err_console,
     fail,
     get_settings,
     handle_errors,
     notice,
     out_console,
     print_json,
+    progress_status,
     stdout_is_terminal,
 )
 from dbadmin.cli.groups import default_group
@@ -56,8 +55,7 @@ from dbadmin.cli.restore import restore
 
 if TYPE_CHECKING:
     from dbadmin.backup.create import BackupResult
-    from dbadmin.backup.manifest import BackupEntry, BackupManifest
-    from dbadmin.settings import Settings
+    from dbadmin.backup.manifest import BackupManifest
 
 app = typer.Typer(
     cls=default_group("create", ignored=frozenset({"yes"})),  # --yes: a backup never asks
@@ -97,72 +95,31 @@ def create(
 
     Example: dbadmin backup create --format directory --jobs 2 --dir /var/backups/app
     """
-    from dbadmin.backup.create import BackupOptions, validate
+    from dbadmin import api
 
-    options = BackupOptions(
-        format=fmt,
-        jobs=jobs,
-        compress=compress,
-        directory=directory,
-        name=name,
-        schema_only=schema_only,
-        exclude_tables=tuple(exclude_table or ()),
-        pg_bin=pg_bin,
-        allow_relay=not no_relay,
-        timeout=timeout,
-        endpoint_url=endpoint_url,
-        encrypt=encrypt,
-    )
-    validate(options)  # --compress, --jobs, --name: usage errors before anything starts
     settings = get_settings(ctx, database_url)
-    result = run_backup(settings, options, show_progress=stdout_is_terminal() and not json_output)
+    with progress_status(stdout_is_terminal() and not json_output) as on_progress:
+        run = api.backup(
+            settings,
+            format=fmt,
+            jobs=jobs,
+            compress=compress,
+            directory=directory,
+            name=name,
+            schema_only=schema_only,
+            exclude_tables=tuple(exclude_table or ()),
+            pg_bin=pg_bin,
+            allow_relay=not no_relay,
+            timeout=timeout,
+            endpoint_url=endpoint_url,
+            encrypt=encrypt,
+            notice=notice,
+            on_progress=on_progress,
+        )
     if json_output:
-        print_json(backup_document(result))
+        print_json(run.as_dict())
         return
-    _print_summary(result)
-
-
-def run_backup(settings: Settings, options: Any, *, show_progress: bool) -> BackupResult:
-    """Run :func:`create_backup` with progress on stderr (terminal only). Used by migrate too."""
-    from dbadmin.backup.create import create_backup
-    from dbadmin.render import human_bytes
-
-    if not show_progress:
-        return create_backup(settings, options, notice=notice)
-    console = err_console()
-    with console.status("pg_dump starting…") as status:
-
-        def progress(written: int, elapsed: float) -> None:
-            status.update(f"pg_dump: {human_bytes(written)} written, {elapsed:.0f} s")
-
-        return create_backup(settings, options, notice=notice, on_progress=progress)
-
-
-def backup_before_migration(settings: Settings, *, json_output: bool = False) -> BackupResult:
-    """`migrate up --backup`: a default (custom-format) backup first; a failure stops the
-    migration before anything changed. Notices go to stderr so --json stays one document."""
-    from dbadmin.backup.create import BackupOptions
-
-    result = run_backup(
-        settings, BackupOptions(), show_progress=stdout_is_terminal() and not json_output
-    )
-    notice(
-        f"backup {result.manifest.name} taken before migrating ({result.data_path}, revision "
-        f"{result.manifest.alembic_revision or 'none'})"
-    )
-    return result
-
-
-def backup_document(result: BackupResult) -> dict[str, Any]:
-    doc = result.manifest.to_dict()
-    return {
-        "name": result.manifest.name,
-        "path": str(result.data_path),
-        "manifest_path": str(result.manifest_file),
-        "pg_dump": result.binary,
-        "relayed": result.relayed,
-        "manifest": doc,
-    }
+    _print_summary(run.result)
 
 
 def _statistics_line(m: BackupManifest) -> str:
@@ -195,24 +152,6 @@ def _print_summary(result: BackupResult) -> None:
 
 
 # --- list ----------------------------------------------------------------------------------------
-def entry_document(entry: BackupEntry) -> dict[str, Any]:
-    m = entry.manifest
-    return {
-        "name": m.name,
-        "finished_at": m.finished_at,
-        "size_bytes": m.size_bytes,
-        "format": m.format,
-        "alembic_revision": m.alembic_revision,
-        "verified": entry.verified,
-        "verification": m.verification,
-        "sha256": m.sha256,
-        "path": str(entry.data_path),
-        "database": m.database,
-        "server_version": m.server_version,
-        "pg_dump_version": m.pg_dump_version,
-    }
-
-
 def print_backup_table(where: str, rows: list[tuple[str, ...]]) -> None:
     from dbadmin.render import simple_table
 
@@ -242,33 +181,20 @@ def list_backups(
 
     Example: dbadmin backup list --json
     """
-    from dbadmin.backup.manifest import scan
-    from dbadmin.backup.store import backup_location
+    from dbadmin import api
     from dbadmin.render import human_bytes
 
-    settings = get_settings(ctx, need_server=False)
-    where = backup_location(directory, settings, endpoint_url)
-    if not isinstance(where, Path):
+    found = api.list_backups(
+        get_settings(ctx, need_server=False), directory=directory, endpoint_url=endpoint_url
+    )
+    if json_output:
+        print_json(found.as_dict())
+        return
+    if found.catalog is None:
         from dbadmin.cli.backup_store import list_store
 
-        return list_store(where, json_output)
-    catalog = scan(where)
-    if json_output:
-        print_json(
-            {
-                "directory": str(catalog.directory),
-                "backups": [entry_document(e) for e in catalog.backups],
-                "leftovers": [
-                    {"path": str(x.path), "size_bytes": x.size_bytes, "reason": x.reason}
-                    for x in catalog.leftovers
-                ],
-                "corrupt": [
-                    {"name": c.name, "manifest_path": str(c.manifest_file), "reason": c.reason}
-                    for c in catalog.corrupt
-                ],
-            }
-        )
-        return
+        return list_store(found)
+    catalog = found.catalog
     rows = [
         (
             e.name,
@@ -325,40 +251,26 @@ def verify(
 
     Example: dbadmin backup verify --latest --restore-test
     """
-    from dbadmin.backup.remote import locate, verify_stored
-    from dbadmin.backup.store import backup_location
-    from dbadmin.backup.verify import verify_backup
+    from dbadmin import api
     from dbadmin.errors import UsageError
-    from dbadmin.urls import DbUrl
 
     if name is None and not latest:
         raise UsageError("name a backup or pass --latest", "see `dbadmin backup list`")
-    settings = get_settings(ctx, database_url, need_server=False)
-    found = locate(backup_location(directory, settings, endpoint_url), name, latest=latest)
-    scratch = DbUrl.parse(scratch_url).secure() if scratch_url else None
-    if isinstance(found, tuple):
-        from dbadmin.backup.crypto import load_key
-
-        run: Any = partial(verify_stored, settings, *found, key=load_key(settings.env))
-    else:
-        run = partial(verify_backup, settings, found)
-    result = run(
+    report = api.verify(
+        get_settings(ctx, database_url, need_server=False),
+        name,
+        latest=latest,
         restore_test=restore_test,
-        scratch_url=scratch,
+        scratch_url=scratch_url,
+        directory=directory,
+        endpoint_url=endpoint_url,
         pg_bin=pg_bin,
         allow_relay=not no_relay,
         notice=notice,
     )
+    result = report.result
     if json_output:
-        print_json(
-            {
-                "name": result.name,
-                "ok": result.ok,
-                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in result.checks],
-                "problems": list(result.problems),
-                "row_counts": result.row_counts,
-            }
-        )
+        print_json(report.as_dict())
     else:
         from dbadmin.render import simple_table, styled_status
 
@@ -407,39 +319,26 @@ def prune_cmd(
 
     Example: dbadmin backup prune --keep 7 --keep-days 7 --yes
     """
-    from dbadmin.backup.remote import prune_store
-    from dbadmin.backup.retention import prune
-    from dbadmin.backup.store import backup_location, open_store
+    from dbadmin import api
     from dbadmin.render import human_bytes
 
-    settings = get_settings(ctx, need_server=False)
-    folder = backup_location(directory, settings, endpoint_url)
-    run_prune: Any = (
-        partial(prune, folder)
-        if isinstance(folder, Path)
-        else partial(prune_store, open_store(folder))
+    report = api.prune(
+        get_settings(ctx, need_server=False),
+        keep=keep,
+        keep_days=keep_days,
+        dry_run=dry_run,
+        wait=wait,
+        directory=directory,
+        endpoint_url=endpoint_url,
+        confirm=partial(confirm, yes=yes),
+        notice=notice,
     )
-    plan = run_prune(keep=keep, keep_days=keep_days, dry_run=True, lock_wait=wait)
-    if not dry_run and (plan.delete or plan.leftovers):
-        what = f"delete {len(plan.delete)} backup(s) and {len(plan.leftovers)} leftover(s)"
-        for doomed in plan.delete:
-            notice(f"will delete {doomed.entry.name} ({doomed.reason})")
-        confirm(what + f" in {folder}", yes=yes)
-        plan = run_prune(keep=keep, keep_days=keep_days, dry_run=False, lock_wait=wait)
+    plan = report.plan
     if plan.leftovers_note:
         notice(plan.leftovers_note)
     verb = "would delete" if dry_run else "deleted"
     if json_output:
-        print_json(
-            {
-                "directory": str(folder),
-                "dry_run": dry_run,
-                "kept": [e.name for e in plan.keep],
-                "deleted": [{"name": d.entry.name, "reason": d.reason} for d in plan.delete],
-                "leftovers_removed": [str(x.path) for x in plan.leftovers],
-                "bytes_freed": plan.bytes_freed,
-            }
-        )
+        print_json(report.as_dict())
         return
     console = out_console()
     for doomed in plan.delete:

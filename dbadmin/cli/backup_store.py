@@ -3,42 +3,21 @@ the directory's (see :mod:`dbadmin.cli.backup`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from dbadmin.cli.common import notice, print_json
+from dbadmin.cli.common import notice
+
+if TYPE_CHECKING:
+    from dbadmin.api import BackupList
 
 
-def list_store(location: Any, json_output: bool) -> None:
-    from dbadmin.backup.remote import scan_store
-    from dbadmin.backup.store import open_store
-    from dbadmin.cli.backup import entry_document, print_backup_table
+def list_store(found: BackupList) -> None:
+    """The table and notices of a store's listing (``--json`` prints ``found.as_dict()``)."""
+    from dbadmin.cli.backup import print_backup_table
     from dbadmin.render import human_bytes
 
-    store = open_store(location)
-    catalog = scan_store(store)
-    if json_output:
-        backups = []
-        for found in catalog.backups:
-            doc = entry_document(found.entry)
-            doc["path"] = store.url_of(found.entry.manifest.data)
-            doc["encryption"] = found.encryption
-            backups.append(doc)
-        print_json(
-            {
-                "directory": store.where,
-                "backups": backups,
-                "leftovers": [
-                    {"path": store.url_of(o.name), "size_bytes": o.size, "reason": "no manifest"}
-                    for o in catalog.leftovers
-                ],
-                "unfinished_uploads": [
-                    {"path": store.url_of(p.name), "initiated": p.initiated.isoformat()}
-                    for p in catalog.pending
-                ],
-                "corrupt": [{"name": n, "reason": r} for n, r in catalog.corrupt],
-            }
-        )
-        return
+    store, catalog = found.store, found.store_catalog
+    assert store is not None and catalog is not None
     rows = [
         (
             b.name,

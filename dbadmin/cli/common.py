@@ -12,7 +12,8 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -133,11 +134,32 @@ def configure_logging(debug: bool) -> None:
     logger.propagate = False
 
 
+@contextmanager
+def progress_status(show: bool) -> Iterator[Callable[[int, float], None] | None]:
+    """pg_dump's progress as a status line on stderr (terminal only): yields the
+    ``on_progress(bytes_written, seconds)`` callback to pass to ``api.backup``, or None."""
+    if not show:
+        yield None
+        return
+    from dbadmin.render import human_bytes
+
+    with err_console().status("pg_dump starting…") as status:
+
+        def progress(written: int, elapsed: float) -> None:
+            status.update(f"pg_dump: {human_bytes(written)} written, {elapsed:.0f} s")
+
+        yield progress
+
+
 # --- settings ----------------------------------------------------------------------------------
 def get_settings(
-    ctx: typer.Context, database_url: str | None = None, *, need_server: bool = True
+    ctx: typer.Context, database_url: str | None = None, *, need_server: bool = False
 ) -> Settings:
-    """Resolve settings once per invocation; start the embedded server when it is the target."""
+    """Resolve settings once per invocation. The API function a command calls starts the
+    embedded server when it is the target (and says so through the ``dbadmin`` logger, which
+    :func:`configure_logging` routes to stderr), after checking its options: usage errors come
+    before a server is started. ``need_server=True`` starts it here, for code that reaches the
+    database without going through :mod:`dbadmin.api`."""
     from dbadmin import settings as settings_mod
 
     app_state = state(ctx)

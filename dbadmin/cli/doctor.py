@@ -22,9 +22,9 @@ def doctor(
 
     Example: dbadmin doctor --json
     """
-    from dbadmin.doctor import run_doctor
+    from dbadmin import api
 
-    report = run_doctor(get_settings(ctx, database_url))
+    report = api.doctor(get_settings(ctx, database_url))
     if json_output:
         print_json(report.as_dict())
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,11 +18,10 @@ from dbadmin.cli.options import DatabaseUrlOpt, Duration, HtmlOpt, JsonOpt
 from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
+    from dbadmin.api import CatalogListing
     from dbadmin.explain.analyze import PlanAnalysis
-    from dbadmin.explain.capture import PreparedQuery
     from dbadmin.explain.timing import RunStats
 
-DEFAULT_P95_TARGET_MS = 50.0  # the application's stated target
 _INPUT = "Input"
 _SAFETY = "Execution"
 _REGRESSION = "Regression"
@@ -192,8 +190,6 @@ def explain(
 
     Example: dbadmin explain "SELECT * FROM tasks WHERE user_id = :u" -p u=42 --html plan.html
     """
-    from dbadmin.explain import catalog
-
     given = [
         x
         for x in (
@@ -206,159 +202,78 @@ def explain(
         if x
     ]
     if list_catalog:
-        _print_catalog(catalog.list_queries(), json_output)
+        from dbadmin.api import catalog_queries
+
+        _print_catalog(catalog_queries(), json_output)
         return
     if len(given) > 1:
         raise UsageError(
             "give one input: a statement, --file, --query, --all or --plan",
             "dbadmin explain --help",
         )
-    from dbadmin.cli.explain_all import AllBaselines, Run, capture, explain_all, over_target
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    from dbadmin import api
 
-    count, target = _run_options(
-        runs, p95_target, save is not None or compare is not None, no_analyze, timeout
-    )
-    run = Run(
-        no_analyze, wal, timeout, _settings_args(set_options), allow_side_effects, count, target
-    )
+    shared: dict[str, Any] = {  # the options --all and one statement have in common
+        "no_analyze": no_analyze,
+        "timeout": timeout,
+        "allow_side_effects": allow_side_effects,
+        "set_options": set_options,
+        "runs": runs,
+        "p95_target": p95_target,
+        "max_regression": max_regression,
+        "min_regression_ms": min_regression_ms,
+        "fail_on_shape_change": fail_on_shape_change,
+        "notice": notice,
+    }
     if all_queries:
         if html:
             raise UsageError("--all makes a summary table; --html takes one query")
-        explain_all(
-            ctx,
-            database_url,
-            params or [],
-            replace(run, wal=False),
-            json_output,
-            AllBaselines(
-                save_dir=save,
-                compare_dir=compare,
-                max_regression=max_regression / 100.0,
-                min_delta_ms=min_regression_ms,
-                fail_on_shape_change=fail_on_shape_change,
-            ),
+        if params:
+            raise UsageError(
+                "-p with --all is ambiguous", "catalog queries use their defaults with --all"
+            )
+        from dbadmin.cli.explain_all import print_catalog_report
+
+        catalog_report = api.explain_catalog(
+            get_settings(ctx, database_url), save_dir=save, compare_dir=compare, **shared
         )
+        if json_output:
+            print_json(catalog_report.as_dict())
+        else:
+            print_catalog_report(catalog_report)
+        problem = catalog_report.problem()
+        if problem is not None:
+            raise problem
         return
 
-    from dbadmin.explain.analyze import analyze_plan
-    from dbadmin.explain.compare import compare_plans, load_baseline, save_baseline
+    plan_text: str | None = None
+    if from_json is not None and str(from_json) == "-":
+        import sys
 
-    baseline = load_baseline(compare) if compare else None
-    query_name: str | None = None
-    bound: dict[str, str] = {}
-    stats: RunStats | None = None
-    if from_json is not None:
-        if params:
-            raise UsageError("-p applies to a query run on the server, not to --plan")
-        from dbadmin.explain.plan import load_plan_file, parse_plan_text
-
-        if str(from_json) == "-":
-            import sys
-
-            analysis = analyze_plan(parse_plan_text(sys.stdin.read(), source="stdin"))
-        else:
-            analysis = analyze_plan(load_plan_file(from_json))
-    else:
-        prepared = _prepare(sql, file, query, params or [], baseline, no_analyze)
-        query_name = prepared.name
-        bound = {**prepared.named, **{f"${k}": v for k, v in prepared.positional.items()}}
-        settings = get_settings(ctx, database_url)
-        analysis, stats = capture(settings, prepared, run)
-
-    comparison = None
-    if baseline is not None:
-        comparison = compare_plans(
-            baseline,
-            analysis,
-            max_regression=max_regression / 100.0,
-            min_delta_ms=min_regression_ms,
-            stats=stats,
-        )
-    if save is not None:
-        save_baseline(analysis, save, params=bound, stats=stats)
-        notice(f"baseline saved to {save}")
-    if html is not None:
-        from dbadmin.explain.html import render_html
-        from dbadmin.files import write_atomically
-
-        title = f"dbadmin explain: {query_name}" if query_name else "dbadmin explain"
-        write_atomically(html, render_html(analysis, title=title))
-        notice(f"HTML report written to {html}")
-
+        plan_text = sys.stdin.read()
+    report = api.explain(
+        get_settings(ctx, database_url) if from_json is None else None,
+        sql,
+        file=file,
+        query=query,
+        plan_file=None if plan_text is not None else from_json,
+        plan_text=plan_text,
+        params=params or [],
+        wal=wal,
+        save=save,
+        compare=compare,
+        html=html,
+        **shared,
+    )
     if json_output:
-        document: dict[str, Any] = {"query_name": query_name, "params": bound, **analysis.as_dict()}
-        document["comparison"] = comparison.as_dict() if comparison else None
-        document["timing"] = stats.as_dict() if stats else None
-        print_json(document)
+        print_json(report.as_dict())
     else:
-        _print_report(analysis, comparison, fail_on_shape_change, stats)
-
-    if comparison is not None:
-        failures = comparison.failures(fail_on_shape_change=fail_on_shape_change)
-        if failures:
-            from dbadmin.errors import ProblemFound
-
-            raise ProblemFound("regression against " + str(compare) + ": " + "; ".join(failures))
-    slow = over_target(stats, run) if stats else None
-    if slow:
-        from dbadmin.errors import ProblemFound
-
-        raise ProblemFound(slow, "see the findings above")
-
-
-def _run_options(
-    runs: int | None, p95_target: float | None, baseline: bool, no_analyze: bool, timeout: float
-) -> tuple[int, float | None]:
-    """(runs, p95 target in ms or None when not checked)."""
-    if runs is not None and not 1 <= runs <= 1000:
-        raise UsageError("--runs must be between 1 and 1000")
-    count = runs if runs is not None else (5 if baseline and not no_analyze else 1)
-    target = p95_target
-    if target is None and runs is not None and runs > 1:  # asked for a p95: judge it
-        target = DEFAULT_P95_TARGET_MS
-    if timeout * count > 3600:
-        raise UsageError("--runs x --timeout exceeds an hour", "lower --runs or --timeout")
-    return count, target
-
-
-def _settings_args(values: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--set {item!r} is not NAME=VALUE", "e.g. --set work_mem=64MB")
-        out[name.strip()] = value.strip()
-    return out
-
-
-def _prepare(
-    sql: str | None,
-    file: Path | None,
-    query: str | None,
-    params: list[str],
-    baseline: dict[str, Any] | None,
-    no_analyze: bool = False,
-) -> PreparedQuery:
-    from dbadmin.explain import catalog
-    from dbadmin.explain.capture import prepare_query
-
-    if query is not None:
-        entry = catalog.get_query(query)
-        return prepare_query(entry.sql, params=params, specs=entry.params, name=entry.name)
-    if file is not None:
-        try:
-            sql = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    if sql is None and baseline is not None and baseline.get("query"):
-        # the baseline stores the statement as run (parameters already bound)
-        return prepare_query(str(baseline["query"]), params=params)
-    if sql is None:
-        raise UsageError(
-            "nothing to explain",
-            'give a statement, --file, --query NAME, --all or --plan FILE (dbadmin explain "SELECT 1")',
-        )
-    return prepare_query(sql, params=params, allow_generic=no_analyze)
+        _print_report(report.analysis, report.comparison, fail_on_shape_change, report.stats)
+    problem = report.problem()
+    if problem is not None:
+        raise problem
 
 
 def _print_report(
@@ -382,24 +297,11 @@ def _print_report(
         console.print(comparison_table(comparison, fail_on_shape_change=fail_on_shape_change))
 
 
-def _print_catalog(queries: list[Any], json_output: bool) -> None:
+def _print_catalog(listing: CatalogListing, json_output: bool) -> None:
     if json_output:
-        print_json(
-            {
-                "queries": [
-                    {
-                        "name": q.name,
-                        "description": q.description,
-                        "params": [
-                            {"name": p.name, "type": p.type, "default": p.default} for p in q.params
-                        ],
-                        "sql": q.sql,
-                    }
-                    for q in queries
-                ]
-            }
-        )
+        print_json(listing.as_dict())
         return
+    queries = listing.queries
     from dbadmin.render import simple_table
 
     rows = [

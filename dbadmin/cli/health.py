@@ -49,8 +49,6 @@ except ImportError:  # pragma: no cover - depends on the installed Typer
 if TYPE_CHECKING:
     from dbadmin.health.model import CheckResult, HealthReport
     from dbadmin.health.pool import PoolLoadResult
-    from dbadmin.health.thresholds import Thresholds
-    from dbadmin.settings import Settings
 
 UNKNOWN = 3
 
@@ -148,18 +146,9 @@ def health(
         return
     with _unknown_on_error(ctx, nagios=nagios):
         report = _run_checks(
-            ctx, database_url, check, skip, json_output, nagios, warn, crit, timeout
+            ctx, database_url, check, skip, json_output, nagios, warn, crit, timeout, prometheus
         )
 
-    if prometheus is not None:
-        from dataclasses import replace
-
-        from dbadmin.health.exporters import prometheus_text, write_atomically
-
-        try:
-            write_atomically(prometheus, prometheus_text(report))
-        except DbadminError as exc:
-            report = replace(report, error=exc.one_line())
     _emit(
         report,
         json_output=json_output,
@@ -204,19 +193,6 @@ def _unexpected(ctx: typer.Context, exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}: {text} — rerun with --debug and report it"
 
 
-def _settings_and_thresholds(
-    ctx: typer.Context, database_url: str | None, warn: list[str] | None, crit: list[str] | None
-) -> tuple[Settings, Thresholds]:
-    """--warn/--crit are checked before anything starts (usage errors first), then the
-    settings and the thresholds in force (pyproject, environment, flags)."""
-    from dbadmin.health.thresholds import parse_flags, resolve_thresholds
-
-    flags = parse_flags(warn or [], crit or [])
-    settings = get_settings(ctx, database_url)
-    thresholds = resolve_thresholds(env=settings.env, cwd=Path.cwd(), flags=flags)
-    return settings, thresholds
-
-
 def _run_checks(
     ctx: typer.Context,
     database_url: str | None,
@@ -227,14 +203,21 @@ def _run_checks(
     warn: list[str] | None,
     crit: list[str] | None,
     timeout: float,
+    prometheus: Path | None,
 ) -> HealthReport:
-    from dbadmin.health.runner import HealthOptions, run_health_bounded, select_checks
+    from dbadmin import api
 
     if json_output and nagios:
         raise UsageError("--json and --nagios cannot be combined", "choose one output format")
-    chosen = select_checks(check or [], skip or [])
-    settings, thresholds = _settings_and_thresholds(ctx, database_url, warn, crit)
-    return run_health_bounded(settings, HealthOptions(thresholds, chosen, timeout))
+    return api.health(
+        get_settings(ctx, database_url),
+        checks=check or (),
+        skip=skip or (),
+        warn=warn or (),
+        crit=crit or (),
+        timeout=timeout,
+        prometheus=prometheus,
+    )
 
 
 def _value_text(check: CheckResult) -> str:
@@ -370,17 +353,17 @@ def _run_pool(
     warn: list[str] | None,
     crit: list[str] | None,
 ) -> PoolLoadResult:
-    from dbadmin.health.pool import PoolLoadOptions, run_pool_load
+    from dbadmin import api
 
-    settings, thresholds = _settings_and_thresholds(ctx, database_url, warn, crit)
-    options = PoolLoadOptions(
-        thresholds=thresholds,
+    return api.pool_check(
+        get_settings(ctx, database_url),
         concurrency=concurrency,
         duration=duration,
         query=query,
         instances=instances,
+        warn=warn or (),
+        crit=crit or (),
     )
-    return run_pool_load(settings, options)
 
 
 def _render_pool(result: PoolLoadResult) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import TYPE_CHECKING
+
 import typer
 
 from dbadmin.cli.common import (
@@ -14,6 +17,9 @@ from dbadmin.cli.common import (
 )
 from dbadmin.cli.options import JsonOpt, YesOpt
 
+if TYPE_CHECKING:
+    from dbadmin.local import Cluster
+
 app = typer.Typer(
     help="Manage the embedded PostgreSQL (data in $DBADMIN_HOME, default ./.dbadmin).\n\n"
     "Example: dbadmin local status",
@@ -21,11 +27,11 @@ app = typer.Typer(
 )
 
 
-def _cluster(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _cluster(ctx: typer.Context) -> Cluster:
     """The embedded cluster in $DBADMIN_HOME resolved like every other command (env, then .env)."""
-    from dbadmin.local import embedded_cluster
+    from dbadmin.api import local_cluster
 
-    return embedded_cluster(get_settings(ctx, need_server=False).home)
+    return local_cluster(get_settings(ctx, need_server=False))
 
 
 @app.command()
@@ -60,16 +66,10 @@ def status(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
     Example: dbadmin local status --json
     """
-    info = _cluster(ctx).status()
-    doc = {
-        "running": info.running,
-        "initialized": info.initialized,
-        "pid": info.pid,
-        "pgdata": str(info.pgdata),
-        "url": info.url.masked(),
-        "version": info.version,
-        "log_file": str(info.log_file),
-    }
+    from dbadmin import api
+
+    found = api.local_status(get_settings(ctx, need_server=False))
+    doc = found.as_dict()
     if json_output:
         print_json(doc)
     else:
@@ -77,7 +77,7 @@ def status(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         for key, value in doc.items():
             shown = {True: "yes", False: "no", None: "-"}.get(value, value)  # type: ignore[arg-type]
             console.print(f"[bold]{key:12}[/bold] {shown}", highlight=False)
-    if not info.running:
+    if not found.running:
         raise typer.Exit(LSB_NOT_RUNNING)
 
 
@@ -91,9 +91,9 @@ def url(ctx: typer.Context) -> None:
 
     Example: export DATABASE_URL=$(dbadmin local url)
     """
-    cluster = _cluster(ctx)
-    cluster.ensure_running()
-    typer.echo(cluster.url().render())
+    from dbadmin import api
+
+    typer.echo(api.local_url(get_settings(ctx, need_server=False)))
 
 
 @app.command()
@@ -103,7 +103,9 @@ def destroy(ctx: typer.Context, yes: YesOpt = False) -> None:
 
     Example: dbadmin local destroy --yes
     """
-    cluster = _cluster(ctx)
-    confirm(f"delete the embedded database in {cluster.pgdata}", yes=yes, typed="destroy")
-    cluster.destroy()
-    notice(f"deleted {cluster.pgdata}")
+    from dbadmin import api
+
+    deleted = api.local_destroy(
+        get_settings(ctx, need_server=False), confirm=partial(confirm, yes=yes)
+    )
+    notice(f"deleted {deleted}")

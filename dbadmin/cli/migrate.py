@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,11 +14,13 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+    progress_status,
+    stdout_is_terminal,
 )
 from dbadmin.cli.options import ConfigOpt, DatabaseUrlOpt, Duration, JsonOpt, YesOpt
 
 if TYPE_CHECKING:
-    from dbadmin.migrate.runner import MigrateOptions, MigrateResult
+    from dbadmin.api import MigrationRun
 
 app = typer.Typer(
     help="Safe Alembic migrations: one migrator at a time (advisory lock), lock/statement "
@@ -57,58 +60,32 @@ AttemptsOpt = Annotated[
 ]
 
 
-def _options(
+def _runner(
     config: str | None,
-    lock_wait: float = 60.0,
-    lock_timeout: float = 5.0,
-    statement_timeout: float = 0.0,
-    attempts: int = 3,
-) -> MigrateOptions:
-    from dbadmin.migrate.lock import LockHolder
-    from dbadmin.migrate.runner import MigrateOptions
-
-    def on_wait(holder: LockHolder | None) -> None:
-        who = holder.describe() if holder else "another session"
-        notice(f"waiting up to {lock_wait:g} s for the migration lock held by {who}")
-
-    return MigrateOptions(
-        config_path=config,
-        lock_wait=lock_wait,
-        lock_timeout=lock_timeout,
-        statement_timeout=statement_timeout,
-        attempts=attempts,
-        on_lock_wait=on_wait,
-    )
-
-
-def _result_doc(result: MigrateResult) -> dict[str, Any]:
+    lock_wait: float,
+    lock_timeout: float,
+    statement_timeout: float,
+    attempts: int,
+) -> dict[str, Any]:
+    """The runner's options, as ``migrate_up``/``migrate_down`` take them."""
     return {
-        "direction": result.direction,
-        "target": result.target,
-        "before": list(result.before),
-        "after": list(result.after),
-        "revisions": [
-            {
-                "revision": r.revision,
-                "message": r.message,
-                "duration_ms": round(r.duration_ms, 1),
-                "attempts": r.attempts,
-            }
-            for r in result.applied
-        ],
-        "lock_waited_s": round(result.lock_waited_s, 3),
-        "endpoint": result.endpoint,
+        "config": config,
+        "lock_wait": lock_wait,
+        "lock_timeout": lock_timeout,
+        "statement_timeout": statement_timeout,
+        "attempts": attempts,
     }
 
 
-def _print_result(result: MigrateResult, json_output: bool) -> None:
+def _print_result(run: MigrationRun, json_output: bool) -> None:
     """Plain lines (no markup to render): written directly, so the common deploy path does not
     pay for importing Rich."""
     import sys
 
     if json_output:
-        print_json(_result_doc(result))
+        print_json(run.as_dict())
         return
+    result = run.result
     before = ", ".join(result.before) or "base"
     after = ", ".join(result.after) or "base"
     if not result.changed:
@@ -149,18 +126,18 @@ def up(
 
     Example: dbadmin migrate up --lock-timeout 3 --attempts 5
     """
-    from dbadmin.migrate.runner import upgrade
+    from dbadmin import api
 
-    settings = get_settings(ctx, database_url)
-    if backup:
-        from dbadmin.cli.backup import backup_before_migration
-
-        backup_before_migration(settings, json_output=json_output)
-    result = upgrade(
-        settings,
-        revision,
-        options=_options(config, lock_wait, lock_timeout, statement_timeout, attempts),
-    )
+    show_progress = backup and stdout_is_terminal() and not json_output
+    with progress_status(show_progress) as on_backup_progress:  # pg_dump's, on a terminal
+        result = api.migrate_up(
+            get_settings(ctx, database_url),
+            revision,
+            **_runner(config, lock_wait, lock_timeout, statement_timeout, attempts),
+            backup=backup,
+            notice=notice,
+            on_backup_progress=on_backup_progress,
+        )
     _print_result(result, json_output)
 
 
@@ -182,21 +159,14 @@ def down(
 
     Example: dbadmin migrate down -1 --yes
     """
-    from dbadmin.migrate.runner import downgrade, load_scripts, resolve_revision
+    from dbadmin import api
 
-    settings = get_settings(ctx, database_url)
-    loaded = load_scripts(settings, config)
-    resolve_revision(loaded[1], revision)  # exit 2 before asking
-    confirm(
-        f"revert database {settings.direct_url.database or '?'} to {revision} "
-        "(downgrades usually drop data)",
-        yes=yes,
-    )
-    result = downgrade(
-        settings,
+    result = api.migrate_down(  # an unknown revision exits 2 before asking
+        get_settings(ctx, database_url),
         revision,
-        options=_options(config, lock_wait, lock_timeout, statement_timeout, attempts),
-        loaded=loaded,
+        **_runner(config, lock_wait, lock_timeout, statement_timeout, attempts),
+        confirm=partial(confirm, yes=yes),
+        notice=notice,
     )
     _print_result(result, json_output)
 
@@ -215,10 +185,11 @@ def stamp(
 
     Example: dbadmin migrate stamp head
     """
-    from dbadmin.migrate.runner import stamp as stamp_revision
+    from dbadmin import api
 
-    settings = get_settings(ctx, database_url)
-    result = stamp_revision(settings, revision, options=_options(config, lock_wait))
+    result = api.migrate_stamp(
+        get_settings(ctx, database_url), revision, config=config, lock_wait=lock_wait, notice=notice
+    )
     _print_result(result, json_output)
 
 
@@ -238,32 +209,17 @@ def status(
 
     Example: dbadmin migrate status --check
     """
-    from dbadmin.migrate.inspect import status as migration_status
+    from dbadmin import api
 
-    result = migration_status(get_settings(ctx, database_url), config)
-    changed = [f for f in result.checksum_findings if f.kind == "changed"]
+    report = api.migrate_status(get_settings(ctx, database_url), config=config)
+    result = report.status
     for finding in result.checksum_findings:
         label = "warning" if finding.kind == "changed" else "note"
         notice(f"{label}: revision {finding.revision}: {finding.detail}")
     for rev in result.unknown:
         notice(f"warning: the database is at {rev}, which no revision file defines")
     if json_output:
-        print_json(
-            {
-                "current": list(result.current),
-                "heads": list(result.heads),
-                "at_head": result.at_head,
-                "pending": [
-                    {"revision": p.revision, "message": p.message, "file": p.filename}
-                    for p in result.pending
-                ],
-                "unknown": list(result.unknown),
-                "checksums": [
-                    {"revision": f.revision, "status": f.kind, "detail": f.detail}
-                    for f in result.checksum_findings
-                ],
-            }
-        )
+        print_json(report.as_dict())
     else:
         console = out_console()
         console.print(f"current  {', '.join(result.current) or 'base'}", highlight=False)
@@ -274,7 +230,7 @@ def status(
                 console.print(f"  {p.revision}  {p.message}", highlight=False)
         else:
             console.print("pending  none" if result.at_head else "pending  ?", highlight=False)
-    if check and (not result.at_head or changed):
+    if check and (not result.at_head or report.changed_files):
         raise typer.Exit(1)
 
 
@@ -285,24 +241,13 @@ def history(ctx: typer.Context, config: ConfigOpt = None, json_output: JsonOpt =
 
     Example: dbadmin migrate history --json
     """
-    from dbadmin.migrate.inspect import history as revision_history
+    from dbadmin import api
 
-    revisions = revision_history(get_settings(ctx, need_server=False), config)
+    found = api.migrate_history(get_settings(ctx, need_server=False), config=config)
     if json_output:
-        print_json(
-            [
-                {
-                    "revision": r.revision,
-                    "down_revisions": list(r.down_revisions),
-                    "message": r.message,
-                    "file": r.filename,
-                    "head": r.is_head,
-                    "merge": r.is_merge,
-                }
-                for r in revisions
-            ]
-        )
+        print_json(found.as_dict())
         return
+    revisions = found.revisions
     from dbadmin.render import simple_table
 
     rows = [
@@ -336,14 +281,14 @@ def new(
 
     Example: dbadmin migrate new "add tasks.tags" --autogenerate
     """
-    from dbadmin.migrate.inspect import new_revision
+    from dbadmin import api
 
-    settings = get_settings(ctx, database_url, need_server=autogenerate)
-    written = new_revision(settings, message, autogenerate=autogenerate, config_path=config)
+    settings = get_settings(ctx, database_url)
+    written = api.migrate_new(settings, message, autogenerate=autogenerate, config=config)
     if json_output:
-        print_json({"revision": written.revision, "path": written.path})
+        print_json(written.as_dict())
     else:
-        out_console().print(f"wrote {written.path}", highlight=False, soft_wrap=True)
+        out_console().print(f"wrote {written.written.path}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -358,19 +303,12 @@ def check(
 
     Example: dbadmin migrate check
     """
-    from dbadmin.migrate.inspect import check as run_check
+    from dbadmin import api
 
-    result = run_check(get_settings(ctx, database_url), config)
+    checked = api.migrate_check(get_settings(ctx, database_url), config=config)
+    result = checked.check
     if json_output:
-        print_json(
-            {
-                "ok": result.ok,
-                "heads": list(result.heads),
-                "current": list(result.current),
-                "pending": list(result.pending),
-                "drift": list(result.drift),
-            }
-        )
+        print_json(checked.as_dict())
     else:
         console = out_console()
         if len(result.heads) != 1:
@@ -412,10 +350,10 @@ def sql(
     """
     import sys
 
-    from dbadmin.migrate.inspect import offline_sql
+    from dbadmin import api
 
     sys.stdout.write(
-        offline_sql(get_settings(ctx, need_server=False), revisions, config_path=config)
+        api.migrate_sql(get_settings(ctx, need_server=False), revisions, config=config)
     )
 
 
@@ -452,40 +390,21 @@ def lint(
 
     Example: dbadmin migrate lint base:head --exclude prefer-text-field
     """
-    from dbadmin.migrate.lint import lint as run_lint
+    from dbadmin import api
 
-    settings = get_settings(ctx, database_url, need_server=revisions is None)
-    result = run_lint(
+    settings = get_settings(ctx, database_url)
+    lint_report = api.migrate_lint(
         settings,
         revisions,
-        config_path=config,
+        config=config,
         exclude=exclude or (),
         errors=error or (),
         warnings=warning or (),
         squawk_config=squawk_config,
     )
+    result = lint_report.lint
     if json_output:
-        print_json(
-            {
-                "squawk": result.squawk,
-                "revisions": list(result.revisions),
-                "errors": len(result.errors),
-                "warnings": len(result.findings) - len(result.errors),
-                "findings": [
-                    {
-                        "revision": f.revision,
-                        "file": f.filename,
-                        "line": f.line,
-                        "level": f.level,
-                        "rule": f.rule,
-                        "message": f.message,
-                        "help": f.help,
-                        "statement": f.statement,
-                    }
-                    for f in result.findings
-                ],
-            }
-        )
+        print_json(lint_report.as_dict())
     else:
         from dbadmin.render import simple_table, styled_status
 

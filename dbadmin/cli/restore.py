@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated, Any
+from functools import partial
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,8 +29,7 @@ from dbadmin.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from dbadmin.backup.manifest import BackupEntry
-    from dbadmin.settings import Settings
+    from dbadmin.api import RestoreReport
 
 
 # --- restore (a top-level command) ---------------------------------------------------------------
@@ -86,139 +85,56 @@ def restore(
 
     Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
     """
-    from dbadmin.backup.remote import fetched, locate
-    from dbadmin.backup.store import backup_location
-    from dbadmin.urls import DbUrl
+    from dbadmin import api
 
-    seconds = timeout
-    if target_url:
-        DbUrl.parse(target_url)  # a bad URL is a usage error before anything starts
-    # the backup is found (or not: exit 2) before the embedded server is started for it
-    settings = get_settings(ctx, database_url, need_server=False)
-    found = locate(backup_location(directory, settings, endpoint_url), backup_ref)
-    settings = get_settings(ctx, database_url, need_server=target_url is None)
-    args = (settings, target_url, clean, create_db, jobs, thorough, dry_run, pg_bin, no_relay)
-    if not isinstance(found, tuple):
-        return _restore_entry(found, *args, seconds, yes, json_output)
-    from dbadmin.backup.crypto import load_key
-
-    store, stored = found
-    shown = store.url_of(stored.entry.manifest.data)
-    if stored.entry.manifest.format == "plain":  # streamed into psql: no temporary copy
-        from dbadmin.backup.streamread import plain_opener
-
-        opener = plain_opener(store, stored, load_key(settings.env))
-        return _restore_entry(stored.entry, *args, seconds, yes, json_output, shown, opener)
-    with fetched(store, stored, load_key(settings.env)) as entry:  # sha256 checked, decrypted
-        return _restore_entry(entry, *args, seconds, yes, json_output, shown)
-
-
-def _restore_entry(
-    entry: BackupEntry,
-    settings: Settings,
-    target_url: str | None,
-    clean: bool,
-    create_db: bool,
-    jobs: int,
-    thorough: bool,
-    dry_run: bool,
-    pg_bin: str | None,
-    no_relay: bool,
-    seconds: float | None,
-    yes: bool,
-    json_output: bool,
-    shown: str | None = None,  # the backup's URL when it was fetched from a store
-    opener: Any = None,  # a plain backup streamed from a store (backup.streamread)
-) -> None:
-    from dbadmin.backup.restore import execute_restore, plan_restore
-    from dbadmin.deadline import optional
-    from dbadmin.urls import DbUrl
-
-    target = DbUrl.parse(target_url).secure() if target_url else None
-    plan = plan_restore(
+    settings = get_settings(ctx, database_url)
+    report = api.restore(
         settings,
-        entry,
-        target_url=target,
+        backup_ref,
+        target_url=target_url,
         clean=clean,
         create=create_db,
         jobs=jobs,
         thorough=thorough,
-        pg_bin=pg_bin,
-        checksums_verified=opener is not None,  # checked while streaming, before the COMMIT
-    )
-    if opener is not None:
-        streamed = "sha256 checked while streaming; COMMIT only after the whole object matched"
-        plan = replace(plan, open_data=opener, steps=(streamed, *plan.steps[1:]))
-    if dry_run:
-        if json_output:
-            print_json(_restore_plan_doc(plan, dry_run=True, path=shown))
-        else:
-            console = out_console()
-            console.print(
-                f"would restore {entry.name} into {plan.target.describe()}:", highlight=False
-            )
-            for step in plan.steps:
-                console.print(f"  - {step}", highlight=False)
-        return
-    action = f"restore backup {entry.name} into {plan.target.describe()}"
-    if plan.target_tables:
-        action += f", replacing objects among its {plan.target_tables} tables/views (--clean)"
-    confirm(action, yes=yes, typed=plan.target.database)
-    result = execute_restore(
-        settings,
-        plan,
+        dry_run=dry_run,
+        directory=directory,
+        endpoint_url=endpoint_url,
         pg_bin=pg_bin,
         allow_relay=not no_relay,
+        timeout=timeout,
+        confirm=partial(confirm, yes=yes),
         notice=notice,
-        deadline=optional(seconds),
     )
     if json_output:
-        doc = _restore_plan_doc(plan, dry_run=False, path=shown)
-        doc.update(
-            ok=result.ok,
-            pg_restore=result.tool,
-            relayed=result.relayed,
-            restore_seconds=result.restore_seconds,
-            analyze_seconds=result.after.analyze_seconds,
-            count_seconds=result.after.count_seconds,
-            checksum_seconds=plan.checksum_seconds,
-            row_counts=result.row_counts,
-            counted_by_scan=list(result.after.scanned),
-            analyzed=list(result.after.analyzed),
-            statistics_from_backup=list(result.after.kept_statistics),
-            mismatches=list(result.mismatches),
-        )
-        print_json(doc)
+        print_json(report.as_dict())
     else:
-        after = result.after
-        confirmed = len(after.row_counts) - len(after.scanned)
-        out_console().print(
-            f"restored {entry.name} into {plan.target.describe()} in "
-            f"{result.restore_seconds:.1f} s; {len(result.row_counts)} tables, row counts "
-            + ("match the manifest" if result.ok else "DIFFER from the manifest")
-            + f" ({confirmed} by the server's insert counters, {len(after.scanned)} by count(*)); "
-            f"ANALYZE of {_tables(len(after.analyzed))}, {len(after.kept_statistics)} kept the "
-            "backup's current statistics",
-            highlight=False,
-        )
-    if not result.ok:
-        raise fail(f"row counts differ from the manifest: {'; '.join(result.mismatches[:5])}", 1)
+        _print_outcome(report)
+    if not report.ok:
+        assert report.result is not None
+        mismatches = report.result.mismatches
+        raise fail(f"row counts differ from the manifest: {'; '.join(mismatches[:5])}", 1)
+
+
+def _print_outcome(report: RestoreReport) -> None:
+    plan, result, entry = report.plan, report.result, report.plan.entry
+    if result is None:
+        console = out_console()
+        console.print(f"would restore {entry.name} into {plan.target.describe()}:", highlight=False)
+        for step in plan.steps:
+            console.print(f"  - {step}", highlight=False)
+        return
+    after = result.after
+    confirmed = len(after.row_counts) - len(after.scanned)
+    out_console().print(
+        f"restored {entry.name} into {plan.target.describe()} in "
+        f"{result.restore_seconds:.1f} s; {len(result.row_counts)} tables, row counts "
+        + ("match the manifest" if result.ok else "DIFFER from the manifest")
+        + f" ({confirmed} by the server's insert counters, {len(after.scanned)} by count(*)); "
+        f"ANALYZE of {_tables(len(after.analyzed))}, {len(after.kept_statistics)} kept the "
+        "backup's current statistics",
+        highlight=False,
+    )
 
 
 def _tables(n: int) -> str:
     return f"{n} table" if n == 1 else f"{n} tables"
-
-
-def _restore_plan_doc(plan: Any, *, dry_run: bool, path: str | None = None) -> dict[str, Any]:
-    return {
-        "backup": plan.entry.name,
-        "path": path or str(plan.entry.data_path),
-        "target": plan.target.masked(),
-        "target_exists": plan.target_exists,
-        "target_tables": plan.target_tables,
-        "clean": plan.clean,
-        "create": plan.create,
-        "jobs": plan.jobs,
-        "dry_run": dry_run,
-        "steps": list(plan.steps),
-    }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,9 +18,6 @@ from dbadmin.cli.common import (
     print_json,
 )
 from dbadmin.cli.options import ConfigOpt, DatabaseUrlOpt, JsonOpt, YesOpt
-
-if TYPE_CHECKING:
-    from dbadmin.schema.show import TableInfo
 
 app = typer.Typer(
     help="The application schema: create it on an empty database, drop it, show it, diff it "
@@ -43,14 +41,12 @@ def create(
 
     Example: dbadmin schema create
     """
-    from dbadmin.migrate.runner import MigrateOptions
-    from dbadmin.schema.manage import create as create_schema
+    from dbadmin import api
 
-    result = create_schema(
-        get_settings(ctx, database_url), options=MigrateOptions(config_path=config)
-    )
+    created = api.schema_create(get_settings(ctx, database_url), config=config)
+    result = created.result
     if json_output:
-        print_json({"tables": list(result.tables), "stamped": list(result.stamped)})
+        print_json(created.as_dict())
     else:
         out_console().print(
             f"created {len(result.tables)} tables; stamped at {', '.join(result.stamped)}",
@@ -73,19 +69,14 @@ def drop(
 
     Example: dbadmin schema drop --yes
     """
-    from dbadmin.migrate.runner import MigrateOptions
-    from dbadmin.schema.manage import drop as drop_schema
+    from dbadmin import api
 
-    settings = get_settings(ctx, database_url)
-    database = settings.direct_url.database or "postgres"
-    confirm(
-        f"DROP every application table and its data in database {database}",
-        yes=yes,
-        typed=database,
+    dropped = api.schema_drop(
+        get_settings(ctx, database_url), config=config, confirm=partial(confirm, yes=yes)
     )
-    result = drop_schema(settings, options=MigrateOptions(config_path=config))
+    result = dropped.result
     if json_output:
-        print_json({"dropped": list(result.dropped), "remaining": list(result.remaining)})
+        print_json(dropped.as_dict())
     else:
         console = out_console()
         console.print(f"dropped {len(result.dropped)} tables", highlight=False)
@@ -93,56 +84,6 @@ def drop(
             console.print(
                 f"left alone (not in the models): {', '.join(result.remaining)}", highlight=False
             )
-
-
-def _table_doc(t: TableInfo) -> dict[str, Any]:
-    return {
-        "schema": t.schema,
-        "name": t.name,
-        "row_estimate": t.row_estimate,
-        "total_bytes": t.total_bytes,
-        "table_bytes": t.table_bytes,
-        "index_bytes": t.index_bytes,
-        "partitioned": t.partitioned,
-        "comment": t.comment,
-        "columns": [
-            {
-                "name": c.name,
-                "type": c.type,
-                "nullable": c.nullable,
-                "default": c.default,
-                "identity": c.identity,
-                "generated": c.generated,
-            }
-            for c in t.columns
-        ],
-        "indexes": [
-            {
-                "name": i.name,
-                "definition": i.definition,
-                "unique": i.unique,
-                "primary": i.primary,
-                "valid": i.valid,
-                "size_bytes": i.size_bytes,
-            }
-            for i in t.indexes
-        ],
-        "constraints": [
-            {"name": c.name, "type": c.type, "definition": c.definition, "columns": list(c.columns)}
-            for c in t.constraints
-            if c.type != "foreign key"
-        ],
-        "foreign_keys": [
-            {
-                "name": c.name,
-                "columns": list(c.columns),
-                "references": c.references,
-                "definition": c.definition,
-                "validated": c.validated,
-            }
-            for c in t.foreign_keys
-        ],
-    }
 
 
 @app.command()
@@ -159,18 +100,13 @@ def show(
 
     Example: dbadmin schema show tasks
     """
-    from dbadmin.schema.show import show as show_schema
+    from dbadmin import api
 
-    report = show_schema(get_settings(ctx, database_url), table)
+    shown = api.schema_show(get_settings(ctx, database_url), table)
     if json_output:
-        print_json(
-            {
-                "database": report.database,
-                "server_version": report.server_version,
-                "tables": [_table_doc(t) for t in report.tables],
-            }
-        )
+        print_json(shown.as_dict())
         return
+    report = shown.report
     from dbadmin.render import human_bytes, simple_table
 
     console = out_console()
@@ -242,17 +178,12 @@ def diff(
 
     Example: dbadmin schema diff --json
     """
-    from dbadmin.schema.manage import diff as schema_diff
+    from dbadmin import api
 
-    result = schema_diff(get_settings(ctx, database_url))
+    compared = api.schema_diff(get_settings(ctx, database_url))
+    result = compared.result
     if json_output:
-        print_json(
-            {
-                "models": result.models,
-                "identical": result.identical,
-                "differences": list(result.differences),
-            }
-        )
+        print_json(compared.as_dict())
     else:
         console = out_console()
         if result.identical:
@@ -318,26 +249,23 @@ def docs(
 
     Example: dbadmin schema docs --out docs/schema && dbadmin schema docs --check
     """
+    from dbadmin import api
     from dbadmin.errors import UsageError
-    from dbadmin.schema import docs as schema_docs
 
     if output_format is DocsFormat.json and (check or html_file is not None):
         raise UsageError("--format json prints the document; it takes neither --check nor --html")
     if check and html_file is not None:
         raise UsageError("--check compares the Markdown pages; leave out --html")
-    built = schema_docs.build(get_settings(ctx, database_url), tuple(schema or ()))
+    settings = get_settings(ctx, database_url)
+    schemas = tuple(schema or ())
     if output_format is DocsFormat.json:
-        print_json(built.as_dict())
+        print_json(api.schema_docs(settings, schemas=schemas).as_dict())
         return
-    pages = built.pages(stats=stats)
     if html_file is not None:
-        from dbadmin.files import write_atomically
-        from dbadmin.schema.docs_html import render_html
-
-        write_atomically(html_file, render_html(pages))
-        notice(f"wrote {html_file} ({len(pages)} pages)")
+        count = api.schema_docs_html(settings, html_file, schemas=schemas, stats=stats)
+        notice(f"wrote {html_file} ({count} pages)")
         return
-    result = schema_docs.check(out, pages) if check else schema_docs.write(out, pages)
+    result = api.schema_docs_write(settings, out, schemas=schemas, stats=stats, check=check)
     console = out_console()
 
     def say(text: str) -> None:

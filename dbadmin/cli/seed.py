@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,31 +18,11 @@ from dbadmin.cli.common import (
     stdout_is_terminal,
 )
 from dbadmin.cli.options import DatabaseUrlOpt, Duration, JsonOpt, OneOf, YesOpt
-from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
-    import datetime as dt
-
-    from dbadmin.migrate.lock import LockHolder
     from dbadmin.seed.run import SeedResult
 
 PROFILES = ("minimal", "dev", "demo", "load")  # dbadmin.seed.run.PROFILES (a test compares)
-
-
-def _parse_now(raw: str | None) -> dt.datetime | None:
-    import datetime as dt
-
-    if raw is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise UsageError(
-            f"--now {raw!r} is not an ISO date or time", "write e.g. --now 2026-01-31"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
 
 
 class _Bars:
@@ -226,47 +207,35 @@ def seed(
 
     Example: dbadmin seed --profile load --rows messages=1000000 --seed 42
     """
-    from dbadmin.seed.run import SeedRequest, parse_rows, plan_seed, run_seed, validate_request
+    from dbadmin import api
 
-    request = SeedRequest(
+    settings = get_settings(ctx, database_url)
+    options: dict[str, Any] = dict(
         profile=profile,
         scale=scale,
-        rows=parse_rows(rows or []),
+        rows=rows or [],
         seed=seed_value,
-        now=_parse_now(now),
+        now=now,
         reset=reset,
         append=append,
         batch_size=batch_size,
         from_database=from_database,
         schema=schema,
-        rebuild_indexes=not keep_indexes,
-        lock_wait=lock_wait,
+        keep_indexes=keep_indexes,
         like=like,
         no_values=no_values,
+        lock_wait=lock_wait,
+        confirm=partial(confirm, yes=yes),
+        notice=notice,
     )
-    validate_request(request)  # every flag checked before a connection or the embedded server
-    settings = get_settings(ctx, database_url)
-    plan = plan_seed(settings, request)
-    if request.reset and plan.truncate:
-        confirm(f"empty {', '.join(plan.truncate)} (TRUNCATE ... CASCADE)", yes=yes)
-    for name, reason in plan.unfillable:
-        notice(f"cannot fill {name}: {reason}")
-
-    def on_lock_wait(holder: LockHolder | None) -> None:
-        who = holder.describe() if holder else "another session"
-        notice(f"waiting up to {lock_wait:g} s for the seed lock held by {who}")
-
     if stdout_is_terminal() and not json_output:
         with _Bars() as bars:
-            result = run_seed(settings, plan, bars, on_lock_wait=on_lock_wait)
+            run = api.seed(settings, progress=bars, **options)
     else:
-        result = run_seed(settings, plan, on_lock_wait=on_lock_wait)
+        run = api.seed(settings, **options)
     if json_output:
-        print_json(result.to_dict())
+        print_json(run.as_dict())
     else:
-        _summary(result)
-    for table in result.unfillable:
-        if (table.table, table.reason) not in plan.unfillable:
-            notice(f"cannot fill {table.table}: {table.reason}")
-    if result.unfillable:
+        _summary(run.result)
+    if not run.ok:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
@@ -84,25 +84,34 @@ def top(
 
     Example: dbadmin slow-queries top --since 24h --sort mean --json
     """
-    from dbadmin.slowlog.pgss import parse_since
-    from dbadmin.slowlog.pgss import top as run_top
+    _top(ctx, database_url, json_output, top_n, sort, min_calls, since, all_databases, html_file)
 
-    if since is not None:
-        parse_since(since)  # a bad window is a usage error before anything connects
-    report = run_top(
+
+def _top(
+    ctx: typer.Context,
+    database_url: str | None,
+    json_output: bool,
+    top_n: int,
+    sort: str,
+    min_calls: int,
+    since: str | None,
+    all_databases: bool,
+    html_file: Path | None,
+) -> None:
+    from dbadmin import api
+
+    report = api.slow_top(
         get_settings(ctx, database_url),
         limit=top_n,
         sort=sort,
         min_calls=min_calls,
         since=since,
         all_databases=all_databases,
+        html=html_file,
+        notice=notice,
     )
     for warning in report.warnings:
         notice(f"warning: {warning}")
-    if html_file is not None:
-        from dbadmin.slowlog.html import top_report_html
-
-        _write(html_file, top_report_html(report))
     if json_output:
         print_json(report.as_dict())
         return
@@ -189,10 +198,10 @@ def snapshot(
 
     Example: dbadmin slow-queries snapshot --keep-days 14   # e.g. hourly from cron
     """
-    from dbadmin.slowlog.pgss import snapshot as take
+    from dbadmin import api
 
     settings = get_settings(ctx, database_url)
-    result = take(settings, keep_days=keep_days)
+    result = api.slow_snapshot(settings, keep_days=keep_days)
     for warning in result.warnings:
         notice(f"warning: {warning}")
     if settings.url.is_neon:
@@ -226,11 +235,9 @@ def enable(
 
     Example: dbadmin slow-queries enable --threshold 250ms
     """
-    from dbadmin.slowlog.enable import enable as run_enable
-    from dbadmin.slowlog.enable import parse_threshold
+    from dbadmin import api
 
-    parse_threshold(threshold)  # checked before anything connects
-    report = run_enable(get_settings(ctx, database_url), threshold=threshold)
+    report = api.slow_enable(get_settings(ctx, database_url), threshold=threshold)
     if json_output:
         print_json(report.as_dict())
     else:
@@ -316,27 +323,24 @@ def log(
 
     Example: dbadmin slow-queries log /var/log/postgresql/postgresql-16-main.log --top 10
     """
-    from dbadmin.errors import UsageError
-    from dbadmin.slowlog.logparse import parse_logs
+    from dbadmin import api
 
-    if top_n < 1:
-        raise UsageError("--top must be at least 1")
-    sources: list[object] = [sys.stdin.buffer if f == "-" else f for f in files]
-    report = parse_logs(
-        sources,  # type: ignore[arg-type]
+    sources: list[str | BinaryIO] = [sys.stdin.buffer if f == "-" else f for f in files]
+    summary = api.parse_logs(
+        sources,
         log_format=log_format,
         prefix=prefix,
         min_duration_ms=min_duration,
         jobs=jobs,
         n_plus_one_min=n_plus_one_min,
+        top=top_n,
+        html=html_file,
+        notice=notice,
     )
-    if html_file is not None and report.total_queries:
-        from dbadmin.slowlog.html import log_report_html
-
-        _write(html_file, log_report_html(report, top=top_n))
+    report = summary.report
     if report.total_queries == 0:
         if json_output:
-            print_json(report.as_dict(top=top_n))
+            print_json(summary.as_dict())
             notice("no queries: the log is empty")
         else:
             out_console().print(f"no queries: {', '.join(report.files)} is empty")
@@ -347,7 +351,7 @@ def log(
             f"log_line_prefix {', '.join(repr(p) for p in report.prefixes)}"
         )
     if json_output:
-        print_json(report.as_dict(top=top_n))
+        print_json(summary.as_dict())
         return
     _render_log(report, top_n)
 
@@ -393,10 +397,3 @@ def _render_log(report: LogReport, top_n: int) -> None:
         columns = ("repetitions", "runs", "median run", "total ms", "query", "after (parent)")
         console.print(simple_table("N+1 queries", columns, nrows, numeric=columns[:4]))
         console.print(f"fix: {report.n_plus_one[0].fix}")
-
-
-def _write(path: Path, text: str) -> None:
-    from dbadmin.files import write_atomically
-
-    write_atomically(path, text)
-    notice(f"wrote {path}")
