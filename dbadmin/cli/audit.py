@@ -22,6 +22,7 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+    print_table,
 )
 from dbadmin.cli.health import (
     CheckOpt,
@@ -201,7 +202,7 @@ def _emit(report: AuditReport, *, json_output: bool, nagios: bool, script: bool)
 def _table(report: AuditReport) -> None:
     from rich.text import Text
 
-    from dbadmin.render import simple_table, styled_status
+    from dbadmin.render import fit_table, key, num, styled_status, text
 
     console = out_console()
     title = f"dbadmin audit: {report.status.value} — {report.target}"
@@ -219,11 +220,9 @@ def _table(report: AuditReport) -> None:
         )
         for c in report.checks
     ]
-    console.print(
-        simple_table(
-            title, ("check", "status", "findings", "fix", "summary"), rows, numeric=("findings",)
-        )
-    )
+    columns = (key("check"), key("status"), num("findings"), key("fix", 1),
+               text("summary", min_width=24, markup=False))  # fmt: skip
+    print_table(fit_table(title, columns, rows))
     for c in report.checks:
         if c.status.value == "OK":
             continue

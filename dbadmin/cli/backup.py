@@ -39,6 +39,7 @@ from dbadmin.cli.backup_options import (
 from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
+    WideOpt,
     YesOpt,
     carry_group_options,
     confirm,
@@ -49,6 +50,7 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+    print_table,
     stdout_is_terminal,
 )
 from dbadmin.cli.restore import restore
@@ -237,7 +239,7 @@ def _statistics_line(m: BackupManifest) -> str:
 
 
 def _print_summary(result: BackupResult) -> None:
-    from dbadmin.render import human_bytes, simple_table
+    from dbadmin.render import human_bytes, key_value_table
 
     m = result.manifest
     rows = [
@@ -250,11 +252,11 @@ def _print_summary(result: BackupResult) -> None:
         ("server", m.server_version),
         ("pg_dump", f"{m.pg_dump_version} {m.pg_dump_path}" + (" via TLS relay" if m.relayed else "")),
         ("alembic revision", m.alembic_revision or "-"),
-        ("tables / rows", f"{len(m.row_counts)} / {sum(m.row_counts.values())}"),
+        ("tables / rows", f"{len(m.row_counts):,} / {sum(m.row_counts.values()):,}"),
         ("planner statistics", _statistics_line(m)),
         ("duration", f"{m.duration_seconds:.1f} s"),
     ]  # fmt: skip
-    out_console().print(simple_table("Backup complete", ["", "value"], rows))
+    print_table(key_value_table("Backup complete", rows))
 
 
 # --- list ----------------------------------------------------------------------------------------
@@ -276,17 +278,13 @@ def entry_document(entry: BackupEntry) -> dict[str, Any]:
     }
 
 
-def print_backup_table(where: str, rows: list[tuple[str, ...]]) -> None:
-    from dbadmin.render import simple_table
+def print_backup_table(where: str, rows: list[tuple[str, ...]], *, wide: bool = False) -> None:
+    """Backup names are copied into `restore`/`verify`: never wrapped or cut."""
+    from dbadmin.render import fit_table, key, num, text
 
-    out_console().print(
-        simple_table(
-            f"Backups in {where}",
-            ["name", "finished", "size", "format", "revision", "verified"],
-            rows,
-            numeric=["size"],
-        )
-    )
+    columns = (key("name"), key("finished", 2), num("size"), key("format", 3),
+               key("revision", 4), text("verified", min_width=8))  # fmt: skip
+    print_table(fit_table(f"Backups in {where}", columns, rows, wide=wide, wide_hint=True))
 
 
 @app.command("list")
@@ -296,6 +294,7 @@ def list_backups(
     directory: DirOpt = None,
     endpoint_url: EndpointOpt = None,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """List complete backups (newest first), corrupt ones, and leftovers of unfinished runs.
 
@@ -314,7 +313,7 @@ def list_backups(
     if not isinstance(where, Path):
         from dbadmin.cli.backup_store import list_store
 
-        return list_store(where, json_output)
+        return list_store(where, json_output, wide=wide)
     catalog = scan(where)
     if json_output:
         print_json(
@@ -344,7 +343,7 @@ def list_backups(
         for e in catalog.backups
     ]
     rows += [(c.name, "-", "-", "-", "-", "CORRUPT") for c in catalog.corrupt]
-    print_backup_table(str(catalog.directory), rows)
+    print_backup_table(str(catalog.directory), rows, wide=wide)
     for leftover in catalog.leftovers:
         notice(f"leftover {leftover.path} ({leftover.reason}); `dbadmin backup prune` removes it")
     for broken in catalog.corrupt:
@@ -423,11 +422,11 @@ def verify(
             }
         )
     else:
-        from dbadmin.render import simple_table, styled_status
+        from dbadmin.render import fit_table, key, styled_status, text
 
         rows = [(c.name, styled_status("ok" if c.ok else "fail"), c.detail) for c in result.checks]
-        out_console().print(
-            simple_table(f"Verify {result.name}", ["check", "status", "detail"], rows)
+        print_table(
+            fit_table(f"Verify {result.name}", (key("check"), key("status"), text("detail")), rows)
         )
     if not result.ok:
         raise fail(f"backup {result.name} is NOT sound: {result.problems[0]}", 1)

@@ -8,7 +8,7 @@ from typing import Any
 from dbadmin.cli.common import notice, print_json
 
 
-def list_store(location: Any, json_output: bool) -> None:
+def list_store(location: Any, json_output: bool, *, wide: bool = False) -> None:
     from dbadmin.backup.remote import scan_store
     from dbadmin.backup.store import open_store
     from dbadmin.cli.backup import entry_document, print_backup_table
@@ -51,7 +51,7 @@ def list_store(location: Any, json_output: bool) -> None:
         for b in catalog.backups
     ]
     rows += [(name, "-", "-", "-", "-", "CORRUPT") for name, _ in catalog.corrupt]
-    print_backup_table(store.where, rows)
+    print_backup_table(store.where, rows, wide=wide)
     for item in catalog.leftovers:
         notice(f"object {store.url_of(item.name)} has no manifest (not a backup); check it")
     for pending in catalog.pending:

@@ -39,6 +39,13 @@ DatabaseUrlOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Show every column in full, even when lines get longer than the terminal.",
+    ),
+]
 YesOpt = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a terminal)."),
@@ -75,6 +82,12 @@ def err_console() -> Console:
     from rich.console import Console
 
     return Console(file=sys.stderr, soft_wrap=False)
+
+
+def print_table(renderable: Any) -> None:
+    """Print a table (:func:`dbadmin.render.fit_table`) on stdout. Never cropped: a table fits
+    the terminal by its own layout, and a ``--wide`` one is meant to be wider."""
+    out_console().print(renderable, crop=False)
 
 
 def stdout_is_terminal() -> bool:

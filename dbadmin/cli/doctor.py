@@ -9,8 +9,8 @@ from dbadmin.cli.common import (
     JsonOpt,
     get_settings,
     handle_errors,
-    out_console,
     print_json,
+    print_table,
 )
 
 
@@ -29,12 +29,12 @@ def doctor(
     if json_output:
         print_json(report.as_dict())
     else:
-        from dbadmin.render import simple_table, styled_status
+        from dbadmin.render import fit_table, key, styled_status, text
 
         rows = [(c.name, styled_status(c.status), c.value, c.advice) for c in report.checks]
-        out_console().print(
-            simple_table("dbadmin doctor", ("check", "status", "value", "advice"), rows)
-        )
+        columns = (key("check"), key("status"), text("value", markup=False),
+                   text("advice", markup=False))  # fmt: skip
+        print_table(fit_table("dbadmin doctor", columns, rows))
     if report.connect_error is not None:
         raise report.connect_error
     if report.failed:

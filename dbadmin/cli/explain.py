@@ -16,6 +16,7 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+    print_table,
 )
 from dbadmin.errors import UsageError
 
@@ -380,10 +381,12 @@ def _print_report(
             f"spread {human_ms(stats.spread)}; the run closest to the median is shown"
         )
         console.print()
-    console.print(findings_table(analysis))
+    console.print(findings_table(analysis), crop=False)
     if comparison is not None:
         console.print()
-        console.print(comparison_table(comparison, fail_on_shape_change=fail_on_shape_change))
+        console.print(
+            comparison_table(comparison, fail_on_shape_change=fail_on_shape_change), crop=False
+        )
 
 
 def _print_catalog(queries: list[Any], json_output: bool) -> None:
@@ -404,11 +407,10 @@ def _print_catalog(queries: list[Any], json_output: bool) -> None:
             }
         )
         return
-    from dbadmin.render import simple_table
+    from dbadmin.render import fit_table, key, text
 
     rows = [
         (q.name, ", ".join(f":{p.name}" for p in q.params) or "-", q.description) for q in queries
     ]
-    out_console().print(
-        simple_table("Catalog queries", ("name", "parameters", "what it serves"), rows)
-    )
+    columns = (key("name"), text("parameters", min_width=12), text("what it serves"))
+    print_table(fit_table("Catalog queries", columns, rows))

@@ -174,7 +174,7 @@ def explain_all(
     else:
         from rich.markup import escape
 
-        from dbadmin.render import human_ms, simple_table
+        from dbadmin.render import fit_table, human_ms, key, num, text
 
         rows = []
         for r in results:
@@ -197,14 +197,10 @@ def explain_all(
                     escape(worst),
                 )
             )
-        out_console().print(
-            simple_table(
-                "Catalog queries",
-                ("query", "execution", "planning", "slowest node", "findings", "top finding"),
-                rows,
-                numeric=("execution", "planning"),
-            )
-        )
+        columns = (key("query"), num("execution"), num("planning", 2),
+                   text("slowest node", min_width=14), text("findings", min_width=10, priority=1),
+                   text("top finding"))  # fmt: skip
+        out_console().print(fit_table("Catalog queries", columns, rows), crop=False)
     if errors:
         raise ProblemFound(
             f"{len(errors)} of {len(results)} catalog queries failed: "

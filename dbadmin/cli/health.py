@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
+    WideOpt,
     _translate,
     carry_group_options,
     fail,
@@ -29,6 +30,7 @@ from dbadmin.cli.common import (
     known_secrets,
     out_console,
     print_json,
+    print_table,
     print_traceback,
     state,
 )
@@ -146,6 +148,7 @@ def health(
     timeout: Annotated[
         str, typer.Option("--timeout", help="Bound on the whole run, connect retries included.")
     ] = "10s",
+    wide: WideOpt = False,
 ) -> None:
     """Run the health checks: connections, idle in transaction, long queries, lock waits, cache
     hit, wraparound, sequences, invalid/duplicate/unused indexes, FKs without index, vacuum,
@@ -179,6 +182,7 @@ def health(
         json_output=json_output,
         nagios=nagios,
         table=not prometheus or json_output or nagios,
+        wide=wide,
     )
     if report.error is not None:
         raise _unknown_exit(report.error)
@@ -274,7 +278,9 @@ def _limit_text(limit: float | None, unit: str) -> str:
     return f"{limit:g}"
 
 
-def _emit(report: HealthReport, *, json_output: bool, nagios: bool, table: bool) -> None:
+def _emit(
+    report: HealthReport, *, json_output: bool, nagios: bool, table: bool, wide: bool = False
+) -> None:
     if json_output:
         print_json(report.as_dict())
         return
@@ -287,7 +293,7 @@ def _emit(report: HealthReport, *, json_output: bool, nagios: bool, table: bool)
         return
     from rich.text import Text
 
-    from dbadmin.render import simple_table, styled_status
+    from dbadmin.render import fit_table, key, num, styled_status, text
 
     console = out_console()
     title = f"dbadmin health: {report.status.value} — {report.target}"
@@ -304,14 +310,9 @@ def _emit(report: HealthReport, *, json_output: bool, nagios: bool, table: bool)
         )
         for c in report.checks
     ]
-    console.print(
-        simple_table(
-            title,
-            ("check", "status", "value", "warn", "crit", "summary"),
-            rows,
-            numeric=("value", "warn", "crit"),
-        )
-    )
+    columns = (key("check"), key("status"), num("value"), num("warn", 1), num("crit", 1),
+               text("summary", min_width=24, markup=False))  # fmt: skip
+    print_table(fit_table(title, columns, rows, wide=wide, wide_hint=True))
     for c in report.checks:
         if c.status.value == "OK":
             continue
@@ -401,10 +402,15 @@ def _run_pool(
     return run_pool_load(settings, options)
 
 
+def _recycle_text(seconds: float) -> str:
+    """SQLAlchemy's pool_recycle: -1 (its default) means never."""
+    return "off" if seconds < 0 else f"{seconds:g} s"
+
+
 def _render_pool(result: PoolLoadResult) -> None:
     from rich.text import Text
 
-    from dbadmin.render import simple_table, styled_status
+    from dbadmin.render import fit_table, key, styled_status, text
 
     p = result.pool
     w, q = result.wait_ms, result.query_ms
@@ -412,20 +418,24 @@ def _render_pool(result: PoolLoadResult) -> None:
         (
             "pool",
             f"pool_size {p.pool_size}, max_overflow {p.max_overflow}, pool_timeout "
-            f"{p.pool_timeout:g} s, pool_recycle {p.pool_recycle}, pre_ping {p.pool_pre_ping}",
+            f"{p.pool_timeout:g} s, pool_recycle {_recycle_text(p.pool_recycle)}, pre_ping "
+            f"{'yes' if p.pool_pre_ping else 'no'}",
         ),
         (
             "load",
             f"{result.concurrency} threads x {result.duration_s:.1f} s, query {result.query!r}",
         ),
-        ("checkouts", f"{result.checkouts} ({result.checkouts_per_s:,.0f}/s)"),
+        ("checkouts", f"{result.checkouts:,} ({result.checkouts_per_s:,.0f}/s)"),
         (
             "checkout wait",
             f"p50 {w.p50:.2f} ms, p95 {w.p95:.2f} ms, p99 {w.p99:.2f} ms, max {w.max:.2f} ms",
         ),
         ("query latency", f"p50 {q.p50:.2f} ms, p95 {q.p95:.2f} ms"),
-        ("timeouts", str(result.timeouts)),
-        ("errors", str(result.errors) + (f" ({result.first_error})" if result.first_error else "")),
+        ("timeouts", f"{result.timeouts:,}"),
+        (
+            "errors",
+            f"{result.errors:,}" + (f" ({result.first_error})" if result.first_error else ""),
+        ),
         (
             "connections",
             f"peak {result.peak_connections}, overflow used {result.overflow_used}, "
@@ -452,10 +462,9 @@ def _render_pool(result: PoolLoadResult) -> None:
             text += f"; needs at least {h.neon_compute_needed} direct"
         rows.append(("headroom", text))
     console = out_console()
-    console.print(
-        simple_table(
-            f"dbadmin health pool: {styled_status(result.status.value)}", ("measure", "value"), rows
-        )
+    columns = (key("measure"), text("value", min_width=20, markup=False))
+    print_table(
+        fit_table(f"dbadmin health pool: {styled_status(result.status.value)}", columns, rows)
     )
     for verdict in result.verdicts:
         console.print(Text(f"verdict: {verdict}"))

@@ -311,7 +311,7 @@ def history(ctx: typer.Context, config: ConfigOpt = None, json_output: JsonOpt =
             ]
         )
         return
-    from dbadmin.render import simple_table
+    from dbadmin.render import fit_table, key, text
 
     rows = [
         (
@@ -322,7 +322,8 @@ def history(ctx: typer.Context, config: ConfigOpt = None, json_output: JsonOpt =
         )
         for r in revisions
     ]
-    out_console().print(simple_table(None, ("revision", "revises", "message", "file"), rows))
+    columns = (key("revision"), key("revises"), text("message"), text("file"))
+    out_console().print(fit_table(None, columns, rows), crop=False)
 
 
 @app.command()
@@ -495,7 +496,7 @@ def lint(
             }
         )
     else:
-        from dbadmin.render import simple_table, styled_status
+        from dbadmin.render import fit_table, key, num, styled_status, text
 
         console = out_console()
         if result.findings:
@@ -505,9 +506,9 @@ def lint(
             rows = [
                 (f.revision, f.line, styled_status(f.level), f.rule, f.statement) for f in ordered
             ]
-            console.print(
-                simple_table(None, ("revision", "line", "level", "rule", "statement"), rows)
-            )
+            columns = (key("revision"), num("line"), key("level"), key("rule"),
+                       text("statement", markup=False))  # fmt: skip
+            console.print(fit_table(None, columns, rows), crop=False)
             explained: dict[str, str] = {}
             for f in ordered:
                 explained.setdefault(f.rule, f"{f.message} {f.help}".strip())

@@ -180,7 +180,7 @@ def show(
             }
         )
         return
-    from dbadmin.render import human_bytes, simple_table
+    from dbadmin.render import fit_table, human_bytes, key, num, text
 
     console = out_console()
     if table is None:
@@ -196,14 +196,10 @@ def show(
             )
             for t in report.tables
         ]
-        console.print(
-            simple_table(
-                f"database {report.database} (PostgreSQL {report.server_version})",
-                ("table", "rows", "total", "indexes", "cols", "idx", "fks"),
-                rows,
-                numeric=("rows", "total", "indexes", "cols", "idx", "fks"),
-            )
-        )
+        columns = (text("table", min_width=20), num("rows"), num("total"), num("indexes"),
+                   num("cols"), num("idx"), num("fks"))  # fmt: skip
+        title = f"database {report.database} (PostgreSQL {report.server_version})"
+        console.print(fit_table(title, columns, rows), crop=False)
         return
     for t in report.tables:
         estimate = "never analyzed" if t.row_estimate is None else f"~{t.row_estimate:,} rows"
@@ -213,9 +209,9 @@ def show(
             highlight=False,
         )
         console.print(
-            simple_table(
+            fit_table(
                 "columns",
-                ("column", "type", "null", "default"),
+                (key("column"), text("type", min_width=12), key("null"), text("default")),
                 (
                     (
                         c.name,
@@ -225,18 +221,21 @@ def show(
                     )
                     for c in t.columns
                 ),
-            )
+            ),
+            crop=False,
         )
         console.print(
-            simple_table(
+            fit_table(
                 "indexes",
-                ("index", "definition", "size"),
+                (text("index"), text("definition", markup=False), num("size")),
                 ((i.name, i.definition, human_bytes(i.size_bytes)) for i in t.indexes),
-            )
+            ),
+            crop=False,
         )
         constraints = [(c.name, c.type, c.definition) for c in t.constraints]
         if constraints:
-            console.print(simple_table("constraints", ("name", "type", "definition"), constraints))
+            columns = (text("name"), key("type"), text("definition", markup=False))
+            console.print(fit_table("constraints", columns, constraints), crop=False)
 
 
 @app.command()

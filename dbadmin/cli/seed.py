@@ -98,7 +98,7 @@ class _Bars:
 
 
 def _summary(result: SeedResult) -> None:
-    from dbadmin.render import simple_table
+    from dbadmin.render import fit_table, key, num, text
 
     rows = [
         (
@@ -115,14 +115,9 @@ def _summary(result: SeedResult) -> None:
     title = (
         f"dbadmin seed: profile {result.profile}, seed {result.seed}, now {result.now.isoformat()}"
     )
-    out_console().print(
-        simple_table(
-            title,
-            ("table", "status", "rows", "seconds", "rows/s", "notes"),
-            rows,
-            numeric=("rows", "seconds", "rows/s"),
-        )
-    )
+    columns = (key("table"), key("status"), num("rows"), num("seconds"), num("rows/s"),
+               text("notes", markup=False))  # fmt: skip
+    out_console().print(fit_table(title, columns, rows), crop=False)
 
 
 @handle_errors

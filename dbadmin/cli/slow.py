@@ -14,15 +14,18 @@ import typer
 from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
+    WideOpt,
     carry_group_options,
     get_settings,
     handle_errors,
     notice,
     out_console,
     print_json,
+    print_table,
 )
 
 if TYPE_CHECKING:
+    from dbadmin.render import Col
     from dbadmin.slowlog.logparse import LogReport
     from dbadmin.slowlog.pgss import TopReport
 
@@ -73,6 +76,7 @@ def slow_queries(
     since: SinceOpt = None,
     all_databases: AllDbOpt = False,
     html_file: HtmlOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Slow queries from pg_stat_statements (with snapshot history) and from server logs.
 
@@ -83,7 +87,18 @@ def slow_queries(
     if ctx.invoked_subcommand is not None:
         carry_group_options(ctx, default_command="top")
         return
-    _top(ctx, database_url, json_output, top_n, sort, min_calls, since, all_databases, html_file)
+    _top(
+        ctx,
+        database_url,
+        json_output,
+        top_n,
+        sort,
+        min_calls,
+        since,
+        all_databases,
+        html_file,
+        wide,
+    )
 
 
 @app.command("top")
@@ -98,6 +113,7 @@ def top(
     since: SinceOpt = None,
     all_databases: AllDbOpt = False,
     html_file: HtmlOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """The statements that take the most time, from pg_stat_statements: calls, total, mean,
     max and stddev time, rows, shared-buffer hit %, temp blocks, I/O time and share of the total.
@@ -107,7 +123,18 @@ def top(
 
     Example: dbadmin slow-queries top --since 24h --sort mean --json
     """
-    _top(ctx, database_url, json_output, top_n, sort, min_calls, since, all_databases, html_file)
+    _top(
+        ctx,
+        database_url,
+        json_output,
+        top_n,
+        sort,
+        min_calls,
+        since,
+        all_databases,
+        html_file,
+        wide,
+    )
 
 
 def _top(
@@ -120,6 +147,7 @@ def _top(
     since: str | None,
     all_databases: bool,
     html_file: Path | None,
+    wide: bool = False,
 ) -> None:
     from dbadmin.slowlog.pgss import top as run_top
 
@@ -140,11 +168,11 @@ def _top(
     if json_output:
         print_json(report.as_dict())
         return
-    _render_top(report)
+    _render_top(report, wide=wide)
 
 
-def _render_top(report: TopReport) -> None:
-    from dbadmin.render import simple_table
+def _render_top(report: TopReport, *, wide: bool = False) -> None:
+    from dbadmin.render import fit_table, num
 
     console = out_console()
     if report.source == "snapshots":
@@ -174,21 +202,18 @@ def _render_top(report: TopReport) -> None:
             fmt(s.hit_pct),
             f"{s.temp_blks:,}",
             fmt(s.io_ms),
-            _short(s.query),
+            _one_line(s.query),
         )
         for i, s in enumerate(report.statements, 1)
     ]
-    columns = ("#", "calls", "total ms", "mean ms", "max ms", "share %", "rows", "hit %",
-               "temp blks", "io ms", "query")  # fmt: skip
-    console.print(
-        simple_table(
-            f"{head}; total {_duration(report.total_ms)} in {report.total_calls:,} calls, "
-            f"sorted by {report.sort}",
-            columns,
-            rows,
-            numeric=columns[:-1],
-        )
+    columns = (num("#"), num("calls"), num("total ms"), num("mean ms", 1), num("max ms", 4),
+               num("share %", 2), num("rows", 3), num("hit %", 3), num("temp blks", 5),
+               num("io ms", 5), _query_col())  # fmt: skip
+    title = (
+        f"{head}; total {_duration(report.total_ms)} in {report.total_calls:,} calls, "
+        f"sorted by {report.sort}"
     )
+    print_table(fit_table(title, columns, rows, wide=wide, wide_hint=True))
     flagged = [str(i) for i, s in enumerate(report.statements, 1) if s.possible_n_plus_one]
     if flagged:
         console.print(
@@ -201,9 +226,16 @@ def _duration(ms: float) -> str:
     return f"{ms:,.1f} ms" if ms < 10_000 else f"{ms / 1000:,.1f} s"
 
 
-def _short(query: str, width: int = 100) -> str:
-    text = " ".join(query.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _one_line(query: str) -> str:
+    """A statement on one line (the table cuts it to fit; --wide and --json show it whole)."""
+    return " ".join(query.split())
+
+
+def _query_col(header: str = "query", priority: int = 0) -> Col:
+    """A statement's column: cut with … to fit, never read as Rich markup (``ARRAY[a]``)."""
+    from dbadmin.render import text
+
+    return text(header, priority=priority, min_width=24, fold=False, markup=False)
 
 
 @app.command("snapshot")
@@ -266,20 +298,15 @@ def enable(
     if json_output:
         print_json(report.as_dict())
     else:
-        from dbadmin.render import simple_table, styled_status
+        from dbadmin.render import fit_table, key, styled_status, text
 
         status_names = {"done": "ok", "already": "ok", "failed": "fail", "manual": "warn"}
         rows = [
             (s.name, styled_status(status_names[s.status]) + f" {s.status}", s.detail)
             for s in report.steps
         ]
-        out_console().print(
-            simple_table(
-                f"enable slow-query tracking in {report.database}",
-                ("step", "status", "detail"),
-                rows,
-            )
-        )
+        columns = (key("step"), key("status"), text("detail", markup=False))
+        print_table(fit_table(f"enable slow-query tracking in {report.database}", columns, rows))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -325,6 +352,7 @@ def log(
     ] = 10,
     json_output: JsonOpt = False,
     html_file: HtmlOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Parse PostgreSQL server logs written with log_min_duration_statement (and auto_explain)
     and group statements by fingerprint: count, total/mean/p50/p95/max, first/last seen,
@@ -371,18 +399,19 @@ def log(
     if json_output:
         print_json(report.as_dict(top=top_n))
         return
-    _render_log(report, top_n)
+    _render_log(report, top_n, wide=wide)
 
 
-def _render_log(report: LogReport, top_n: int) -> None:
-    from dbadmin.render import simple_table
+def _render_log(report: LogReport, top_n: int, *, wide: bool = False) -> None:
+    from dbadmin.render import fit_table, key, num, text
 
     console = out_console()
     prefix = f", log_line_prefix {report.prefixes[0]!r}" if report.prefixes else ""
     console.print(
         f"{', '.join(report.files)} ({', '.join(report.formats)}{prefix}): "
         f"{report.total_queries:,} queries, {_duration(report.total_duration_ms)} in total, "
-        f"{len(report.groups):,} distinct, {report.errors:,} errors"
+        f"{len(report.groups):,} distinct, {report.errors:,} errors",
+        highlight=False,
     )
     rows = [
         (
@@ -393,28 +422,30 @@ def _render_log(report: LogReport, top_n: int) -> None:
             f"{g.p50_ms:,.2f}",
             f"{g.p95_ms:,.2f}",
             f"{g.max_ms:,.2f}",
-            _short(g.query),
+            _one_line(g.query),
         )
         for i, g in enumerate(report.groups[:top_n], 1)
     ]
-    columns = ("#", "count", "total ms", "mean ms", "p50 ms", "p95 ms", "max ms", "query")
-    console.print(
-        simple_table("top queries by total duration", columns, rows, numeric=columns[:-1])
-    )
+    columns = (num("#"), num("count"), num("total ms"), num("mean ms", 1), num("p50 ms", 3),
+               num("p95 ms", 2), num("max ms", 4), _query_col())  # fmt: skip
+    title = "top queries by total duration"
+    print_table(fit_table(title, columns, rows, wide=wide, wide_hint=True))
     if report.error_groups:
-        erows = [(f"{e.count:,}", e.severity, _short(e.message, 80), _short(e.statement or "", 60))
+        erows = [(f"{e.count:,}", e.severity, _one_line(e.message), _one_line(e.statement or ""))
                  for e in report.error_groups[:top_n]]  # fmt: skip
-        columns = ("count", "severity", "message", "statement")
-        console.print(simple_table("errors", columns, erows, numeric=("count",)))
+        ecols = (num("count"), key("severity"), text("message", markup=False),
+                 _query_col("statement", 1))  # fmt: skip
+        print_table(fit_table("errors", ecols, erows, wide=wide, wide_hint=True))
     if report.n_plus_one:
         nrows = [
             (f"{n.total_repetitions:,}", f"{n.occurrences:,}", f"{n.median_run_length:g}",
-             f"{n.total_ms:,.1f}", _short(n.query, 60), _short(n.parent_query, 50))
+             f"{n.total_ms:,.1f}", _one_line(n.query), _one_line(n.parent_query))
             for n in report.n_plus_one[:top_n]
         ]  # fmt: skip
-        columns = ("repetitions", "runs", "median run", "total ms", "query", "after (parent)")
-        console.print(simple_table("N+1 queries", columns, nrows, numeric=columns[:4]))
-        console.print(f"fix: {report.n_plus_one[0].fix}")
+        ncols = (num("repetitions"), num("runs", 2), num("median run", 3), num("total ms"),
+                 _query_col(), _query_col("after (parent)", 1))  # fmt: skip
+        print_table(fit_table("N+1 queries", ncols, nrows, wide=wide, wide_hint=True))
+        console.print(f"fix: {report.n_plus_one[0].fix}", highlight=False)
 
 
 def _write(path: Path, text: str) -> None:
