@@ -71,13 +71,13 @@ def simple_table(
 ) -> FittedTable:
     """A table of plain columns: those named in ``numeric`` are numbers (right-aligned, never
     broken), the others text folded to fit. Tables with priorities use :func:`fit_table`."""
-    cols = [num(c) if c in numeric else text(c, min_width=12) for c in columns]
+    cols = [num_col(c) if c in numeric else text_col(c, min_width=12) for c in columns]
     return fit_table(title, cols, rows)
 
 
 def key_value_table(title: str | None, rows: Iterable[Sequence[Any]]) -> FittedTable:
     """A two-column summary (measure, value): the names never wrap, the values fold."""
-    return fit_table(title, (key(""), text("value", min_width=20)), rows)
+    return fit_table(title, (key_col(""), text_col("value", min_width=20)), rows)
 
 
 # --- tables that fit the terminal ----------------------------------------------------------------
@@ -112,15 +112,15 @@ class Col:
     markup: bool = True
 
 
-def num(header: str, priority: int = 0) -> Col:
+def num_col(header: str, priority: int = 0) -> Col:
     return Col(header, "number", priority)
 
 
-def key(header: str, priority: int = 0) -> Col:
+def key_col(header: str, priority: int = 0) -> Col:
     return Col(header, "key", priority)
 
 
-def text(
+def text_col(
     header: str, *, priority: int = 0, min_width: int = 16, fold: bool = True, markup: bool = True
 ) -> Col:
     return Col(header, "text", priority, min_width, fold, markup)
@@ -164,6 +164,11 @@ class FittedTable:
             if not droppable:
                 break
             shown.remove(max(droppable, key=lambda i: (self.columns[i].priority, i)))
+        squeezed = _total([minimum[i] for i in shown]) > width
+        if squeezed:  # text goes below its minimum, down to its header, before lines overflow
+            for i in shown:
+                if self.columns[i].kind == "text":
+                    minimum[i] = min(minimum[i], max(_header_width(self.columns[i]), 8))
         widths = {i: minimum[i] for i in shown}
         spare = width - _total(list(widths.values()))
         growing = sorted((i for i in shown if natural[i] > widths[i]), key=lambda i: natural[i])
@@ -176,9 +181,7 @@ class FittedTable:
             widths[i] < natural[i] and not self.columns[i].fold for i in shown
         )
         final = tuple(widths[i] for i in shown)
-        if _total(list(final)) > width:  # nothing left to drop: show it whole, never broken
-            return Layout(tuple(shown), tuple(natural[i] for i in shown), cut, True)
-        return Layout(tuple(shown), final, cut, False)
+        return Layout(tuple(shown), final, cut, _total(list(final)) > width)
 
     def _minimum(self, index: int) -> int:
         col = self.columns[index]

@@ -202,7 +202,7 @@ def _emit(report: AuditReport, *, json_output: bool, nagios: bool, script: bool)
 def _table(report: AuditReport) -> None:
     from rich.text import Text
 
-    from dbadmin.render import fit_table, key, num, styled_status, text
+    from dbadmin.render import fit_table, key_col, num_col, styled_status, text_col
 
     console = out_console()
     title = f"dbadmin audit: {report.status.value} — {report.target}"
@@ -220,8 +220,8 @@ def _table(report: AuditReport) -> None:
         )
         for c in report.checks
     ]
-    columns = (key("check"), key("status"), num("findings"), key("fix", 1),
-               text("summary", min_width=24, markup=False))  # fmt: skip
+    columns = (key_col("check"), key_col("status"), num_col("findings"), key_col("fix", 1),
+               text_col("summary", min_width=24, markup=False))  # fmt: skip
     print_table(fit_table(title, columns, rows))
     for c in report.checks:
         if c.status.value == "OK":

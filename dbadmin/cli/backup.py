@@ -280,10 +280,10 @@ def entry_document(entry: BackupEntry) -> dict[str, Any]:
 
 def print_backup_table(where: str, rows: list[tuple[str, ...]], *, wide: bool = False) -> None:
     """Backup names are copied into `restore`/`verify`: never wrapped or cut."""
-    from dbadmin.render import fit_table, key, num, text
+    from dbadmin.render import fit_table, key_col, num_col, text_col
 
-    columns = (key("name"), key("finished", 2), num("size"), key("format", 3),
-               key("revision", 4), text("verified", min_width=8))  # fmt: skip
+    columns = (key_col("name"), key_col("finished", 2), num_col("size"), key_col("format", 3),
+               key_col("revision", 4), text_col("verified", min_width=8))  # fmt: skip
     print_table(fit_table(f"Backups in {where}", columns, rows, wide=wide, wide_hint=True))
 
 
@@ -422,11 +422,15 @@ def verify(
             }
         )
     else:
-        from dbadmin.render import fit_table, key, styled_status, text
+        from dbadmin.render import fit_table, key_col, styled_status, text_col
 
         rows = [(c.name, styled_status("ok" if c.ok else "fail"), c.detail) for c in result.checks]
         print_table(
-            fit_table(f"Verify {result.name}", (key("check"), key("status"), text("detail")), rows)
+            fit_table(
+                f"Verify {result.name}",
+                (key_col("check"), key_col("status"), text_col("detail")),
+                rows,
+            )
         )
     if not result.ok:
         raise fail(f"backup {result.name} is NOT sound: {result.problems[0]}", 1)

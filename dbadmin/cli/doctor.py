@@ -29,11 +29,11 @@ def doctor(
     if json_output:
         print_json(report.as_dict())
     else:
-        from dbadmin.render import fit_table, key, styled_status, text
+        from dbadmin.render import fit_table, key_col, styled_status, text_col
 
         rows = [(c.name, styled_status(c.status), c.value, c.advice) for c in report.checks]
-        columns = (key("check"), key("status"), text("value", markup=False),
-                   text("advice", markup=False))  # fmt: skip
+        columns = (key_col("check"), key_col("status"), text_col("value", markup=False),
+                   text_col("advice", markup=False))  # fmt: skip
         print_table(fit_table("dbadmin doctor", columns, rows))
     if report.connect_error is not None:
         raise report.connect_error

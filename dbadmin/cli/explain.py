@@ -11,6 +11,7 @@ import typer
 from dbadmin.cli.common import (
     DatabaseUrlOpt,
     JsonOpt,
+    WideOpt,
     get_settings,
     handle_errors,
     notice,
@@ -184,6 +185,7 @@ def explain(
     ] = None,
     database_url: DatabaseUrlOpt = None,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS) one statement in a transaction that is
     always rolled back, then show where the time goes and what to do about it: a plan tree with
@@ -240,6 +242,7 @@ def explain(
                 min_delta_ms=min_regression_ms,
                 fail_on_shape_change=fail_on_shape_change,
             ),
+            wide=wide,
         )
         return
 
@@ -407,10 +410,10 @@ def _print_catalog(queries: list[Any], json_output: bool) -> None:
             }
         )
         return
-    from dbadmin.render import fit_table, key, text
+    from dbadmin.render import fit_table, key_col, text_col
 
     rows = [
         (q.name, ", ".join(f":{p.name}" for p in q.params) or "-", q.description) for q in queries
     ]
-    columns = (key("name"), text("parameters", min_width=12), text("what it serves"))
+    columns = (key_col("name"), text_col("parameters", min_width=12), text_col("what it serves"))
     print_table(fit_table("Catalog queries", columns, rows))

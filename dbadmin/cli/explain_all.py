@@ -91,6 +91,8 @@ def explain_all(
     run: Run,
     json_output: bool,
     baselines: AllBaselines,
+    *,
+    wide: bool = False,
 ) -> None:
     from dbadmin.errors import OperationTimeout, ProblemFound, SqlError
     from dbadmin.explain import catalog
@@ -174,7 +176,7 @@ def explain_all(
     else:
         from rich.markup import escape
 
-        from dbadmin.render import fit_table, human_ms, key, num, text
+        from dbadmin.render import fit_table, human_ms, key_col, num_col, text_col
 
         rows = []
         for r in results:
@@ -197,10 +199,11 @@ def explain_all(
                     escape(worst),
                 )
             )
-        columns = (key("query"), num("execution"), num("planning", 2),
-                   text("slowest node", min_width=14), text("findings", min_width=10, priority=1),
-                   text("top finding"))  # fmt: skip
-        out_console().print(fit_table("Catalog queries", columns, rows), crop=False)
+        columns = (key_col("query"), num_col("execution"), num_col("planning", 2),
+                   text_col("slowest node", min_width=14), text_col("findings", min_width=10, priority=1),
+                   text_col("top finding"))  # fmt: skip
+        table = fit_table("Catalog queries", columns, rows, wide=wide, wide_hint=True)
+        out_console().print(table, crop=False)
     if errors:
         raise ProblemFound(
             f"{len(errors)} of {len(results)} catalog queries failed: "

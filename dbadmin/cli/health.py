@@ -293,7 +293,7 @@ def _emit(
         return
     from rich.text import Text
 
-    from dbadmin.render import fit_table, key, num, styled_status, text
+    from dbadmin.render import fit_table, key_col, num_col, styled_status, text_col
 
     console = out_console()
     title = f"dbadmin health: {report.status.value} — {report.target}"
@@ -310,8 +310,8 @@ def _emit(
         )
         for c in report.checks
     ]
-    columns = (key("check"), key("status"), num("value"), num("warn", 1), num("crit", 1),
-               text("summary", min_width=24, markup=False))  # fmt: skip
+    columns = (key_col("check"), key_col("status"), num_col("value"), num_col("warn", 1), num_col("crit", 1),
+               text_col("summary", min_width=24, markup=False))  # fmt: skip
     print_table(fit_table(title, columns, rows, wide=wide, wide_hint=True))
     for c in report.checks:
         if c.status.value == "OK":
@@ -410,7 +410,7 @@ def _recycle_text(seconds: float) -> str:
 def _render_pool(result: PoolLoadResult) -> None:
     from rich.text import Text
 
-    from dbadmin.render import fit_table, key, styled_status, text
+    from dbadmin.render import fit_table, key_col, styled_status, text_col
 
     p = result.pool
     w, q = result.wait_ms, result.query_ms
@@ -462,7 +462,7 @@ def _render_pool(result: PoolLoadResult) -> None:
             text += f"; needs at least {h.neon_compute_needed} direct"
         rows.append(("headroom", text))
     console = out_console()
-    columns = (key("measure"), text("value", min_width=20, markup=False))
+    columns = (key_col("measure"), text_col("value", min_width=20, markup=False))
     print_table(
         fit_table(f"dbadmin health pool: {styled_status(result.status.value)}", columns, rows)
     )

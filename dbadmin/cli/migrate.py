@@ -311,7 +311,7 @@ def history(ctx: typer.Context, config: ConfigOpt = None, json_output: JsonOpt =
             ]
         )
         return
-    from dbadmin.render import fit_table, key, text
+    from dbadmin.render import fit_table, key_col, text_col
 
     rows = [
         (
@@ -322,7 +322,7 @@ def history(ctx: typer.Context, config: ConfigOpt = None, json_output: JsonOpt =
         )
         for r in revisions
     ]
-    columns = (key("revision"), key("revises"), text("message"), text("file"))
+    columns = (key_col("revision"), key_col("revises"), text_col("message"), text_col("file"))
     out_console().print(fit_table(None, columns, rows), crop=False)
 
 
@@ -496,7 +496,7 @@ def lint(
             }
         )
     else:
-        from dbadmin.render import fit_table, key, num, styled_status, text
+        from dbadmin.render import fit_table, key_col, num_col, styled_status, text_col
 
         console = out_console()
         if result.findings:
@@ -506,8 +506,8 @@ def lint(
             rows = [
                 (f.revision, f.line, styled_status(f.level), f.rule, f.statement) for f in ordered
             ]
-            columns = (key("revision"), num("line"), key("level"), key("rule"),
-                       text("statement", markup=False))  # fmt: skip
+            columns = (key_col("revision"), num_col("line"), key_col("level"), key_col("rule"),
+                       text_col("statement", markup=False))  # fmt: skip
             console.print(fit_table(None, columns, rows), crop=False)
             explained: dict[str, str] = {}
             for f in ordered:

@@ -180,7 +180,7 @@ def show(
             }
         )
         return
-    from dbadmin.render import fit_table, human_bytes, key, num, text
+    from dbadmin.render import fit_table, human_bytes, key_col, num_col, text_col
 
     console = out_console()
     if table is None:
@@ -196,8 +196,8 @@ def show(
             )
             for t in report.tables
         ]
-        columns = (text("table", min_width=20), num("rows"), num("total"), num("indexes"),
-                   num("cols"), num("idx"), num("fks"))  # fmt: skip
+        columns = (text_col("table", min_width=20), num_col("rows"), num_col("total"), num_col("indexes"),
+                   num_col("cols"), num_col("idx"), num_col("fks"))  # fmt: skip
         title = f"database {report.database} (PostgreSQL {report.server_version})"
         console.print(fit_table(title, columns, rows), crop=False)
         return
@@ -211,7 +211,12 @@ def show(
         console.print(
             fit_table(
                 "columns",
-                (key("column"), text("type", min_width=12), key("null"), text("default")),
+                (
+                    key_col("column"),
+                    text_col("type", min_width=12),
+                    key_col("null"),
+                    text_col("default"),
+                ),
                 (
                     (
                         c.name,
@@ -227,14 +232,14 @@ def show(
         console.print(
             fit_table(
                 "indexes",
-                (text("index"), text("definition", markup=False), num("size")),
+                (text_col("index"), text_col("definition", markup=False), num_col("size")),
                 ((i.name, i.definition, human_bytes(i.size_bytes)) for i in t.indexes),
             ),
             crop=False,
         )
         constraints = [(c.name, c.type, c.definition) for c in t.constraints]
         if constraints:
-            columns = (text("name"), key("type"), text("definition", markup=False))
+            columns = (text_col("name"), key_col("type"), text_col("definition", markup=False))
             console.print(fit_table("constraints", columns, constraints), crop=False)
 
 

@@ -98,7 +98,7 @@ class _Bars:
 
 
 def _summary(result: SeedResult) -> None:
-    from dbadmin.render import fit_table, key, num, text
+    from dbadmin.render import fit_table, key_col, num_col, text_col
 
     rows = [
         (
@@ -115,8 +115,8 @@ def _summary(result: SeedResult) -> None:
     title = (
         f"dbadmin seed: profile {result.profile}, seed {result.seed}, now {result.now.isoformat()}"
     )
-    columns = (key("table"), key("status"), num("rows"), num("seconds"), num("rows/s"),
-               text("notes", markup=False))  # fmt: skip
+    columns = (key_col("table"), key_col("status"), num_col("rows"), num_col("seconds"), num_col("rows/s"),
+               text_col("notes", markup=False))  # fmt: skip
     out_console().print(fit_table(title, columns, rows), crop=False)
 
 

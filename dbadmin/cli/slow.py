@@ -172,7 +172,7 @@ def _top(
 
 
 def _render_top(report: TopReport, *, wide: bool = False) -> None:
-    from dbadmin.render import fit_table, num
+    from dbadmin.render import fit_table, num_col
 
     console = out_console()
     if report.source == "snapshots":
@@ -206,9 +206,9 @@ def _render_top(report: TopReport, *, wide: bool = False) -> None:
         )
         for i, s in enumerate(report.statements, 1)
     ]
-    columns = (num("#"), num("calls"), num("total ms"), num("mean ms", 1), num("max ms", 4),
-               num("share %", 2), num("rows", 3), num("hit %", 3), num("temp blks", 5),
-               num("io ms", 5), _query_col())  # fmt: skip
+    columns = (num_col("#"), num_col("calls"), num_col("total ms"), num_col("mean ms", 1), num_col("max ms", 4),
+               num_col("share %", 2), num_col("rows", 3), num_col("hit %", 3), num_col("temp blks", 5),
+               num_col("io ms", 5), _query_col())  # fmt: skip
     title = (
         f"{head}; total {_duration(report.total_ms)} in {report.total_calls:,} calls, "
         f"sorted by {report.sort}"
@@ -233,9 +233,9 @@ def _one_line(query: str) -> str:
 
 def _query_col(header: str = "query", priority: int = 0) -> Col:
     """A statement's column: cut with … to fit, never read as Rich markup (``ARRAY[a]``)."""
-    from dbadmin.render import text
+    from dbadmin.render import text_col
 
-    return text(header, priority=priority, min_width=24, fold=False, markup=False)
+    return text_col(header, priority=priority, min_width=24, fold=False, markup=False)
 
 
 @app.command("snapshot")
@@ -298,14 +298,14 @@ def enable(
     if json_output:
         print_json(report.as_dict())
     else:
-        from dbadmin.render import fit_table, key, styled_status, text
+        from dbadmin.render import fit_table, key_col, styled_status, text_col
 
         status_names = {"done": "ok", "already": "ok", "failed": "fail", "manual": "warn"}
         rows = [
             (s.name, styled_status(status_names[s.status]) + f" {s.status}", s.detail)
             for s in report.steps
         ]
-        columns = (key("step"), key("status"), text("detail", markup=False))
+        columns = (key_col("step"), key_col("status"), text_col("detail", markup=False))
         print_table(fit_table(f"enable slow-query tracking in {report.database}", columns, rows))
     if not report.ok:
         raise typer.Exit(1)
@@ -403,7 +403,7 @@ def log(
 
 
 def _render_log(report: LogReport, top_n: int, *, wide: bool = False) -> None:
-    from dbadmin.render import fit_table, key, num, text
+    from dbadmin.render import fit_table, key_col, num_col, text_col
 
     console = out_console()
     prefix = f", log_line_prefix {report.prefixes[0]!r}" if report.prefixes else ""
@@ -426,14 +426,14 @@ def _render_log(report: LogReport, top_n: int, *, wide: bool = False) -> None:
         )
         for i, g in enumerate(report.groups[:top_n], 1)
     ]
-    columns = (num("#"), num("count"), num("total ms"), num("mean ms", 1), num("p50 ms", 3),
-               num("p95 ms", 2), num("max ms", 4), _query_col())  # fmt: skip
+    columns = (num_col("#"), num_col("count"), num_col("total ms"), num_col("mean ms", 1), num_col("p50 ms", 3),
+               num_col("p95 ms", 2), num_col("max ms", 4), _query_col())  # fmt: skip
     title = "top queries by total duration"
     print_table(fit_table(title, columns, rows, wide=wide, wide_hint=True))
     if report.error_groups:
         erows = [(f"{e.count:,}", e.severity, _one_line(e.message), _one_line(e.statement or ""))
                  for e in report.error_groups[:top_n]]  # fmt: skip
-        ecols = (num("count"), key("severity"), text("message", markup=False),
+        ecols = (num_col("count"), key_col("severity"), text_col("message", markup=False),
                  _query_col("statement", 1))  # fmt: skip
         print_table(fit_table("errors", ecols, erows, wide=wide, wide_hint=True))
     if report.n_plus_one:
@@ -442,7 +442,7 @@ def _render_log(report: LogReport, top_n: int, *, wide: bool = False) -> None:
              f"{n.total_ms:,.1f}", _one_line(n.query), _one_line(n.parent_query))
             for n in report.n_plus_one[:top_n]
         ]  # fmt: skip
-        ncols = (num("repetitions"), num("runs", 2), num("median run", 3), num("total ms"),
+        ncols = (num_col("repetitions"), num_col("runs", 2), num_col("median run", 3), num_col("total ms"),
                  _query_col(), _query_col("after (parent)", 1))  # fmt: skip
         print_table(fit_table("N+1 queries", ncols, nrows, wide=wide, wide_hint=True))
         console.print(f"fix: {report.n_plus_one[0].fix}", highlight=False)

@@ -137,7 +137,7 @@ def findings_table(analysis: PlanAnalysis) -> RenderableType:
     from rich.markup import escape
     from rich.text import Text
 
-    from dbadmin.render import fit_table, key, num, text
+    from dbadmin.render import fit_table, key_col, num_col, text_col
 
     if not analysis.findings:
         return Text("No findings.", style="green")
@@ -150,15 +150,15 @@ def findings_table(analysis: PlanAnalysis) -> RenderableType:
         )
         for finding in analysis.findings
     ]
-    columns = (key("severity"), num("node"), text("finding", min_width=20),
-               text("action", min_width=20))  # fmt: skip
+    columns = (key_col("severity"), num_col("node"), text_col("finding", min_width=20),
+               text_col("action", min_width=20))  # fmt: skip
     return fit_table("Findings", columns, rows, show_lines=True)
 
 
 def comparison_table(comparison: PlanComparison, *, fail_on_shape_change: bool) -> FittedTable:
     from rich.markup import escape
 
-    from dbadmin.render import fit_table, num, text
+    from dbadmin.render import fit_table, num_col, text_col
 
     rows: list[tuple[str, str, str, str]] = []
     unit = " ms" if comparison.metric == "execution_ms" else ""
@@ -195,6 +195,6 @@ def comparison_table(comparison: PlanComparison, *, fail_on_shape_change: bool) 
             )
         )
     # a shape change puts node labels in the baseline/now columns: text there, numbers otherwise
-    figure = text if comparison.changes else num
-    columns = (text("what", min_width=20), figure("baseline"), figure("now"), num("change"))
+    figure = text_col if comparison.changes else num_col
+    columns = (text_col("what", min_width=20), figure("baseline"), figure("now"), num_col("change"))
     return fit_table("Compared with the baseline", columns, rows)
