@@ -43,7 +43,6 @@ from dbadmin.cli.common import (
     YesOpt,
     carry_group_options,
     confirm,
-    err_console,
     fail,
     get_settings,
     handle_errors,
@@ -51,7 +50,6 @@ from dbadmin.cli.common import (
     out_console,
     print_json,
     print_table,
-    stdout_is_terminal,
 )
 from dbadmin.cli.restore import restore
 
@@ -180,7 +178,7 @@ def _create(
         endpoint_url=endpoint_url,
         encrypt=encrypt,
     )
-    result = run_backup(settings, options, show_progress=stdout_is_terminal() and not json_output)
+    result = run_backup(settings, options, show_progress=not json_output)
     if json_output:
         print_json(backup_document(result))
         return
@@ -190,15 +188,13 @@ def _create(
 def run_backup(settings: Settings, options: Any, *, show_progress: bool) -> BackupResult:
     """Run :func:`create_backup` with progress on stderr (terminal only). Used by migrate too."""
     from dbadmin.backup.create import create_backup
+    from dbadmin.cli.progress import working
     from dbadmin.render import human_bytes
 
-    if not show_progress:
-        return create_backup(settings, options, notice=notice)
-    console = err_console()
-    with console.status("pg_dump starting…") as status:
+    with working("pg_dump starting…", enabled=show_progress) as update:
 
         def progress(written: int, elapsed: float) -> None:
-            status.update(f"pg_dump: {human_bytes(written)} written, {elapsed:.0f} s")
+            update(f"pg_dump: {human_bytes(written)} written")
 
         return create_backup(settings, options, notice=notice, on_progress=progress)
 
@@ -208,9 +204,7 @@ def backup_before_migration(settings: Settings, *, json_output: bool = False) ->
     migration before anything changed. Notices go to stderr so --json stays one document."""
     from dbadmin.backup.create import BackupOptions
 
-    result = run_backup(
-        settings, BackupOptions(), show_progress=stdout_is_terminal() and not json_output
-    )
+    result = run_backup(settings, BackupOptions(), show_progress=not json_output)
     notice(
         f"backup {result.manifest.name} taken before migrating ({result.data_path}, revision "
         f"{result.manifest.alembic_revision or 'none'})"
@@ -404,13 +398,17 @@ def verify(
         run: Any = partial(verify_stored, settings, *found, key=load_key(settings.env))
     else:
         run = partial(verify_backup, settings, found)
-    result = run(
-        restore_test=restore_test,
-        scratch_url=scratch,
-        pg_bin=pg_bin,
-        allow_relay=not no_relay,
-        notice=notice,
-    )
+    from dbadmin.cli.progress import working
+
+    doing = "restore-testing" if restore_test else "verifying"
+    with working(f"{doing} backup {name or 'latest'}"):
+        result = run(
+            restore_test=restore_test,
+            scratch_url=scratch,
+            pg_bin=pg_bin,
+            allow_relay=not no_relay,
+            notice=notice,
+        )
     if json_output:
         print_json(
             {

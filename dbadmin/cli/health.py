@@ -359,14 +359,16 @@ def pool(
 
     Example: dbadmin health pool --concurrency 16 --duration 10s --instances 3
     """
+    from dbadmin.cli.progress import working
     from dbadmin.health.pool import ConcurrencyTooHigh
 
     too_high: ConcurrencyTooHigh | None = None
     with _unknown_on_error(ctx):
         try:
-            result = _run_pool(
-                ctx, database_url, concurrency, duration, query, instances, warn, crit
-            )
+            with working(f"driving the pool: {concurrency} threads, {duration}"):
+                result = _run_pool(
+                    ctx, database_url, concurrency, duration, query, instances, warn, crit
+                )
         except ConcurrencyTooHigh as exc:  # a usage error (exit 2, handle_errors), not UNKNOWN
             too_high = exc
     if too_high is not None:

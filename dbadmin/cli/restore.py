@@ -154,14 +154,17 @@ def _restore_entry(
     if plan.target_tables:
         action += f", replacing objects among its {plan.target_tables} tables/views (--clean)"
     confirm(action, yes=yes, typed=plan.target.database)
-    result = execute_restore(
-        settings,
-        plan,
-        pg_bin=pg_bin,
-        allow_relay=not no_relay,
-        notice=notice,
-        deadline=optional(seconds),
-    )
+    from dbadmin.cli.progress import working
+
+    with working(f"restoring {entry.name} into {plan.target.describe()}"):
+        result = execute_restore(
+            settings,
+            plan,
+            pg_bin=pg_bin,
+            allow_relay=not no_relay,
+            notice=notice,
+            deadline=optional(seconds),
+        )
     if json_output:
         doc = _restore_plan_doc(plan, dry_run=False, path=shown)
         doc.update(

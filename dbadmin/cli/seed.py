@@ -17,8 +17,8 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
-    stdout_is_terminal,
 )
+from dbadmin.cli.progress import stderr_is_terminal
 from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
@@ -247,7 +247,7 @@ def seed(
         who = holder.describe() if holder else "another session"
         notice(f"waiting up to {lock_wait:g} s for the seed lock held by {who}")
 
-    if stdout_is_terminal() and not json_output:
+    if stderr_is_terminal() and not json_output:
         with _Bars() as bars:
             result = run_seed(settings, plan, bars, on_lock_wait=on_lock_wait)
     else:

@@ -226,6 +226,29 @@ def _duration(ms: float) -> str:
     return f"{ms:,.1f} ms" if ms < 10_000 else f"{ms / 1000:,.1f} s"
 
 
+BIG_LOG_BYTES = 16 * 1024 * 1024  # parsed in about 2 s here; smaller logs get no progress line
+
+
+def _bytes_of(files: list[str]) -> int | None:
+    """The logs' size on disk; None when one is standard input or cannot be read."""
+    try:
+        return sum(Path(f).stat().st_size for f in files if f != "-") if "-" not in files else None
+    except OSError:
+        return None
+
+
+def _big(files: list[str]) -> bool:
+    size = _bytes_of(files)
+    return size is None or size >= BIG_LOG_BYTES
+
+
+def _size_of(files: list[str]) -> str:
+    from dbadmin.render import human_bytes
+
+    size = _bytes_of(files)
+    return "standard input" if size is None else f"{human_bytes(size)} of logs"
+
+
 def _one_line(query: str) -> str:
     """A statement on one line (the table cuts it to fit; --wide and --json show it whole)."""
     return " ".join(query.split())
@@ -371,15 +394,18 @@ def log(
 
     if top_n < 1:
         raise UsageError("--top must be at least 1")
+    from dbadmin.cli.progress import working
+
     sources: list[object] = [sys.stdin.buffer if f == "-" else f for f in files]
-    report = parse_logs(
-        sources,  # type: ignore[arg-type]
-        log_format=log_format,
-        prefix=prefix,
-        min_duration_ms=min_duration,
-        jobs=jobs,
-        n_plus_one_min=n_plus_one_min,
-    )
+    with working(f"parsing {_size_of(files)}", enabled=_big(files)):
+        report = parse_logs(
+            sources,  # type: ignore[arg-type]
+            log_format=log_format,
+            prefix=prefix,
+            min_duration_ms=min_duration,
+            jobs=jobs,
+            n_plus_one_min=n_plus_one_min,
+        )
     if html_file is not None and report.total_queries:
         from dbadmin.slowlog.html import log_report_html
 
