@@ -308,6 +308,7 @@ def list_backups(
         from dbadmin.cli.backup_store import list_store
 
         return list_store(where, json_output, wide=wide)
+    _require_directory(where, chosen=directory is not None or "DBADMIN_BACKUP_DIR" in settings.env)
     catalog = scan(where)
     if json_output:
         print_json(
@@ -342,6 +343,20 @@ def list_backups(
         notice(f"leftover {leftover.path} ({leftover.reason}); `dbadmin backup prune` removes it")
     for broken in catalog.corrupt:
         notice(f"{broken.reason} (verify, restore and prune refuse it)")
+
+
+def _require_directory(where: Path, *, chosen: bool) -> None:
+    """A directory given (--dir, DBADMIN_BACKUP_DIR) that does not exist is a mistake to say,
+    not an empty list; the default one is simply not made yet (no backups)."""
+    from dbadmin.errors import ConfigError
+
+    if where.exists() and not where.is_dir():
+        raise ConfigError(f"{where} is not a directory", "give the backup directory with --dir")
+    if chosen and not where.exists():
+        raise ConfigError(
+            f"backup directory {where} does not exist",
+            "check --dir / DBADMIN_BACKUP_DIR (`dbadmin backup --dir DIR` creates it)",
+        )
 
 
 # --- verify --------------------------------------------------------------------------------------

@@ -238,7 +238,9 @@ def confirm(action: str, *, yes: bool, typed: str | None = None) -> None:
         raise UsageError(f"refusing to {action} without confirmation", "pass --yes to confirm")
     try:
         if typed is not None:
-            answer = typer.prompt(f"This will {action}. Type {typed!r} to confirm", default="")
+            answer = typer.prompt(
+                f"This will {action}. Type {typed!r} to confirm", default="", show_default=False
+            )
             if answer.strip() != typed:
                 raise UsageError("confirmation did not match; nothing was changed")
         elif not typer.confirm(f"This will {action}. Continue?", default=False):

@@ -514,11 +514,18 @@ def lint(
                 explained.setdefault(f.rule, f"{f.message} {f.help}".strip())
             for rule, text in explained.items():
                 console.print(f"{rule}: {text}", highlight=False, soft_wrap=True)
-        linted = ", ".join(result.revisions) or "nothing pending"
-        console.print(
-            f"{len(result.errors)} errors, {len(result.findings) - len(result.errors)} warnings "
-            f"in {linted} ({result.squawk})",
-            highlight=False,
-        )
+        if result.revisions:
+            warnings = len(result.findings) - len(result.errors)
+            summary = (
+                f"{_count(len(result.errors), 'error')}, {_count(warnings, 'warning')} in "
+                f"{', '.join(result.revisions)} ({result.squawk})"
+            )
+        else:
+            summary = f"no pending revisions to lint ({result.squawk})"
+        console.print(summary, highlight=False)
     if result.errors:
         raise typer.Exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")

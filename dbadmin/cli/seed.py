@@ -103,7 +103,7 @@ def _summary(result: SeedResult) -> None:
     rows = [
         (
             t.table,
-            t.status,
+            _status_text(t.status, t.rows),
             f"{t.rows:,}",
             f"{t.seconds:.2f}",
             f"{t.rows_per_second:,.0f}" if t.rows else "",
@@ -118,6 +118,11 @@ def _summary(result: SeedResult) -> None:
     columns = (key_col("table"), key_col("status"), num_col("rows"), num_col("seconds"), num_col("rows/s"),
                text_col("notes", markup=False))  # fmt: skip
     out_console().print(fit_table(title, columns, rows), crop=False)
+
+
+def _status_text(status: str, rows: int) -> str:
+    """ "seeded" only when rows went in: a table left as it was says so."""
+    return "unchanged" if status == "seeded" and rows == 0 else status
 
 
 @handle_errors
