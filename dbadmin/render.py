@@ -265,6 +265,13 @@ def _total(widths: Sequence[int]) -> int:
     return sum(widths) + _PER_COLUMN * len(widths) + _EDGE
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 error``, ``2 errors``, ``1,500 queries``: a count with separators and its noun."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count:,} " + (noun[:-1] + "ies" if noun.endswith("y") else noun + "s")
+
+
 def human_bytes(size: float | None) -> str:
     if size is None:
         return "-"

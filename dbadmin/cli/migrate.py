@@ -496,7 +496,7 @@ def lint(
             }
         )
     else:
-        from dbadmin.render import fit_table, key_col, num_col, styled_status, text_col
+        from dbadmin.render import fit_table, key_col, num_col, plural, styled_status, text_col
 
         console = out_console()
         if result.findings:
@@ -517,7 +517,7 @@ def lint(
         if result.revisions:
             warnings = len(result.findings) - len(result.errors)
             summary = (
-                f"{_count(len(result.errors), 'error')}, {_count(warnings, 'warning')} in "
+                f"{plural(len(result.errors), 'error')}, {plural(warnings, 'warning')} in "
                 f"{', '.join(result.revisions)} ({result.squawk})"
             )
         else:
@@ -525,7 +525,3 @@ def lint(
         console.print(summary, highlight=False)
     if result.errors:
         raise typer.Exit(1)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")

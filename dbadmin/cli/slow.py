@@ -429,14 +429,14 @@ def log(
 
 
 def _render_log(report: LogReport, top_n: int, *, wide: bool = False) -> None:
-    from dbadmin.render import fit_table, key_col, num_col, text_col
+    from dbadmin.render import fit_table, key_col, num_col, plural, text_col
 
     console = out_console()
     prefix = f", log_line_prefix {report.prefixes[0]!r}" if report.prefixes else ""
     console.print(
         f"{', '.join(report.files)} ({', '.join(report.formats)}{prefix}): "
-        f"{report.total_queries:,} queries, {_duration(report.total_duration_ms)} in total, "
-        f"{len(report.groups):,} distinct, {report.errors:,} errors",
+        f"{plural(report.total_queries, 'query')}, {_duration(report.total_duration_ms)} in "
+        f"total, {len(report.groups):,} distinct, {plural(report.errors, 'error')}",
         highlight=False,
     )
     rows = [
