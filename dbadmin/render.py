@@ -1,4 +1,5 @@
-"""Rendering in one place: Rich renderables for people, JSON documents for machines.
+"""Rendering in one place: Rich renderables for people (tables that fit the terminal:
+:func:`fit_table`), JSON documents for machines.
 
 Nothing here prints; the CLI decides where output goes (stdout for results, stderr for notices).
 """
@@ -81,7 +82,7 @@ def key_value_table(title: str | None, rows: Iterable[Sequence[Any]]) -> FittedT
 
 
 # --- tables that fit the terminal ----------------------------------------------------------------
-# Tables that fit the terminal: one layout for every table of human output.
+# One layout for every table of human output (:func:`fit_table`; docs/output.md).
 #
 # Each column says what it holds (:class:`Col`): numbers, status words and identifiers a user
 # copies (backup names, revisions) are never wrapped or cut; free text (queries, messages, paths)
@@ -89,7 +90,8 @@ def key_value_table(title: str | None, rows: Iterable[Sequence[Any]]) -> FittedT
 # the terminal, the columns with the highest ``priority`` go first. ``wide`` shows every column in
 # full at its natural width (lines may then be longer than the terminal: ``--wide``). The width
 # comes from the console at render time (``COLUMNS``, else the terminal), so the same table fits
-# 80, 120 or 200 columns. Nothing here prints.
+# 80, 120 or 200 columns. Squeezed further, text goes below its minimum (down to its header) and
+# only then is the table drawn wider than asked, never with a broken number or name.
 
 Kind = Literal["text", "number", "key"]
 # the borders and padding Rich adds: one bar per column and one more, a space each side of a cell
@@ -130,7 +132,7 @@ def text_col(
 class Layout:
     shown: tuple[int, ...]
     widths: tuple[int, ...]  # content width per shown column
-    cut: bool  # a column was dropped or a text cut with …
+    cut: bool  # a text cut with …
     overflow: bool  # wider than asked for even at its narrowest
 
 
@@ -153,6 +155,8 @@ class FittedTable:
         ]
 
     def layout(self, width: int) -> Layout:
+        """Drop columns (highest priority first) until the narrowest layout fits, then share
+        the spare width out, the columns needing least first, so short texts show whole."""
         natural = self._natural
         everything = tuple(range(len(self.columns)))
         if self.wide:
@@ -177,9 +181,7 @@ class FittedTable:
             extra = min(natural[i] - widths[i], share)
             widths[i] += extra
             spare -= extra
-        cut = len(shown) < len(everything) or any(
-            widths[i] < natural[i] and not self.columns[i].fold for i in shown
-        )
+        cut = any(widths[i] < natural[i] and not self.columns[i].fold for i in shown)
         final = tuple(widths[i] for i in shown)
         return Layout(tuple(shown), final, cut, _total(list(final)) > width)
 
@@ -200,10 +202,11 @@ class FittedTable:
             yield from console.render(table, options.update_width(_total(list(layout.widths))))
         else:
             yield table
-        if self.wide_hint and layout.cut:
-            hidden = len(self.columns) - len(layout.shown)
-            what = f"{hidden} column{'s' if hidden != 1 else ''} hidden, " if hidden else ""
-            yield Text(f"({what}long text cut to fit; --wide shows all)", style="dim")
+        hidden = len(self.columns) - len(layout.shown)
+        if self.wide_hint and (hidden or layout.cut):
+            what = [plural(hidden, "column") + " hidden"] if hidden else []
+            what += ["long text cut"] if layout.cut else []
+            yield Text(f"({' and '.join(what)} to fit; --wide shows all)", style="dim")
 
     def _table(self, layout: Layout) -> Any:
         from rich.table import Table

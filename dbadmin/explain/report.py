@@ -195,6 +195,9 @@ def comparison_table(comparison: PlanComparison, *, fail_on_shape_change: bool) 
             )
         )
     # a shape change puts node labels in the baseline/now columns: text there, numbers otherwise
-    figure = text_col if comparison.changes else num_col
-    columns = (text_col("what", min_width=20), figure("baseline"), figure("now"), num_col("change"))
+    columns = (
+        text_col("what", min_width=20),
+        *(text_col(h) if comparison.changes else num_col(h) for h in ("baseline", "now")),
+        num_col("change"),
+    )
     return fit_table("Compared with the baseline", columns, rows)
