@@ -5,16 +5,11 @@ directory as an error, and a socket directory that does not read like host:port.
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from conftest import Cli, PgServer
+from terminal import run_in_terminal
 
 from dbadmin.errors import ExitCode
 from dbadmin.urls import DbUrl
@@ -108,39 +103,12 @@ def test_local_status_when_stopped(cli: Cli) -> None:
 
 def test_typed_confirmation_prompt_has_no_empty_default(tmp_path: Path) -> None:
     """On a terminal, `local destroy` asks to type a word; the prompt must not end in "[]:"."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "DBADMIN_HOME": str(tmp_path / "home"), "TERM": "xterm"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dbadmin", "local", "destroy"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
+    run = run_in_terminal(
+        "local",
+        "destroy",
+        env={"DBADMIN_HOME": str(tmp_path / "home")},
+        everything=True,
+        answer=(b"to confirm", b"no\n"),
     )
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 60
-    try:
-        while b"to confirm" not in seen and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.2)[0]:
-                seen += os.read(master, 4096)
-        os.write(master, b"no\n")
-        while time.monotonic() < deadline:
-            if select.select([master], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            elif proc.poll() is not None:
-                break
-        code = proc.wait(timeout=max(deadline - time.monotonic(), 1))
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-    text = seen.decode(errors="replace")
-    assert "Type 'destroy' to confirm:" in text and "[]" not in text, text
-    assert code == ExitCode.USAGE and "did not match" in text
+    assert "Type 'destroy' to confirm:" in run.terminal and "[]" not in run.terminal, run.terminal
+    assert run.exit_code == ExitCode.USAGE and "did not match" in run.terminal

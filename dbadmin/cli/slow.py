@@ -87,18 +87,7 @@ def slow_queries(
     if ctx.invoked_subcommand is not None:
         carry_group_options(ctx, default_command="top")
         return
-    _top(
-        ctx,
-        database_url,
-        json_output,
-        top_n,
-        sort,
-        min_calls,
-        since,
-        all_databases,
-        html_file,
-        wide,
-    )
+    _top(ctx, **ctx.params)  # the same options in both
 
 
 @app.command("top")
@@ -123,22 +112,12 @@ def top(
 
     Example: dbadmin slow-queries top --since 24h --sort mean --json
     """
-    _top(
-        ctx,
-        database_url,
-        json_output,
-        top_n,
-        sort,
-        min_calls,
-        since,
-        all_databases,
-        html_file,
-        wide,
-    )
+    _top(ctx, **ctx.params)  # the same options in both
 
 
 def _top(
     ctx: typer.Context,
+    *,
     database_url: str | None,
     json_output: bool,
     top_n: int,
