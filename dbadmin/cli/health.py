@@ -256,18 +256,25 @@ def _run_checks(
     return run_health_bounded(settings, HealthOptions(thresholds, chosen, seconds))
 
 
+def _figure(value: float) -> str:
+    """A check's figure: whole numbers with separators (never ``1.2e+06``), else 2 decimals."""
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    if abs(value) < 1:
+        return f"{value:.3g}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
 def _value_text(check: CheckResult) -> str:
     value = check.value
     if value is None:
         return "-"
     unit = check.unit
-    if unit == "count":
-        return f"{value:g}"
-    if unit == "xids":
-        return f"{value:,.0f}"
+    if unit in ("count", "xids"):
+        return _figure(value)
     if unit == "%":
-        return f"{value:g}%"
-    return f"{value:g} {unit}"
+        return f"{_figure(value)}%"
+    return f"{_figure(value)} {unit}"
 
 
 def _limit_text(limit: float | None, unit: str) -> str:
@@ -275,7 +282,7 @@ def _limit_text(limit: float | None, unit: str) -> str:
         return "-"
     if unit == "xids" and limit >= 1e6:
         return f"{limit / 1e9:g} B"
-    return f"{limit:g}"
+    return _figure(limit)
 
 
 def _emit(
