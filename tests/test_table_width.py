@@ -148,6 +148,10 @@ def test_backup_list(cli: Cli, fresh_db: DbUrl, tmp_path: Path) -> None:
     for width in WIDTHS:
         res = cli("backup", "list", "--dir", str(backups), env=at(width))
         assert_fits(res, width, intact=made, headers=("name", "size", "verified"))
+        res = cli("backup", "verify", made[0], "--dir", str(backups), env=at(width))
+        assert_fits(res, width, intact=[made[0]], headers=("check", "status", "detail"))
+        res = cli("backup", "-d", url, "--dir", str(backups), "--name", f"w{width}", env=at(width))
+        assert_fits(res, width, intact=[f"w{width}", "tables / rows"])
     wide = cli("backup", "list", "--dir", str(backups), "--wide", env=at(80))
     assert all(h in wide.stdout for h in ("finished", "format", "revision"))
 
@@ -194,11 +198,15 @@ def test_explain_findings_catalog_and_all(cli: Cli, app_db: DbUrl, pg_server: Pg
     sql = "SELECT * FROM wide_events WHERE payload LIKE '%abc%' ORDER BY payload"
     doc = cli("explain", "-d", url, sql, "--json").json()
     assert doc["findings"], doc  # type: ignore[index]
+    base = Path.cwd() / "base.json"
+    assert cli("explain", "-d", url, sql, "--save", str(base)).exit_code == 0
     listed = [q["name"] for q in cli("explain", "--list", "--json").json()["queries"]]  # type: ignore[index]
     results = cli("explain", "-d", url, "--all", "--json").json()["queries"]  # type: ignore[index]
     for width in WIDTHS:
         res = cli("explain", "-d", url, sql, env=at(width))
         assert_fits(res, width, headers=("severity", "node", "finding", "action"))
+        res = cli("explain", "-d", url, "--compare", str(base), env=at(width))
+        assert_fits(res, width, headers=("what", "baseline", "now", "change"), codes=(0, 1))
         res = cli("explain", "--list", env=at(width))
         assert_fits(res, width, intact=listed, headers=("name", "parameters"))
         res = cli("explain", "-d", url, "--all", env=at(width))
@@ -228,3 +236,7 @@ def test_migrate_schema_and_seed(cli: Cli, app_db: DbUrl) -> None:
         assert_fits(res, width, headers=("table", "rows", "total", "fks"))
         res = cli("schema", "show", "-d", url, shown[0]["name"], env=at(width))
         assert_fits(res, width, headers=("column", "type", "null", "default"))
+        for text_only in (("migrate", "status"), ("schema", "diff")):  # lines, not tables
+            res = cli(*text_only, "-d", url, env=at(width))
+            assert res.exit_code == 0 and res.stdout, res.stderr
+            assert all(cell_len(line) <= width for line in res.stdout.splitlines()), res.stdout
