@@ -40,3 +40,13 @@ def test_slow_log_progress_on_big_input_only_on_a_terminal(
     # a small file on a terminal: no progress line
     run = run_in_terminal(*args, str(log))
     assert run.exit_code == 0 and "parsing" not in run.terminal, run.terminal
+
+
+def test_seed_bars_only_on_a_terminal(cli: Cli, app_db: DbUrl) -> None:
+    args = ("seed", "-d", app_db.render(), "--profile", "dev", "--scale", "0.01", "--seed", "3")
+    quiet = cli(*args)
+    assert quiet.exit_code == 0 and "rows/s" not in quiet.stderr, quiet.stderr
+    run = run_in_terminal(*args, "--reset", "--yes")
+    assert run.exit_code == 0, run.terminal
+    assert "rows/s" in run.terminal and "━" in run.terminal  # a bar per table
+    assert "rows/s" in run.stdout  # the summary table's header, on stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dbadmin.cli.common import err_console
 
@@ -47,3 +48,57 @@ def working(message: str, *, enabled: bool = True) -> Iterator[Callable[[str], N
             progress.update(task, description=text)
 
         yield update
+
+
+class RowBars:
+    """A progress bar per table with rows/s (``seed``), drawn on stderr; the caller draws it only
+    when :func:`stderr_is_terminal`."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.text import Text
+
+        class RowsPerSecond(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                if not speed and task.completed and task.elapsed:
+                    # Rich has no speed until several samples; a table done in one or two
+                    # batches still gets its average
+                    speed = task.completed / task.elapsed
+                return Text(f"{speed:,.0f} rows/s" if speed else "")
+
+        self.progress = Progress(
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RowsPerSecond(),
+            TimeElapsedColumn(),
+            console=err_console(),
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> RowBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def start(self, table: str, total: int) -> None:
+        self.tasks[table] = self.progress.add_task(table, total=total)
+
+    def advance(self, table: str, rows: int) -> None:
+        self.progress.advance(self.tasks[table], rows)
+
+    def finish(self, table: str) -> None:
+        task = self.tasks.get(table)
+        if task is not None:
+            self.progress.stop_task(task)

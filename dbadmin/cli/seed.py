@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,14 +11,13 @@ from dbadmin.cli.common import (
     JsonOpt,
     YesOpt,
     confirm,
-    err_console,
     get_settings,
     handle_errors,
     notice,
     out_console,
     print_json,
 )
-from dbadmin.cli.progress import stderr_is_terminal
+from dbadmin.cli.progress import RowBars, stderr_is_terminal
 from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
@@ -42,59 +41,6 @@ def _parse_now(raw: str | None) -> dt.datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
-
-
-class _Bars:
-    """A Rich progress bar per table with rows/s, drawn on stderr (stdout stays for results)."""
-
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-        from rich.text import Text
-
-        class RowsPerSecond(ProgressColumn):
-            def render(self, task: Any) -> Text:
-                speed = task.finished_speed or task.speed
-                if not speed and task.completed and task.elapsed:
-                    # Rich has no speed until several samples; a table done in one or two
-                    # batches still gets its average
-                    speed = task.completed / task.elapsed
-                return Text(f"{speed:,.0f} rows/s" if speed else "")
-
-        self.progress = Progress(
-            TextColumn("{task.description:<18}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RowsPerSecond(),
-            TimeElapsedColumn(),
-            console=err_console(),
-            transient=False,
-        )
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> _Bars:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def start(self, table: str, total: int) -> None:
-        self.tasks[table] = self.progress.add_task(table, total=total)
-
-    def advance(self, table: str, rows: int) -> None:
-        self.progress.advance(self.tasks[table], rows)
-
-    def finish(self, table: str) -> None:
-        task = self.tasks.get(table)
-        if task is not None:
-            self.progress.stop_task(task)
 
 
 def _summary(result: SeedResult) -> None:
@@ -253,7 +199,7 @@ def seed(
         notice(f"waiting up to {lock_wait:g} s for the seed lock held by {who}")
 
     if stderr_is_terminal() and not json_output:
-        with _Bars() as bars:
+        with RowBars() as bars:
             result = run_seed(settings, plan, bars, on_lock_wait=on_lock_wait)
     else:
         result = run_seed(settings, plan, on_lock_wait=on_lock_wait)
