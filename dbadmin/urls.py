@@ -267,10 +267,15 @@ class DbUrl:
         return env
 
     def describe(self) -> str:
-        """Host/database in words, for confirmations and notices."""
-        where = self.host or "local socket"
-        if self.port:
-            where += f":{self.port}"
+        """Host/database in words, for confirmations and notices. A socket directory is named
+        as one, with its port apart: ``/srv/run:5432`` would read as a TCP host and port."""
+        port = f" (port {self.port})" if self.port else ""
+        if self.is_socket:
+            where = f"socket {self.host}{port}"
+        elif self.host:
+            where = f"{self.host}:{self.port}" if self.port else self.host
+        else:
+            where = f"the local socket{port}"
         return f"database {self.database or '(default)'} on {where}"
 
     def __str__(self) -> str:  # never leak by accident

@@ -8,6 +8,7 @@ The results are typed; their ``as_dict()`` is the document the CLI prints with `
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,25 @@ def test_errors_are_dbadmin_errors_never_exits(pg_server: PgServer, tmp_path: Pa
 
 
 # --- migrations -------------------------------------------------------------------------------
-def test_migrations(fresh_db: DbUrl, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def no_cli_logging() -> Iterator[None]:
+    """A CLI test run earlier in this process routed the ``dbadmin`` logger to stderr (what the
+    CLI does, not the API): take that handler off while an API test checks that nothing prints."""
+    import logging
+
+    logger = logging.getLogger("dbadmin")
+    saved = (list(logger.handlers), logger.propagate)
+    logger.handlers.clear()
+    try:
+        yield
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.propagate = saved[1]
+
+
+def test_migrations(
+    fresh_db: DbUrl, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_cli_logging: None
+) -> None:
     url = fresh_db.render()
     notices: list[str] = []
     up = api.migrate_up(url, notice=notices.append)

@@ -540,6 +540,7 @@ def test_summary_table_and_progress_bars(
 
     from rich.console import Console
 
+    from dbadmin.cli import progress
     from dbadmin.cli import seed as seed_cli
 
     # not a terminal: no bars, a summary table on stdout (rows per table, time, rows/s)
@@ -553,9 +554,9 @@ def test_summary_table_and_progress_bars(
     assert "━" not in res.stderr  # no progress bar off a terminal
     # on a terminal: one bar per table on stderr, with rows/s
     bars = io.StringIO()
-    monkeypatch.setattr(seed_cli, "stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(seed_cli, "stderr_is_terminal", lambda: True)
     monkeypatch.setattr(
-        seed_cli, "err_console", lambda: Console(file=bars, force_terminal=True, width=120)
+        progress, "err_console", lambda: Console(file=bars, force_terminal=True, width=120)
     )
     res = seed(cli, app_db, "--rows", "tasks=30", "--append")
     assert res.exit_code == 0, res.stderr

@@ -248,6 +248,9 @@ def list_backups(
     if isinstance(where, Path):
         from dbadmin.backup.manifest import scan
 
+        _require_directory(
+            where, chosen=directory is not None or "DBADMIN_BACKUP_DIR" in settings.env
+        )
         catalog = scan(where)
         return BackupList(str(catalog.directory), catalog=catalog)
     from dbadmin.backup.remote import scan_store
@@ -255,6 +258,20 @@ def list_backups(
 
     store = open_store(where)
     return BackupList(store.where, store_catalog=scan_store(store), store=store)
+
+
+def _require_directory(where: Path, *, chosen: bool) -> None:
+    """A directory given (--dir, DBADMIN_BACKUP_DIR) that does not exist is a mistake to say,
+    not an empty list; the default one is simply not made yet (no backups)."""
+    from dbadmin.errors import ConfigError
+
+    if where.exists() and not where.is_dir():
+        raise ConfigError(f"{where} is not a directory", "give the backup directory with --dir")
+    if chosen and not where.exists():
+        raise ConfigError(
+            f"backup directory {where} does not exist",
+            "check --dir / DBADMIN_BACKUP_DIR (`dbadmin backup --dir DIR` creates it)",
+        )
 
 
 def verify(

@@ -3,6 +3,8 @@ first, refusing non-empty targets, row counts compared with the manifest afterwa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +78,11 @@ class _Request:
     timeout: float | None
     confirm: Confirm | None
     notice: Notice | None
+    working: Working | None = None
+
+
+# entered around the restore itself (after the confirmation): the CLI draws a progress line
+Working = Callable[[str], AbstractContextManager[object]]
 
 
 def restore(
@@ -95,6 +102,7 @@ def restore(
     timeout: float | None = None,
     confirm: Confirm | None = None,
     notice: Notice | None = None,
+    working: Working | None = None,
 ) -> RestoreReport:
     """Restore ``backup_ref`` (a name in the backup location or a path; default the newest)
     into ``target_url`` (default: the configured database's direct URL). ``confirm`` is asked
@@ -113,7 +121,7 @@ def restore(
     settings = settings_for(target, need_server=target_url is None)
     request = _Request(
         settings, target_url, clean, create, jobs, thorough, dry_run, pg_bin, allow_relay,
-        timeout, confirm, notice,
+        timeout, confirm, notice, working,
     )  # fmt: skip
     if not isinstance(found, tuple):
         return _restore_entry(found, request)
@@ -160,12 +168,14 @@ def _restore_entry(
     if plan.target_tables:
         action += f", replacing objects among its {plan.target_tables} tables/views (--clean)"
     ask(request.confirm, action, typed=plan.target.database)
-    result = execute_restore(
-        request.settings,
-        plan,
-        pg_bin=request.pg_bin,
-        allow_relay=request.allow_relay,
-        notice=request.notice,
-        deadline=optional(request.timeout),
-    )
+    message = f"restoring {entry.name} into {plan.target.describe()}"
+    with request.working(message) if request.working else nullcontext():
+        result = execute_restore(
+            request.settings,
+            plan,
+            pg_bin=request.pg_bin,
+            allow_relay=request.allow_relay,
+            notice=request.notice,
+            deadline=optional(request.timeout),
+        )
     return RestoreReport(plan, result, False, path)

@@ -166,7 +166,8 @@ app = typer.Typer(
     help=(
         "Administer the app's PostgreSQL/Neon database: schema, migrations, seed data, EXPLAIN "
         "reports, slow queries, backups and health.\n\n"
-        "With no DATABASE_URL, commands use an embedded local PostgreSQL in ./.dbadmin.\n\n"
+        "With no DATABASE_URL, commands use an embedded local PostgreSQL in $DBADMIN_HOME "
+        "(default ./.dbadmin).\n\n"
         "Example: dbadmin migrate up && dbadmin seed && dbadmin health"
     ),
     no_args_is_help=True,

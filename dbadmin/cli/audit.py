@@ -21,6 +21,7 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+    print_table,
 )
 from dbadmin.cli.health import NagiosGroup, _unknown_exit, _unknown_on_error
 from dbadmin.cli.options import (
@@ -151,7 +152,7 @@ def _emit(report: AuditReport, *, json_output: bool, nagios: bool, script: bool)
 def _table(report: AuditReport) -> None:
     from rich.text import Text
 
-    from dbadmin.render import simple_table, styled_status
+    from dbadmin.render import fit_table, key_col, num_col, styled_status, text_col
 
     console = out_console()
     title = f"dbadmin audit: {report.status.value} — {report.target}"
@@ -169,11 +170,9 @@ def _table(report: AuditReport) -> None:
         )
         for c in report.checks
     ]
-    console.print(
-        simple_table(
-            title, ("check", "status", "findings", "fix", "summary"), rows, numeric=("findings",)
-        )
-    )
+    columns = (key_col("check"), key_col("status"), num_col("findings"), key_col("fix", 1),
+               text_col("summary", min_width=24, markup=False))  # fmt: skip
+    print_table(fit_table(title, columns, rows))
     for c in report.checks:
         if c.status.value == "OK":
             continue

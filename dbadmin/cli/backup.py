@@ -28,8 +28,8 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+    print_table,
     progress_status,
-    stdout_is_terminal,
 )
 from dbadmin.cli.groups import default_group
 from dbadmin.cli.options import (
@@ -49,6 +49,7 @@ from dbadmin.cli.options import (
     PgBinOpt,
     SchemaOnlyOpt,
     TimeoutOpt,
+    WideOpt,
     YesOpt,
 )
 from dbadmin.cli.restore import restore
@@ -98,7 +99,7 @@ def create(
     from dbadmin import api
 
     settings = get_settings(ctx, database_url)
-    with progress_status(stdout_is_terminal() and not json_output) as on_progress:
+    with progress_status(not json_output) as on_progress:
         run = api.backup(
             settings,
             format=fmt,
@@ -131,7 +132,7 @@ def _statistics_line(m: BackupManifest) -> str:
 
 
 def _print_summary(result: BackupResult) -> None:
-    from dbadmin.render import human_bytes, simple_table
+    from dbadmin.render import human_bytes, key_value_table
 
     m = result.manifest
     rows = [
@@ -144,25 +145,21 @@ def _print_summary(result: BackupResult) -> None:
         ("server", m.server_version),
         ("pg_dump", f"{m.pg_dump_version} {m.pg_dump_path}" + (" via TLS relay" if m.relayed else "")),
         ("alembic revision", m.alembic_revision or "-"),
-        ("tables / rows", f"{len(m.row_counts)} / {sum(m.row_counts.values())}"),
+        ("tables / rows", f"{len(m.row_counts):,} / {sum(m.row_counts.values()):,}"),
         ("planner statistics", _statistics_line(m)),
         ("duration", f"{m.duration_seconds:.1f} s"),
     ]  # fmt: skip
-    out_console().print(simple_table("Backup complete", ["", "value"], rows))
+    print_table(key_value_table("Backup complete", rows))
 
 
 # --- list ----------------------------------------------------------------------------------------
-def print_backup_table(where: str, rows: list[tuple[str, ...]]) -> None:
-    from dbadmin.render import simple_table
+def print_backup_table(where: str, rows: list[tuple[str, ...]], *, wide: bool = False) -> None:
+    """Backup names are copied into `restore`/`verify`: never wrapped or cut."""
+    from dbadmin.render import fit_table, key_col, num_col, text_col
 
-    out_console().print(
-        simple_table(
-            f"Backups in {where}",
-            ["name", "finished", "size", "format", "revision", "verified"],
-            rows,
-            numeric=["size"],
-        )
-    )
+    columns = (key_col("name"), key_col("finished", 2), num_col("size"), key_col("format", 3),
+               key_col("revision", 4), text_col("verified", min_width=8))  # fmt: skip
+    print_table(fit_table(f"Backups in {where}", columns, rows, wide=wide, wide_hint=True))
 
 
 @app.command("list")
@@ -172,6 +169,7 @@ def list_backups(
     directory: DirOpt = None,
     endpoint_url: EndpointOpt = None,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """List complete backups (newest first), corrupt ones, and leftovers of unfinished runs.
 
@@ -193,7 +191,7 @@ def list_backups(
     if found.catalog is None:
         from dbadmin.cli.backup_store import list_store
 
-        return list_store(found)
+        return list_store(found, wide=wide)
     catalog = found.catalog
     rows = [
         (
@@ -207,7 +205,7 @@ def list_backups(
         for e in catalog.backups
     ]
     rows += [(c.name, "-", "-", "-", "-", "CORRUPT") for c in catalog.corrupt]
-    print_backup_table(str(catalog.directory), rows)
+    print_backup_table(str(catalog.directory), rows, wide=wide)
     for leftover in catalog.leftovers:
         notice(f"leftover {leftover.path} ({leftover.reason}); `dbadmin backup prune` removes it")
     for broken in catalog.corrupt:
@@ -256,27 +254,35 @@ def verify(
 
     if name is None and not latest:
         raise UsageError("name a backup or pass --latest", "see `dbadmin backup list`")
-    report = api.verify(
-        get_settings(ctx, database_url, need_server=False),
-        name,
-        latest=latest,
-        restore_test=restore_test,
-        scratch_url=scratch_url,
-        directory=directory,
-        endpoint_url=endpoint_url,
-        pg_bin=pg_bin,
-        allow_relay=not no_relay,
-        notice=notice,
-    )
+    from dbadmin.cli.progress import working
+
+    doing = "restore-testing" if restore_test else "verifying"
+    with working(f"{doing} backup {name or 'latest'}"):
+        report = api.verify(
+            get_settings(ctx, database_url, need_server=False),
+            name,
+            latest=latest,
+            restore_test=restore_test,
+            scratch_url=scratch_url,
+            directory=directory,
+            endpoint_url=endpoint_url,
+            pg_bin=pg_bin,
+            allow_relay=not no_relay,
+            notice=notice,
+        )
     result = report.result
     if json_output:
         print_json(report.as_dict())
     else:
-        from dbadmin.render import simple_table, styled_status
+        from dbadmin.render import fit_table, key_col, styled_status, text_col
 
         rows = [(c.name, styled_status("ok" if c.ok else "fail"), c.detail) for c in result.checks]
-        out_console().print(
-            simple_table(f"Verify {result.name}", ["check", "status", "detail"], rows)
+        print_table(
+            fit_table(
+                f"Verify {result.name}",
+                (key_col("check"), key_col("status"), text_col("detail")),
+                rows,
+            )
         )
     if not result.ok:
         raise fail(f"backup {result.name} is NOT sound: {result.problems[0]}", 1)

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from dbadmin.api import BackupList
 
 
-def list_store(found: BackupList) -> None:
+def list_store(found: BackupList, *, wide: bool = False) -> None:
     """The table and notices of a store's listing (``--json`` prints ``found.as_dict()``)."""
     from dbadmin.cli.backup import print_backup_table
     from dbadmin.render import human_bytes
@@ -30,7 +30,7 @@ def list_store(found: BackupList) -> None:
         for b in catalog.backups
     ]
     rows += [(name, "-", "-", "-", "-", "CORRUPT") for name, _ in catalog.corrupt]
-    print_backup_table(store.where, rows)
+    print_backup_table(store.where, rows, wide=wide)
     for item in catalog.leftovers:
         notice(f"object {store.url_of(item.name)} has no manifest (not a backup); check it")
     for pending in catalog.pending:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from dbadmin.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-_MOVED_OPTIONS = frozenset({"DatabaseUrlOpt", "JsonOpt", "YesOpt"})
+_MOVED_OPTIONS = frozenset({"DatabaseUrlOpt", "JsonOpt", "WideOpt", "YesOpt"})
 
 
 def __getattr__(name: str) -> Any:
@@ -70,6 +70,12 @@ def err_console() -> Console:
     from rich.console import Console
 
     return Console(file=sys.stderr, soft_wrap=False)
+
+
+def print_table(renderable: Any) -> None:
+    """Print a table (:func:`dbadmin.render.fit_table`) on stdout. Never cropped: a table fits
+    the terminal by its own layout, and a ``--wide`` one is meant to be wider."""
+    out_console().print(renderable, crop=False)
 
 
 def stdout_is_terminal() -> bool:
@@ -136,17 +142,19 @@ def configure_logging(debug: bool) -> None:
 
 @contextmanager
 def progress_status(show: bool) -> Iterator[Callable[[int, float], None] | None]:
-    """pg_dump's progress as a status line on stderr (terminal only): yields the
-    ``on_progress(bytes_written, seconds)`` callback to pass to ``api.backup``, or None."""
+    """pg_dump's progress as a live line on stderr (a terminal only, see
+    :func:`dbadmin.cli.progress.working`): yields the ``on_progress(bytes_written, seconds)``
+    callback to pass to ``api.backup``, or None."""
     if not show:
         yield None
         return
+    from dbadmin.cli.progress import working
     from dbadmin.render import human_bytes
 
-    with err_console().status("pg_dump starting…") as status:
+    with working("pg_dump starting…") as update:
 
         def progress(written: int, elapsed: float) -> None:
-            status.update(f"pg_dump: {human_bytes(written)} written, {elapsed:.0f} s")
+            update(f"pg_dump: {human_bytes(written)} written")
 
         yield progress
 
@@ -281,7 +289,9 @@ def confirm(action: str, *, yes: bool, typed: str | None = None) -> None:
         raise UsageError(f"refusing to {action} without confirmation", "pass --yes to confirm")
     try:
         if typed is not None:
-            answer = typer.prompt(f"This will {action}. Type {typed!r} to confirm", default="")
+            answer = typer.prompt(
+                f"This will {action}. Type {typed!r} to confirm", default="", show_default=False
+            )
             if answer.strip() != typed:
                 raise UsageError("confirmation did not match; nothing was changed")
         elif not typer.confirm(f"This will {action}. Continue?", default=False):

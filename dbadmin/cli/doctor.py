@@ -7,8 +7,8 @@ import typer
 from dbadmin.cli.common import (
     get_settings,
     handle_errors,
-    out_console,
     print_json,
+    print_table,
 )
 from dbadmin.cli.options import DatabaseUrlOpt, JsonOpt
 
@@ -28,12 +28,12 @@ def doctor(
     if json_output:
         print_json(report.as_dict())
     else:
-        from dbadmin.render import simple_table, styled_status
+        from dbadmin.render import fit_table, key_col, styled_status, text_col
 
         rows = [(c.name, styled_status(c.status), c.value, c.advice) for c in report.checks]
-        out_console().print(
-            simple_table("dbadmin doctor", ("check", "status", "value", "advice"), rows)
-        )
+        columns = (key_col("check"), key_col("status"), text_col("value", markup=False),
+                   text_col("advice", markup=False))  # fmt: skip
+        print_table(fit_table("dbadmin doctor", columns, rows))
     if report.connect_error is not None:
         raise report.connect_error
     if report.failed:

@@ -13,8 +13,9 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+    print_table,
 )
-from dbadmin.cli.options import DatabaseUrlOpt, Duration, HtmlOpt, JsonOpt
+from dbadmin.cli.options import DatabaseUrlOpt, Duration, HtmlOpt, JsonOpt, WideOpt
 from dbadmin.errors import UsageError
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ def explain(
     html: HtmlOpt = None,
     database_url: DatabaseUrlOpt = None,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS) one statement in a transaction that is
     always rolled back, then show where the time goes and what to do about it: a plan tree with
@@ -242,7 +244,7 @@ def explain(
         if json_output:
             print_json(catalog_report.as_dict())
         else:
-            print_catalog_report(catalog_report)
+            print_catalog_report(catalog_report, wide=wide)
         problem = catalog_report.problem()
         if problem is not None:
             raise problem
@@ -291,10 +293,12 @@ def _print_report(
             f"spread {human_ms(stats.spread)}; the run closest to the median is shown"
         )
         console.print()
-    console.print(findings_table(analysis))
+    console.print(findings_table(analysis), crop=False)
     if comparison is not None:
         console.print()
-        console.print(comparison_table(comparison, fail_on_shape_change=fail_on_shape_change))
+        console.print(
+            comparison_table(comparison, fail_on_shape_change=fail_on_shape_change), crop=False
+        )
 
 
 def _print_catalog(listing: CatalogListing, json_output: bool) -> None:
@@ -302,11 +306,10 @@ def _print_catalog(listing: CatalogListing, json_output: bool) -> None:
         print_json(listing.as_dict())
         return
     queries = listing.queries
-    from dbadmin.render import simple_table
+    from dbadmin.render import fit_table, key_col, text_col
 
     rows = [
         (q.name, ", ".join(f":{p.name}" for p in q.params) or "-", q.description) for q in queries
     ]
-    out_console().print(
-        simple_table("Catalog queries", ("name", "parameters", "what it serves"), rows)
-    )
+    columns = (key_col("name"), text_col("parameters", min_width=12), text_col("what it serves"))
+    print_table(fit_table("Catalog queries", columns, rows))

@@ -11,10 +11,10 @@ if TYPE_CHECKING:
     from dbadmin.api import CatalogReport
 
 
-def print_catalog_report(report: CatalogReport) -> None:
+def print_catalog_report(report: CatalogReport, *, wide: bool = False) -> None:
     from rich.markup import escape
 
-    from dbadmin.render import human_ms, simple_table
+    from dbadmin.render import fit_table, human_ms, key_col, num_col, text_col
 
     results: list[dict[str, Any]] = report.as_dict()["queries"]
     comparing = report.compare_dir is not None
@@ -39,14 +39,11 @@ def print_catalog_report(report: CatalogReport) -> None:
                 escape(worst),
             )
         )
-    out_console().print(
-        simple_table(
-            "Catalog queries",
-            ("query", "execution", "planning", "slowest node", "findings", "top finding"),
-            rows,
-            numeric=("execution", "planning"),
-        )
-    )
+    columns = (key_col("query"), num_col("execution"), num_col("planning", 2),
+               text_col("slowest node", min_width=14), text_col("findings", min_width=10, priority=1),
+               text_col("top finding"))  # fmt: skip
+    table = fit_table("Catalog queries", columns, rows, wide=wide, wide_hint=True)
+    out_console().print(table, crop=False)
 
 
 def _execution_cell(result: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from dbadmin.cli.common import (
     out_console,
     parse_error_exit,
     print_json,
+    print_table,
     print_traceback,
     state,
 )
@@ -38,6 +39,7 @@ from dbadmin.cli.options import (
     JsonOpt,
     NagiosOpt,
     SkipOpt,
+    WideOpt,
 )
 from dbadmin.errors import DbadminError, UsageError
 
@@ -130,6 +132,7 @@ def health(
     warn: WarnOpt = None,
     crit: CritOpt = None,
     timeout: CheckTimeoutOpt = 10.0,
+    wide: WideOpt = False,
 ) -> None:
     """Run the health checks: connections, idle in transaction, long queries, lock waits, cache
     hit, wraparound, sequences, invalid/duplicate/unused indexes, FKs without index, vacuum,
@@ -154,6 +157,7 @@ def health(
         json_output=json_output,
         nagios=nagios,
         table=not prometheus or json_output or nagios,
+        wide=wide,
     )
     if report.error is not None:
         raise _unknown_exit(report.error)
@@ -220,18 +224,25 @@ def _run_checks(
     )
 
 
+def _figure(value: float) -> str:
+    """A check's figure: whole numbers with separators (never ``1.2e+06``), else 2 decimals."""
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    if abs(value) < 1:
+        return f"{value:.3g}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
 def _value_text(check: CheckResult) -> str:
     value = check.value
     if value is None:
         return "-"
     unit = check.unit
-    if unit == "count":
-        return f"{value:g}"
-    if unit == "xids":
-        return f"{value:,.0f}"
+    if unit in ("count", "xids"):
+        return _figure(value)
     if unit == "%":
-        return f"{value:g}%"
-    return f"{value:g} {unit}"
+        return f"{_figure(value)}%"
+    return f"{_figure(value)} {unit}"
 
 
 def _limit_text(limit: float | None, unit: str) -> str:
@@ -239,10 +250,12 @@ def _limit_text(limit: float | None, unit: str) -> str:
         return "-"
     if unit == "xids" and limit >= 1e6:
         return f"{limit / 1e9:g} B"
-    return f"{limit:g}"
+    return _figure(limit)
 
 
-def _emit(report: HealthReport, *, json_output: bool, nagios: bool, table: bool) -> None:
+def _emit(
+    report: HealthReport, *, json_output: bool, nagios: bool, table: bool, wide: bool = False
+) -> None:
     if json_output:
         print_json(report.as_dict())
         return
@@ -255,7 +268,7 @@ def _emit(report: HealthReport, *, json_output: bool, nagios: bool, table: bool)
         return
     from rich.text import Text
 
-    from dbadmin.render import simple_table, styled_status
+    from dbadmin.render import fit_table, key_col, num_col, styled_status, text_col
 
     console = out_console()
     title = f"dbadmin health: {report.status.value} — {report.target}"
@@ -272,14 +285,9 @@ def _emit(report: HealthReport, *, json_output: bool, nagios: bool, table: bool)
         )
         for c in report.checks
     ]
-    console.print(
-        simple_table(
-            title,
-            ("check", "status", "value", "warn", "crit", "summary"),
-            rows,
-            numeric=("value", "warn", "crit"),
-        )
-    )
+    columns = (key_col("check"), key_col("status"), num_col("value"), num_col("warn", 1), num_col("crit", 1),
+               text_col("summary", min_width=24, markup=False))  # fmt: skip
+    print_table(fit_table(title, columns, rows, wide=wide, wide_hint=True))
     for c in report.checks:
         if c.status.value == "OK":
             continue
@@ -324,14 +332,16 @@ def pool(
 
     Example: dbadmin health pool --concurrency 16 --duration 10s --instances 3
     """
+    from dbadmin.cli.progress import working
     from dbadmin.health.pool import ConcurrencyTooHigh
 
     too_high: ConcurrencyTooHigh | None = None
     with _unknown_on_error(ctx):
         try:
-            result = _run_pool(
-                ctx, database_url, concurrency, duration, query, instances, warn, crit
-            )
+            with working(f"driving the pool: {concurrency} threads, {duration:g}s"):
+                result = _run_pool(
+                    ctx, database_url, concurrency, duration, query, instances, warn, crit
+                )
         except ConcurrencyTooHigh as exc:  # a usage error (exit 2, handle_errors), not UNKNOWN
             too_high = exc
     if too_high is not None:
@@ -366,10 +376,15 @@ def _run_pool(
     )
 
 
+def _recycle_text(seconds: float) -> str:
+    """SQLAlchemy's pool_recycle: -1 (its default) means never."""
+    return "off" if seconds < 0 else f"{seconds:g} s"
+
+
 def _render_pool(result: PoolLoadResult) -> None:
     from rich.text import Text
 
-    from dbadmin.render import simple_table, styled_status
+    from dbadmin.render import fit_table, key_col, styled_status, text_col
 
     p = result.pool
     w, q = result.wait_ms, result.query_ms
@@ -377,20 +392,24 @@ def _render_pool(result: PoolLoadResult) -> None:
         (
             "pool",
             f"pool_size {p.pool_size}, max_overflow {p.max_overflow}, pool_timeout "
-            f"{p.pool_timeout:g} s, pool_recycle {p.pool_recycle}, pre_ping {p.pool_pre_ping}",
+            f"{p.pool_timeout:g} s, pool_recycle {_recycle_text(p.pool_recycle)}, pre_ping "
+            f"{'yes' if p.pool_pre_ping else 'no'}",
         ),
         (
             "load",
             f"{result.concurrency} threads x {result.duration_s:.1f} s, query {result.query!r}",
         ),
-        ("checkouts", f"{result.checkouts} ({result.checkouts_per_s:,.0f}/s)"),
+        ("checkouts", f"{result.checkouts:,} ({result.checkouts_per_s:,.0f}/s)"),
         (
             "checkout wait",
             f"p50 {w.p50:.2f} ms, p95 {w.p95:.2f} ms, p99 {w.p99:.2f} ms, max {w.max:.2f} ms",
         ),
         ("query latency", f"p50 {q.p50:.2f} ms, p95 {q.p95:.2f} ms"),
-        ("timeouts", str(result.timeouts)),
-        ("errors", str(result.errors) + (f" ({result.first_error})" if result.first_error else "")),
+        ("timeouts", f"{result.timeouts:,}"),
+        (
+            "errors",
+            f"{result.errors:,}" + (f" ({result.first_error})" if result.first_error else ""),
+        ),
         (
             "connections",
             f"peak {result.peak_connections}, overflow used {result.overflow_used}, "
@@ -417,10 +436,9 @@ def _render_pool(result: PoolLoadResult) -> None:
             text += f"; needs at least {h.neon_compute_needed} direct"
         rows.append(("headroom", text))
     console = out_console()
-    console.print(
-        simple_table(
-            f"dbadmin health pool: {styled_status(result.status.value)}", ("measure", "value"), rows
-        )
+    columns = (key_col("measure"), text_col("value", min_width=20, markup=False))
+    print_table(
+        fit_table(f"dbadmin health pool: {styled_status(result.status.value)}", columns, rows)
     )
     for verdict in result.verdicts:
         console.print(Text(f"verdict: {verdict}"))

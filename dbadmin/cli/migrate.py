@@ -248,7 +248,7 @@ def history(ctx: typer.Context, config: ConfigOpt = None, json_output: JsonOpt =
         print_json(found.as_dict())
         return
     revisions = found.revisions
-    from dbadmin.render import simple_table
+    from dbadmin.render import fit_table, key_col, text_col
 
     rows = [
         (
@@ -259,7 +259,8 @@ def history(ctx: typer.Context, config: ConfigOpt = None, json_output: JsonOpt =
         )
         for r in revisions
     ]
-    out_console().print(simple_table(None, ("revision", "revises", "message", "file"), rows))
+    columns = (key_col("revision"), key_col("revises"), text_col("message"), text_col("file"))
+    out_console().print(fit_table(None, columns, rows), crop=False)
 
 
 @app.command()
@@ -406,7 +407,7 @@ def lint(
     if json_output:
         print_json(lint_report.as_dict())
     else:
-        from dbadmin.render import simple_table, styled_status
+        from dbadmin.render import fit_table, key_col, num_col, plural, styled_status, text_col
 
         console = out_console()
         if result.findings:
@@ -416,19 +417,22 @@ def lint(
             rows = [
                 (f.revision, f.line, styled_status(f.level), f.rule, f.statement) for f in ordered
             ]
-            console.print(
-                simple_table(None, ("revision", "line", "level", "rule", "statement"), rows)
-            )
+            columns = (key_col("revision"), num_col("line"), key_col("level"), key_col("rule"),
+                       text_col("statement", markup=False))  # fmt: skip
+            console.print(fit_table(None, columns, rows), crop=False)
             explained: dict[str, str] = {}
             for f in ordered:
                 explained.setdefault(f.rule, f"{f.message} {f.help}".strip())
             for rule, text in explained.items():
                 console.print(f"{rule}: {text}", highlight=False, soft_wrap=True)
-        linted = ", ".join(result.revisions) or "nothing pending"
-        console.print(
-            f"{len(result.errors)} errors, {len(result.findings) - len(result.errors)} warnings "
-            f"in {linted} ({result.squawk})",
-            highlight=False,
-        )
+        if result.revisions:
+            warnings = len(result.findings) - len(result.errors)
+            summary = (
+                f"{plural(len(result.errors), 'error')}, {plural(warnings, 'warning')} in "
+                f"{', '.join(result.revisions)} ({result.squawk})"
+            )
+        else:
+            summary = f"no pending revisions to lint ({result.squawk})"
+        console.print(summary, highlight=False)
     if result.errors:
         raise typer.Exit(1)

@@ -81,6 +81,13 @@ DatabaseUrlOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Show every column in full, even when lines get longer than the terminal.",
+    ),
+]
 YesOpt = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a terminal)."),

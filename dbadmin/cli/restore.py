@@ -86,6 +86,7 @@ def restore(
     Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
     """
     from dbadmin import api
+    from dbadmin.cli.progress import working
 
     settings = get_settings(ctx, database_url)
     report = api.restore(
@@ -104,6 +105,7 @@ def restore(
         timeout=timeout,
         confirm=partial(confirm, yes=yes),
         notice=notice,
+        working=working,
     )
     if json_output:
         print_json(report.as_dict())

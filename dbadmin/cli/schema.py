@@ -107,7 +107,7 @@ def show(
         print_json(shown.as_dict())
         return
     report = shown.report
-    from dbadmin.render import human_bytes, simple_table
+    from dbadmin.render import fit_table, human_bytes, key_col, num_col, text_col
 
     console = out_console()
     if table is None:
@@ -123,14 +123,10 @@ def show(
             )
             for t in report.tables
         ]
-        console.print(
-            simple_table(
-                f"database {report.database} (PostgreSQL {report.server_version})",
-                ("table", "rows", "total", "indexes", "cols", "idx", "fks"),
-                rows,
-                numeric=("rows", "total", "indexes", "cols", "idx", "fks"),
-            )
-        )
+        columns = (text_col("table", min_width=20), num_col("rows"), num_col("total"), num_col("indexes"),
+                   num_col("cols"), num_col("idx"), num_col("fks"))  # fmt: skip
+        title = f"database {report.database} (PostgreSQL {report.server_version})"
+        console.print(fit_table(title, columns, rows), crop=False)
         return
     for t in report.tables:
         estimate = "never analyzed" if t.row_estimate is None else f"~{t.row_estimate:,} rows"
@@ -140,9 +136,14 @@ def show(
             highlight=False,
         )
         console.print(
-            simple_table(
+            fit_table(
                 "columns",
-                ("column", "type", "null", "default"),
+                (
+                    key_col("column"),
+                    text_col("type", min_width=12),
+                    key_col("null"),
+                    text_col("default"),
+                ),
                 (
                     (
                         c.name,
@@ -152,18 +153,21 @@ def show(
                     )
                     for c in t.columns
                 ),
-            )
+            ),
+            crop=False,
         )
         console.print(
-            simple_table(
+            fit_table(
                 "indexes",
-                ("index", "definition", "size"),
+                (text_col("index"), text_col("definition", markup=False), num_col("size")),
                 ((i.name, i.definition, human_bytes(i.size_bytes)) for i in t.indexes),
-            )
+            ),
+            crop=False,
         )
         constraints = [(c.name, c.type, c.definition) for c in t.constraints]
         if constraints:
-            console.print(simple_table("constraints", ("name", "type", "definition"), constraints))
+            columns = (text_col("name"), key_col("type"), text_col("definition", markup=False))
+            console.print(fit_table("constraints", columns, constraints), crop=False)
 
 
 @app.command()

@@ -9,15 +9,14 @@ import typer
 
 from dbadmin.cli.common import (
     confirm,
-    err_console,
     get_settings,
     handle_errors,
     notice,
     out_console,
     print_json,
-    stdout_is_terminal,
 )
 from dbadmin.cli.options import DatabaseUrlOpt, Duration, JsonOpt, OneOf, YesOpt
+from dbadmin.cli.progress import RowBars, stderr_is_terminal
 
 if TYPE_CHECKING:
     from dbadmin.seed.run import SeedResult
@@ -25,66 +24,13 @@ if TYPE_CHECKING:
 PROFILES = ("minimal", "dev", "demo", "load")  # dbadmin.seed.run.PROFILES (a test compares)
 
 
-class _Bars:
-    """A Rich progress bar per table with rows/s, drawn on stderr (stdout stays for results)."""
-
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-        from rich.text import Text
-
-        class RowsPerSecond(ProgressColumn):
-            def render(self, task: Any) -> Text:
-                speed = task.finished_speed or task.speed
-                if not speed and task.completed and task.elapsed:
-                    # Rich has no speed until several samples; a table done in one or two
-                    # batches still gets its average
-                    speed = task.completed / task.elapsed
-                return Text(f"{speed:,.0f} rows/s" if speed else "")
-
-        self.progress = Progress(
-            TextColumn("{task.description:<18}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RowsPerSecond(),
-            TimeElapsedColumn(),
-            console=err_console(),
-            transient=False,
-        )
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> _Bars:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def start(self, table: str, total: int) -> None:
-        self.tasks[table] = self.progress.add_task(table, total=total)
-
-    def advance(self, table: str, rows: int) -> None:
-        self.progress.advance(self.tasks[table], rows)
-
-    def finish(self, table: str) -> None:
-        task = self.tasks.get(table)
-        if task is not None:
-            self.progress.stop_task(task)
-
-
 def _summary(result: SeedResult) -> None:
-    from dbadmin.render import simple_table
+    from dbadmin.render import fit_table, key_col, num_col, text_col
 
     rows = [
         (
             t.table,
-            t.status,
+            _status_text(t.status, t.rows),
             f"{t.rows:,}",
             f"{t.seconds:.2f}",
             f"{t.rows_per_second:,.0f}" if t.rows else "",
@@ -96,14 +42,14 @@ def _summary(result: SeedResult) -> None:
     title = (
         f"dbadmin seed: profile {result.profile}, seed {result.seed}, now {result.now.isoformat()}"
     )
-    out_console().print(
-        simple_table(
-            title,
-            ("table", "status", "rows", "seconds", "rows/s", "notes"),
-            rows,
-            numeric=("rows", "seconds", "rows/s"),
-        )
-    )
+    columns = (key_col("table"), key_col("status"), num_col("rows"), num_col("seconds"), num_col("rows/s"),
+               text_col("notes", markup=False))  # fmt: skip
+    out_console().print(fit_table(title, columns, rows), crop=False)
+
+
+def _status_text(status: str, rows: int) -> str:
+    """ "seeded" only when rows went in: a table left as it was says so."""
+    return "unchanged" if status == "seeded" and rows == 0 else status
 
 
 @handle_errors
@@ -228,8 +174,8 @@ def seed(
         confirm=partial(confirm, yes=yes),
         notice=notice,
     )
-    if stdout_is_terminal() and not json_output:
-        with _Bars() as bars:
+    if stderr_is_terminal() and not json_output:
+        with RowBars() as bars:
             run = api.seed(settings, progress=bars, **options)
     else:
         run = api.seed(settings, **options)

@@ -17,11 +17,21 @@ from dbadmin.cli.common import (
     notice,
     out_console,
     print_json,
+    print_table,
 )
 from dbadmin.cli.groups import default_group
-from dbadmin.cli.options import DatabaseUrlOpt, Duration, HtmlOpt, JsonOpt, OneOf, TopOpt
+from dbadmin.cli.options import (
+    DatabaseUrlOpt,
+    Duration,
+    HtmlOpt,
+    JsonOpt,
+    OneOf,
+    TopOpt,
+    WideOpt,
+)
 
 if TYPE_CHECKING:
+    from dbadmin.render import Col
     from dbadmin.slowlog.logparse import LogReport
     from dbadmin.slowlog.pgss import TopReport
 
@@ -75,6 +85,7 @@ def top(
     since: SinceOpt = None,
     all_databases: AllDbOpt = False,
     html_file: HtmlOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """The statements that take the most time, from pg_stat_statements: calls, total, mean,
     max and stddev time, rows, shared-buffer hit %, temp blocks, I/O time and share of the total.
@@ -84,11 +95,12 @@ def top(
 
     Example: dbadmin slow-queries top --since 24h --sort mean --json
     """
-    _top(ctx, database_url, json_output, top_n, sort, min_calls, since, all_databases, html_file)
+    _top(ctx, **ctx.params)  # the same options in both
 
 
 def _top(
     ctx: typer.Context,
+    *,
     database_url: str | None,
     json_output: bool,
     top_n: int,
@@ -97,6 +109,7 @@ def _top(
     since: str | None,
     all_databases: bool,
     html_file: Path | None,
+    wide: bool = False,
 ) -> None:
     from dbadmin import api
 
@@ -115,11 +128,11 @@ def _top(
     if json_output:
         print_json(report.as_dict())
         return
-    _render_top(report)
+    _render_top(report, wide=wide)
 
 
-def _render_top(report: TopReport) -> None:
-    from dbadmin.render import simple_table
+def _render_top(report: TopReport, *, wide: bool = False) -> None:
+    from dbadmin.render import fit_table, num_col
 
     console = out_console()
     if report.source == "snapshots":
@@ -149,21 +162,18 @@ def _render_top(report: TopReport) -> None:
             fmt(s.hit_pct),
             f"{s.temp_blks:,}",
             fmt(s.io_ms),
-            _short(s.query),
+            _one_line(s.query),
         )
         for i, s in enumerate(report.statements, 1)
     ]
-    columns = ("#", "calls", "total ms", "mean ms", "max ms", "share %", "rows", "hit %",
-               "temp blks", "io ms", "query")  # fmt: skip
-    console.print(
-        simple_table(
-            f"{head}; total {_duration(report.total_ms)} in {report.total_calls:,} calls, "
-            f"sorted by {report.sort}",
-            columns,
-            rows,
-            numeric=columns[:-1],
-        )
+    columns = (num_col("#"), num_col("calls"), num_col("total ms"), num_col("mean ms", 1), num_col("max ms", 4),
+               num_col("share %", 2), num_col("rows", 3), num_col("hit %", 3), num_col("temp blks", 5),
+               num_col("io ms", 5), _query_col())  # fmt: skip
+    title = (
+        f"{head}; total {_duration(report.total_ms)} in {report.total_calls:,} calls, "
+        f"sorted by {report.sort}"
     )
+    print_table(fit_table(title, columns, rows, wide=wide, wide_hint=True))
     flagged = [str(i) for i, s in enumerate(report.statements, 1) if s.possible_n_plus_one]
     if flagged:
         console.print(
@@ -176,9 +186,39 @@ def _duration(ms: float) -> str:
     return f"{ms:,.1f} ms" if ms < 10_000 else f"{ms / 1000:,.1f} s"
 
 
-def _short(query: str, width: int = 100) -> str:
-    text = " ".join(query.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+BIG_LOG_BYTES = 16 * 1024 * 1024  # parsed in about 2 s here; smaller logs get no progress line
+
+
+def _bytes_of(files: list[str]) -> int | None:
+    """The logs' size on disk; None when one is standard input or cannot be read."""
+    try:
+        return sum(Path(f).stat().st_size for f in files if f != "-") if "-" not in files else None
+    except OSError:
+        return None
+
+
+def _big(files: list[str]) -> bool:
+    size = _bytes_of(files)
+    return size is None or size >= BIG_LOG_BYTES
+
+
+def _size_of(files: list[str]) -> str:
+    from dbadmin.render import human_bytes
+
+    size = _bytes_of(files)
+    return "standard input" if size is None else f"{human_bytes(size)} of logs"
+
+
+def _one_line(query: str) -> str:
+    """A statement on one line (the table cuts it to fit; --wide and --json show it whole)."""
+    return " ".join(query.split())
+
+
+def _query_col(header: str = "query", priority: int = 0) -> Col:
+    """A statement's column: cut with … to fit, never read as Rich markup (``ARRAY[a]``)."""
+    from dbadmin.render import text_col
+
+    return text_col(header, priority=priority, min_width=24, fold=False, markup=False)
 
 
 @app.command("snapshot")
@@ -241,20 +281,15 @@ def enable(
     if json_output:
         print_json(report.as_dict())
     else:
-        from dbadmin.render import simple_table, styled_status
+        from dbadmin.render import fit_table, key_col, styled_status, text_col
 
         status_names = {"done": "ok", "already": "ok", "failed": "fail", "manual": "warn"}
         rows = [
             (s.name, styled_status(status_names[s.status]) + f" {s.status}", s.detail)
             for s in report.steps
         ]
-        out_console().print(
-            simple_table(
-                f"enable slow-query tracking in {report.database}",
-                ("step", "status", "detail"),
-                rows,
-            )
-        )
+        columns = (key_col("step"), key_col("status"), text_col("detail", markup=False))
+        print_table(fit_table(f"enable slow-query tracking in {report.database}", columns, rows))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -310,6 +345,7 @@ def log(
     ] = 10,
     json_output: JsonOpt = False,
     html_file: HtmlOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Parse PostgreSQL server logs written with log_min_duration_statement (and auto_explain)
     and group statements by fingerprint: count, total/mean/p50/p95/max, first/last seen,
@@ -326,17 +362,20 @@ def log(
     from dbadmin import api
 
     sources: list[str | BinaryIO] = [sys.stdin.buffer if f == "-" else f for f in files]
-    summary = api.parse_logs(
-        sources,
-        log_format=log_format,
-        prefix=prefix,
-        min_duration_ms=min_duration,
-        jobs=jobs,
-        n_plus_one_min=n_plus_one_min,
-        top=top_n,
-        html=html_file,
-        notice=notice,
-    )
+    from dbadmin.cli.progress import working
+
+    with working(f"parsing {_size_of(files)}", enabled=_big(files)):
+        summary = api.parse_logs(
+            sources,
+            log_format=log_format,
+            prefix=prefix,
+            min_duration_ms=min_duration,
+            jobs=jobs,
+            n_plus_one_min=n_plus_one_min,
+            top=top_n,
+            html=html_file,
+            notice=notice,
+        )
     report = summary.report
     if report.total_queries == 0:
         if json_output:
@@ -353,18 +392,19 @@ def log(
     if json_output:
         print_json(summary.as_dict())
         return
-    _render_log(report, top_n)
+    _render_log(report, top_n, wide=wide)
 
 
-def _render_log(report: LogReport, top_n: int) -> None:
-    from dbadmin.render import simple_table
+def _render_log(report: LogReport, top_n: int, *, wide: bool = False) -> None:
+    from dbadmin.render import fit_table, key_col, num_col, plural, text_col
 
     console = out_console()
     prefix = f", log_line_prefix {report.prefixes[0]!r}" if report.prefixes else ""
     console.print(
         f"{', '.join(report.files)} ({', '.join(report.formats)}{prefix}): "
-        f"{report.total_queries:,} queries, {_duration(report.total_duration_ms)} in total, "
-        f"{len(report.groups):,} distinct, {report.errors:,} errors"
+        f"{plural(report.total_queries, 'query')}, {_duration(report.total_duration_ms)} in "
+        f"total, {len(report.groups):,} distinct, {plural(report.errors, 'error')}",
+        highlight=False,
     )
     rows = [
         (
@@ -375,25 +415,27 @@ def _render_log(report: LogReport, top_n: int) -> None:
             f"{g.p50_ms:,.2f}",
             f"{g.p95_ms:,.2f}",
             f"{g.max_ms:,.2f}",
-            _short(g.query),
+            _one_line(g.query),
         )
         for i, g in enumerate(report.groups[:top_n], 1)
     ]
-    columns = ("#", "count", "total ms", "mean ms", "p50 ms", "p95 ms", "max ms", "query")
-    console.print(
-        simple_table("top queries by total duration", columns, rows, numeric=columns[:-1])
-    )
+    columns = (num_col("#"), num_col("count"), num_col("total ms"), num_col("mean ms", 1), num_col("p50 ms", 3),
+               num_col("p95 ms", 2), num_col("max ms", 4), _query_col())  # fmt: skip
+    title = "top queries by total duration"
+    print_table(fit_table(title, columns, rows, wide=wide, wide_hint=True))
     if report.error_groups:
-        erows = [(f"{e.count:,}", e.severity, _short(e.message, 80), _short(e.statement or "", 60))
+        erows = [(f"{e.count:,}", e.severity, _one_line(e.message), _one_line(e.statement or ""))
                  for e in report.error_groups[:top_n]]  # fmt: skip
-        columns = ("count", "severity", "message", "statement")
-        console.print(simple_table("errors", columns, erows, numeric=("count",)))
+        ecols = (num_col("count"), key_col("severity"), text_col("message", markup=False),
+                 _query_col("statement", 1))  # fmt: skip
+        print_table(fit_table("errors", ecols, erows, wide=wide, wide_hint=True))
     if report.n_plus_one:
         nrows = [
             (f"{n.total_repetitions:,}", f"{n.occurrences:,}", f"{n.median_run_length:g}",
-             f"{n.total_ms:,.1f}", _short(n.query, 60), _short(n.parent_query, 50))
+             f"{n.total_ms:,.1f}", _one_line(n.query), _one_line(n.parent_query))
             for n in report.n_plus_one[:top_n]
         ]  # fmt: skip
-        columns = ("repetitions", "runs", "median run", "total ms", "query", "after (parent)")
-        console.print(simple_table("N+1 queries", columns, nrows, numeric=columns[:4]))
-        console.print(f"fix: {report.n_plus_one[0].fix}")
+        ncols = (num_col("repetitions"), num_col("runs", 2), num_col("median run", 3), num_col("total ms"),
+                 _query_col(), _query_col("after (parent)", 1))  # fmt: skip
+        print_table(fit_table("N+1 queries", ncols, nrows, wide=wide, wide_hint=True))
+        console.print(f"fix: {report.n_plus_one[0].fix}", highlight=False)

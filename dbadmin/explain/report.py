@@ -12,10 +12,10 @@ from dbadmin.render import human_ms, human_rows
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
-    from rich.table import Table
     from rich.tree import Tree
 
     from dbadmin.explain.compare import PlanComparison
+    from dbadmin.render import FittedTable
 
 BAR_WIDTH = 12
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -135,60 +135,69 @@ def summary_line(analysis: PlanAnalysis) -> str:
 
 def findings_table(analysis: PlanAnalysis) -> RenderableType:
     from rich.markup import escape
-    from rich.table import Table
     from rich.text import Text
+
+    from dbadmin.render import fit_table, key_col, num_col, text_col
 
     if not analysis.findings:
         return Text("No findings.", style="green")
-    table = Table(title="Findings", title_justify="left", show_lines=True)
-    table.add_column("severity")
-    table.add_column("node", justify="right")
-    table.add_column("finding", overflow="fold", ratio=2)
-    table.add_column("action", overflow="fold", ratio=3)
-    for finding in analysis.findings:
-        style = SEVERITY_STYLE.get(finding.severity, "")
-        table.add_row(
-            f"[{style}]{finding.severity.upper()}[/]",
+    rows = [
+        (
+            f"[{SEVERITY_STYLE.get(finding.severity, '')}]{finding.severity.upper()}[/]",
             "-" if finding.node_id is None else str(finding.node_id),
             f"[bold]{escape(finding.title)}[/]\n{escape(finding.detail)}",
             escape(finding.action),
         )
-    return table
+        for finding in analysis.findings
+    ]
+    columns = (key_col("severity"), num_col("node"), text_col("finding", min_width=20),
+               text_col("action", min_width=20))  # fmt: skip
+    return fit_table("Findings", columns, rows, show_lines=True)
 
 
-def comparison_table(comparison: PlanComparison, *, fail_on_shape_change: bool) -> Table:
+def comparison_table(comparison: PlanComparison, *, fail_on_shape_change: bool) -> FittedTable:
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title="Compared with the baseline", title_justify="left")
-    table.add_column("what", overflow="fold")
-    table.add_column("baseline", justify="right")
-    table.add_column("now", justify="right")
-    table.add_column("change", justify="right")
+    from dbadmin.render import fit_table, num_col, text_col
+
+    rows: list[tuple[str, str, str, str]] = []
     unit = " ms" if comparison.metric == "execution_ms" else ""
     ratio = "-" if comparison.ratio is None else f"{comparison.ratio:+.0%}"
     style = "bold red" if comparison.slower else "green"
-    table.add_row(
-        comparison.metric.replace("_", " "),
-        f"{comparison.baseline_total or 0:,.3f}{unit}",
-        f"{comparison.current_total or 0:,.3f}{unit}",
-        f"[{style}]{ratio}[/]",
+    rows.append(
+        (
+            comparison.metric.replace("_", " "),
+            f"{comparison.baseline_total or 0:,.3f}{unit}",
+            f"{comparison.current_total or 0:,.3f}{unit}",
+            f"[{style}]{ratio}[/]",
+        )
     )
     for change in comparison.changes:
         style = "bold red" if fail_on_shape_change else "yellow"
-        table.add_row(
-            f"[{style}]shape {change.change}[/] node {change.current_node if change.current_node is not None else change.baseline_node}",
-            escape(change.baseline or "-"),
-            escape(change.current or "-"),
-            "",
+        node = change.current_node if change.current_node is not None else change.baseline_node
+        rows.append(
+            (
+                f"[{style}]shape {change.change}[/] node {node}",
+                escape(change.baseline or "-"),
+                escape(change.current or "-"),
+                "",
+            )
         )
     for delta in comparison.node_deltas[:5]:
         if delta.delta_ms is None or abs(delta.delta_ms) < 0.001:
             continue
-        table.add_row(
-            escape(f"node {delta.node_id} {delta.label}"),
-            human_ms(delta.baseline_ms),
-            human_ms(delta.current_ms),
-            f"{delta.delta_ms:+.3f} ms",
+        rows.append(
+            (
+                escape(f"node {delta.node_id} {delta.label}"),
+                human_ms(delta.baseline_ms),
+                human_ms(delta.current_ms),
+                f"{delta.delta_ms:+.3f} ms",
+            )
         )
-    return table
+    # a shape change puts node labels in the baseline/now columns: text there, numbers otherwise
+    columns = (
+        text_col("what", min_width=20),
+        *(text_col(h) if comparison.changes else num_col(h) for h in ("baseline", "now")),
+        num_col("change"),
+    )
+    return fit_table("Compared with the baseline", columns, rows)
