@@ -41,7 +41,8 @@ def restore(
         str | None,
         typer.Option(
             "--target-url",
-            help="Database to restore into (default: the configured database's direct URL).",
+            help="Database to restore into: a URL, or a database name on the configured "
+            "server (default: the configured database's direct URL).",
             show_default=False,
         ),
     ] = None,
@@ -78,14 +79,14 @@ def restore(
     exact row count with the manifest (exit 1 on a mismatch) and ANALYZEs each table whose
     planner statistics did not come current with the backup.
 
-    Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
+    Example: dbadmin restore app-20250101T020000Z --target-url app_copy --create
     """
     from dbadmin.backup.remote import fetched, locate
     from dbadmin.backup.store import backup_location
     from dbadmin.durations import parse_duration
 
     seconds = parse_duration(timeout, "--timeout") if timeout is not None else None
-    settings = get_settings(ctx, database_url, need_server=target_url is None)
+    settings = get_settings(ctx, database_url, need_server=_on_configured_server(target_url))
     found = locate(backup_location(directory, settings, endpoint_url), backup_ref)
     args = (settings, target_url, clean, create_db, jobs, thorough, dry_run, pg_bin, no_relay)
     if not isinstance(found, tuple):
@@ -101,6 +102,13 @@ def restore(
         return _restore_entry(stored.entry, *args, seconds, yes, json_output, shown, opener)
     with fetched(store, stored, load_key(settings.env)) as entry:  # sha256 checked, decrypted
         return _restore_entry(entry, *args, seconds, yes, json_output, shown)
+
+
+def _on_configured_server(target_url: str | None) -> bool:
+    """No --target-url, or a bare database name (no scheme, no key=value): the target is on the
+    configured server. The embedded server listens on a Unix socket only, so a name is how its
+    other databases are reached (`postgresql://localhost/app_copy` would go to TCP port 5432)."""
+    return target_url is None or ("://" not in target_url and "=" not in target_url)
 
 
 def _restore_entry(
@@ -124,7 +132,12 @@ def _restore_entry(
     from dbadmin.deadline import optional
     from dbadmin.urls import DbUrl
 
-    target = DbUrl.parse(target_url).secure() if target_url else None
+    if target_url is None:
+        target = None
+    elif _on_configured_server(target_url):  # a bare database name
+        target = settings.direct_url.with_database(target_url)
+    else:
+        target = DbUrl.parse(target_url).secure()
     plan = plan_restore(
         settings,
         entry,
