@@ -13,8 +13,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -514,41 +516,108 @@ def test_skipped_examples_exist() -> None:
     assert len(PAGES_WITH_EXAMPLES) >= 12
 
 
-def _script(blocks: list[list[Example]], out: Path) -> tuple[str, list[Example]]:
-    """One bash script for a page: each block in a subshell (its `export`s and `cd`s stay in it),
-    each command's output and exit code in files named by its index."""
+def plain_argv(command: str) -> list[str] | None:
+    """`dbadmin ARGS` with nothing for a shell to do (no pipe, redirection, variable, glob...):
+    its arguments, run in-process (the same app, without a Python start-up each); else None."""
+    unquoted = re.sub(r"'[^']*'|\"[^\"$`\\]*\"", "", command)
+    if re.search(r"[$`\\*?\[\]{}~]", unquoted):
+        return None
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    tokens = list(lexer)
+    if not tokens or tokens[0] != "dbadmin" or any(set(t) <= set("();<>|&") for t in tokens):
+        return None
+    return tokens[1:]
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None
+    stderr: str
+
+
+def _run_block_in_bash(
+    block: list[Example], out: Path, env: dict[str, str], cwd: Path
+) -> list[Outcome]:
+    """A block with shell syntax, in one bash (its `export`s and `cd`s hold for the block)."""
     lines = ["set -o pipefail"]
-    run: list[Example] = []
-    for block in blocks:
+    for i, example in enumerate(block):
+        lines.append(f"{{ {example.command}\n}} >{out}/{i}.out 2>{out}/{i}.err </dev/null")
+        lines.append(f"echo $? >{out}/{i}.rc")
+    subprocess.run(
+        ["bash", "--noprofile", "--norc", "-c", "\n".join(lines) + "\n"],
+        cwd=cwd,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    outcomes = []
+    for i in range(len(block)):
+        rc = out / f"{i}.rc"
+        code = int(rc.read_text()) if rc.exists() else None
+        outcomes.append(Outcome(code, (out / f"{i}.err").read_text() if rc.exists() else ""))
+        for name in (f"{i}.rc", f"{i}.out", f"{i}.err"):
+            (out / name).unlink(missing_ok=True)
+    return outcomes
+
+
+def run_page(page: str, cli, env: dict[str, str], cwd: Path, out: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """Run a page's examples in order; the failures, each with the command's stderr."""
+    failures: list[str] = []
+    ran = 0
+    for block in example_blocks(ROOT / page):
         todo = [e for e in block if not _is_skipped(e)]
         if not any(RUNS_DBADMIN.search(e.command) for e in todo):
             continue  # every dbadmin example of the block is skipped: so are its setup lines
-        lines.append("(")
-        for example in todo:
-            i = len(run)
-            run.append(example)
-            lines.append(f"{{ {example.command}\n}} >{out}/{i}.out 2>{out}/{i}.err </dev/null")
-            lines.append(f"echo $? >{out}/{i}.rc")
-        lines.append(")")
-    return "\n".join(lines) + "\n", run
+        argvs = [plain_argv(e.command) for e in todo]
+        if all(argv is not None for argv in argvs):
+            outcomes = []
+            for argv in argvs:
+                assert argv is not None
+                res = cli(*argv, env=env)
+                outcomes.append(Outcome(res.exit_code, res.stderr))
+        else:
+            outcomes = _run_block_in_bash(todo, out, env, cwd)
+        ran += len(todo)
+        for example, outcome in zip(todo, outcomes, strict=True):
+            if outcome.exit_code != example.expected_exit:
+                failures.append(
+                    f"{page}: `{example.command}` exited {outcome.exit_code}, documented "
+                    f"{example.expected_exit}\n{outcome.stderr[-1500:]}"
+                )
+    assert ran, f"{page}: every example is skipped"
+    return failures
+
+
+@pytest.fixture(scope="module")
+def seeded_template(pg_server, app_template: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app schema at head with the dev profile seeded, as after the README's quick start."""
+    from typer.testing import CliRunner
+
+    name = pg_server.create_database(template=app_template)
+    res = CliRunner().invoke(app, ["-d", pg_server.url(name).render(), "seed"])
+    assert res.exit_code == 0, res.stderr
+    try:
+        yield name
+    finally:
+        pg_server.drop_database(name)
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES)
-def test_examples_run_as_written(page: str, pg_server, app_template, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Each page's examples, in order, in one database on the test server (DATABASE_URL), with
-    the installed `dbadmin` on PATH and a DBADMIN_HOME of their own."""
+def test_examples_run_as_written(  # type: ignore[no-untyped-def]
+    page: str, pg_server, seeded_template, cli, tmp_path: Path, monkeypatch
+) -> None:
+    """Each page's examples, in order, in one database on the test server (DATABASE_URL), with a
+    DBADMIN_HOME of their own: plain `dbadmin ...` lines in-process, others in bash with the
+    installed `dbadmin` on PATH."""
     existing = {row[0] for row in pg_server.execute("SELECT datname FROM pg_database")}
-    if page in STARTS_EMPTY:
-        database = pg_server.create_database()
-    else:
-        database = pg_server.create_database(template=app_template)
-    url = pg_server.url(database)
-    out = tmp_path / "out"
-    work = tmp_path / "work"
-    out.mkdir()
+    template = "template0" if page in STARTS_EMPTY else seeded_template
+    url = pg_server.url(pg_server.create_database(template=template))
+    work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir()
+    out.mkdir()
+    monkeypatch.chdir(work)
     env = {
-        **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "DATABASE_URL": url.render(),
         "DBADMIN_HOME": str(tmp_path / "home"),
@@ -556,28 +625,7 @@ def test_examples_run_as_written(page: str, pg_server, app_template, cli, tmp_pa
         "COLUMNS": "100",
     }
     try:
-        if page not in STARTS_EMPTY:
-            seeded = cli("-d", url.render(), "seed")
-            assert seeded.exit_code == 0, seeded.stderr
-        script, run = _script(example_blocks(ROOT / page), out)
-        assert run, f"{page}: every example is skipped"
-        subprocess.run(
-            ["bash", "--noprofile", "--norc", "-c", script],
-            cwd=work,
-            env=env,
-            timeout=240,
-            check=False,
-        )
-        failures = []
-        for i, example in enumerate(run):
-            rc_file = out / f"{i}.rc"
-            code = int(rc_file.read_text()) if rc_file.exists() else None
-            if code != example.expected_exit:
-                stderr = (out / f"{i}.err").read_text()[-1500:] if rc_file.exists() else ""
-                failures.append(
-                    f"{page}: `{example.command}` exited {code}, documented "
-                    f"{example.expected_exit}\n{stderr}"
-                )
+        failures = run_page(page, cli, {**os.environ, **env}, work, out)
         assert not failures, "\n".join(failures)
     finally:
         _stop_embedded(tmp_path / "home")
@@ -601,3 +649,12 @@ def test_example_parsing() -> None:
     assert _commands_of(block) == [("dbadmin a    --b", None), ("echo hi > f", None)]
     assert RUNS_DBADMIN.search("x | dbadmin slow-queries log -")
     assert not RUNS_DBADMIN.search("cd /srv/app && .venv/bin/dbadmin backup")
+    assert plain_argv('dbadmin explain "SELECT * FROM t" -p p=1  # a comment') == [
+        "explain",
+        "SELECT * FROM t",
+        "-p",
+        "p=1",
+    ]
+    for shell in ("dbadmin a > f", "dbadmin a | x", "dbadmin a && b", "dbadmin $X", "X=1 dbadmin"):
+        assert plain_argv(shell) is None, shell
+    assert plain_argv("dbadmin log /var/log/*.log") is None
