@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -107,8 +108,9 @@ def restore(
 def _on_configured_server(target_url: str | None) -> bool:
     """No --target-url, or a bare database name (no scheme, no key=value): the target is on the
     configured server. The embedded server listens on a Unix socket only, so a name is how its
-    other databases are reached (`postgresql://localhost/app_copy` would go to TCP port 5432)."""
-    return target_url is None or ("://" not in target_url and "=" not in target_url)
+    other databases are reached (`postgresql://localhost/app_copy` would go to TCP port 5432).
+    Anything with a scheme, a host or key=value pairs is a URL (`localhost/app` is refused as one)."""
+    return target_url is None or re.fullmatch(r"[^\s/:@=?#]+", target_url) is not None
 
 
 def _restore_entry(
