@@ -396,7 +396,7 @@ AUDIT = "docs/audit.md"
 EXIT_CODES: dict[tuple[str, str], int] = {
     (
         "README.md",
-        "dbadmin audit                                # security audit; exit 2 (CRITICAL) here: no TLS",
+        "dbadmin audit                                # security audit; exit 2 on the embedded server: no TLS",
     ): 2,
     (AUDIT, "dbadmin audit --allow-role dbadmin_pw"): 2,
     (AUDIT, "dbadmin audit --fix"): 2,
