@@ -3,6 +3,7 @@ first, refusing non-empty targets, row counts compared with the manifest afterwa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
@@ -85,6 +86,14 @@ class _Request:
 Working = Callable[[str], AbstractContextManager[object]]
 
 
+def on_configured_server(target_url: str | None) -> bool:
+    """No target URL, or a bare database name (no scheme, no key=value): the target is on the
+    configured server. The embedded server listens on a Unix socket only, so a name is how its
+    other databases are reached (`postgresql://localhost/app_copy` would go to TCP port 5432).
+    Anything with a scheme, a host or key=value pairs is a URL (`localhost/app` is refused as one)."""
+    return target_url is None or re.fullmatch(r"[^\s/:@=?#]+", target_url) is not None
+
+
 def restore(
     target: Settings | str | None = None,
     backup_ref: str | None = None,
@@ -105,7 +114,8 @@ def restore(
     working: Working | None = None,
 ) -> RestoreReport:
     """Restore ``backup_ref`` (a name in the backup location or a path; default the newest)
-    into ``target_url`` (default: the configured database's direct URL). ``confirm`` is asked
+    into ``target_url`` (a URL, or a bare database name on the configured server; default: the
+    configured database's direct URL). ``confirm`` is asked
     with the target database's name to type. Raises ``UsageError`` (target has tables without
     ``clean``), ``CorruptBackup``, ``ExternalToolError`` (pg_restore failed)."""
     from dbadmin.backup.crypto import load_key
@@ -113,12 +123,12 @@ def restore(
     from dbadmin.backup.store import backup_location
     from dbadmin.urls import DbUrl
 
-    if target_url:
-        DbUrl.parse(target_url)  # a bad URL is a usage error before anything starts
+    if not on_configured_server(target_url):
+        DbUrl.parse(str(target_url))  # a bad URL is a usage error before anything starts
     # the backup is found (or not: exit 2) before the embedded server is started for it
     settings = settings_for(target, need_server=False)
     found = locate(backup_location(directory, settings, endpoint_url), backup_ref)
-    settings = settings_for(target, need_server=target_url is None)
+    settings = settings_for(target, need_server=on_configured_server(target_url))
     request = _Request(
         settings, target_url, clean, create, jobs, thorough, dry_run, pg_bin, allow_relay,
         timeout, confirm, notice, working,
@@ -146,7 +156,12 @@ def _restore_entry(
     from dbadmin.deadline import optional
     from dbadmin.urls import DbUrl
 
-    target = DbUrl.parse(request.target_url).secure() if request.target_url else None
+    if request.target_url is None:
+        target = None
+    elif on_configured_server(request.target_url):  # a bare database name
+        target = request.settings.direct_url.with_database(request.target_url)
+    else:
+        target = DbUrl.parse(request.target_url).secure()
     plan = plan_restore(
         request.settings,
         entry,

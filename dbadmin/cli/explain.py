@@ -190,7 +190,7 @@ def explain(
     sorts/hashes spilling to disk, nested loops, heap fetches, planning/JIT time, missing
     workers). --save/--compare turn it into a CI regression check (exit 1).
 
-    Example: dbadmin explain "SELECT * FROM tasks WHERE user_id = :u" -p u=42 --html plan.html
+    Example: dbadmin explain "SELECT * FROM tasks WHERE priority = :p" -p p=high --html plan.html
     """
     given = [
         x

@@ -46,7 +46,8 @@ def restore(
         str | None,
         typer.Option(
             "--target-url",
-            help="Database to restore into (default: the configured database's direct URL).",
+            help="Database to restore into: a URL, or a database name on the configured "
+            "server (default: the configured database's direct URL).",
             show_default=False,
         ),
     ] = None,
@@ -83,7 +84,7 @@ def restore(
     exact row count with the manifest (exit 1 on a mismatch) and ANALYZEs each table whose
     planner statistics did not come current with the backup.
 
-    Example: dbadmin restore app-20250101T020000Z --target-url postgresql://localhost/app_copy --create
+    Example: dbadmin restore app-20250101T020000Z --target-url app_copy --create
     """
     from dbadmin import api
     from dbadmin.cli.progress import working
