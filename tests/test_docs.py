@@ -421,6 +421,7 @@ EXIT_CODES: dict[tuple[str, str], int] = {
         AUDIT,
         "dbadmin audit --fix --apply --yes                    # run it in one transaction, then audit again",
     ): 2,
+    ("docs/cli-conventions.md", "dbadmin backup --format zip"): 2,  # shows the usage error
 }
 
 # Pages whose examples start from an empty database (they migrate it themselves); the others
