@@ -474,6 +474,38 @@ def test_verify_restore_test_defaults_to_the_embedded_server(
         embedded_cluster(home).destroy()
 
 
+@pytest.mark.parametrize("fmt", ["custom", "plain"])
+def test_restore_test_creates_the_roles_the_backup_names_on_the_embedded_scratch_server(
+    cli: Cli, pg_server: PgServer, source: str, tmp_path: Path, fmt: str
+) -> None:
+    """A backup of a real server names roles in its policies (the app schema's RLS names the
+    app role); the embedded scratch server has none of them, so the restore test failed for
+    every such backup. They are created there (NOLOGIN), and the test passes."""
+    from dbadmin.local import embedded_cluster
+
+    role = f"verify_app_{os.getpid()}_{fmt}"
+    pg_server.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    pg_server.execute(
+        "ALTER TABLE customers ENABLE ROW LEVEL SECURITY;"
+        f'CREATE POLICY own ON customers TO "{role}" USING (true);',
+        source,
+    )
+    url = pg_server.url(source).render()
+    backups = tmp_path / "bk"
+    home = Path(os.environ["DBADMIN_HOME"])
+    try:
+        assert cli("backup", "-d", url, "--dir", str(backups), "--format", fmt).exit_code == 0
+        res = cli("backup", "verify", "--latest", "--restore-test", "-d", url,
+                  "--dir", str(backups), "--json")  # fmt: skip
+        assert res.exit_code == 0, res.stderr
+        assert f'role "{role}" created (NOLOGIN) on the embedded scratch server' in res.stderr
+        assert res.json()["row_counts"] == EXPECTED_ROWS  # type: ignore[index]
+    finally:
+        embedded_cluster(home).destroy()
+        pg_server.execute("DROP POLICY IF EXISTS own ON customers", source)
+        pg_server.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
 # --- faults during the dump -----------------------------------------------------------------------
 def test_sigkill_of_pg_dump_leaves_nothing_complete(
     pg_server: PgServer, source: str, tmp_path: Path

@@ -376,7 +376,9 @@ SKIPPED: list[tuple[str, str, str]] = [
     (
         "docs/backup.md",
         "dbadmin backup verify --latest --restore-test",
-        "its scratch server is the embedded one in DBADMIN_HOME, not the test server: it lacks the role app_user that the app's row-level security policies name",
+        "starts a second embedded server in DBADMIN_HOME for its scratch database; "
+        "tests/test_backup.py runs it (test_verify_restore_test_defaults_to_the_embedded_server, "
+        "test_restore_test_creates_the_roles_the_backup_names_on_the_embedded_scratch_server)",
     ),
     ("docs/backups-offsite.md", "dbadmin backup --encrypt", S3),
     ("docs/backups-offsite.md", "dbadmin backup list", S3),

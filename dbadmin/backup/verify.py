@@ -16,6 +16,7 @@ back a pruned manifest), and ``backup list`` shows it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ from dbadmin.backup.manifest import (
     write_json_atomic,
 )
 from dbadmin.backup.restore import (
+    RestorePlan,
+    RestoreResult,
     compare_counts,
     create_database,
     drop_database,
@@ -120,8 +123,8 @@ def verify_backup(
                 analyze=False,  # the scratch database is dropped right after
             )
             try:
-                result = execute_restore(
-                    settings, plan, pg_bin=pg_bin, allow_relay=allow_relay, notice=notice
+                result = _restore_creating_roles(
+                    settings, plan, server, pg_bin, allow_relay, notice, roles=scratch_url is None
                 )
             except ExternalToolError as exc:
                 checks.append(Check("restore-test", False, exc.one_line()))
@@ -146,6 +149,66 @@ def verify_backup(
         recorded = record_verification(entry, result, notice=notice, lock_wait=lock_wait)
         result = replace(result, recorded=recorded)
     return result
+
+
+_MISSING_ROLE = re.compile(r'role "((?:[^"]|"")+)" does not exist')
+MAX_CREATED_ROLES = 50
+
+
+def _restore_creating_roles(
+    settings: Settings,
+    plan: RestorePlan,
+    server: DbUrl,
+    pg_bin: str | None,
+    allow_relay: bool,
+    notice: Notice | None,
+    *,
+    roles: bool,
+) -> RestoreResult:
+    """The restore test's restore. A backup names roles (policies ``TO app_user``, the app
+    schema's RLS) that exist on its own server, not on the embedded scratch server: with
+    ``roles``, each one the restore stops at is created there (NOLOGIN, no privileges) and the
+    restore, which rolled back whole (one transaction), runs again. A ``--scratch-url`` server is
+    the user's: nothing is created on it."""
+    created = 0
+    while True:
+        try:
+            return execute_restore(
+                settings, plan, pg_bin=pg_bin, allow_relay=allow_relay, notice=notice
+            )
+        except ExternalToolError as exc:
+            missing = _MISSING_ROLE.search(exc.what) if roles else None
+            if missing is None or created >= MAX_CREATED_ROLES:
+                raise
+            role = missing[1].replace('""', '"')
+            create_role(server, settings, role, maintenance_db=server.database or "postgres")
+            created += 1
+            if notice:
+                notice(f'role "{role}" created (NOLOGIN) on the embedded scratch server')
+
+
+def create_role(
+    url: DbUrl, settings: Settings, role: str, maintenance_db: str = "postgres"
+) -> None:
+    """``CREATE ROLE role NOLOGIN`` (no privileges) unless it exists: a role a backup names."""
+    from psycopg2 import sql
+
+    from dbadmin.db import connect_raw
+
+    conn = connect_raw(
+        url.with_database(maintenance_db),
+        connect_timeout=settings.connect_timeout,
+        retry_seconds=min(settings.connect_retry_seconds, 10.0),
+        application_name="dbadmin-verify",
+    )
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    finally:
+        conn.close()
 
 
 def embedded_scratch_server(settings: Settings, notice: Notice | None = None) -> DbUrl:
