@@ -120,14 +120,14 @@ def verify_backup(
                 analyze=False,  # the scratch database is dropped right after
             )
             try:
-                result = execute_restore(
+                restored = execute_restore(
                     settings, plan, pg_bin=pg_bin, allow_relay=allow_relay, notice=notice
                 )
             except ExternalToolError as exc:
                 checks.append(Check("restore-test", False, exc.one_line()))
                 problems.append(f"restore into scratch database failed: {exc.what}")
             else:
-                counts = result.row_counts
+                counts = restored.row_counts
                 mismatches = compare_counts(manifest.row_counts, counts)
                 checks.append(
                     Check(

@@ -20,6 +20,7 @@ from dbadmin.cli.common import AppState, add_debug_option, state
 
 if TYPE_CHECKING:
     from typer._click import Command, HelpFormatter
+    from typer._click import Context as ClickContext
 
 
 class _Lazy(NamedTuple):
@@ -126,16 +127,16 @@ class _LazyGroup(TyperGroup):
     """The root group: lists ``_COMMANDS`` without importing them; imports a command's module
     when it runs, or when its help or completions are asked for."""
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+    def list_commands(self, ctx: ClickContext) -> list[str]:
         return list(COMMAND_ORDER)
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:  # type: ignore[override]
+    def get_command(self, ctx: ClickContext, cmd_name: str) -> Command | None:
         if cmd_name in _COMMANDS and cmd_name not in self.commands:
             self.add_command(_load(cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
 
-    def resolve_command(  # type: ignore[override]
-        self, ctx: typer.Context, args: list[str]
+    def resolve_command(
+        self, ctx: ClickContext, args: list[str]
     ) -> tuple[str | None, Command | None, list[str]]:
         if args and args[0] not in _COMMANDS and self.suggest_commands:
             # An unknown name: Typer's "Did you mean ...?" looks in self.commands, so load all.
@@ -143,7 +144,7 @@ class _LazyGroup(TyperGroup):
                 self.get_command(ctx, name)
         return super().resolve_command(ctx, args)
 
-    def format_commands(self, ctx: typer.Context, formatter: HelpFormatter) -> None:  # type: ignore[override]
+    def format_commands(self, ctx: ClickContext, formatter: HelpFormatter) -> None:
         # TyperGroup.format_commands, with the short helps from _COMMANDS.
         limit = formatter.width - 6 - max(len(name) for name in _COMMANDS)
         rows = [(name, _cut(entry.short_help, limit)) for name, entry in _COMMANDS.items()]

@@ -54,6 +54,8 @@ from dbadmin.cli.common import (
 from dbadmin.cli.restore import restore
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dbadmin.backup.create import BackupResult
     from dbadmin.backup.manifest import BackupEntry, BackupManifest
     from dbadmin.settings import Settings
@@ -276,7 +278,7 @@ def entry_document(entry: BackupEntry) -> dict[str, Any]:
     }
 
 
-def print_backup_table(where: str, rows: list[tuple[str, ...]]) -> None:
+def print_backup_table(where: str, rows: Sequence[tuple[str, ...]]) -> None:
     from dbadmin.render import simple_table
 
     out_console().print(

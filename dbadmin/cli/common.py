@@ -14,9 +14,10 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from typer._click import Context as ClickContext
 
 from dbadmin.errors import DbadminError, ExitCode, UsageError
 
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
     from dbadmin.settings import Settings
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # --- options, defined once ---------------------------------------------------------------------
 DatabaseUrlOpt = Annotated[
@@ -53,7 +55,7 @@ class AppState:
     settings: Settings | None = None
 
 
-def state(ctx: typer.Context) -> AppState:
+def state(ctx: ClickContext) -> AppState:
     root = ctx.find_root()
     if not isinstance(root.obj, AppState):
         root.obj = AppState(debug=_env_debug())
@@ -251,12 +253,12 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def handle_errors(func: F) -> F:
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Run a command: DbadminError -> one stderr line + its exit code; Ctrl-C -> 130, SIGTERM ->
     143, SIGHUP -> 129 (see dbadmin.signals)."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         debug = _current_debug(args, kwargs)
         configure_logging(debug)
         try:
@@ -269,7 +271,7 @@ def handle_errors(func: F) -> F:
                 print_traceback(exc, args, kwargs)
             raise fail(scrub_known(message, args, kwargs), code) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _describe(exc: BaseException) -> tuple[str, int]:
@@ -328,9 +330,9 @@ def known_secrets(app_state: AppState | None) -> tuple[str, ...]:
 
 def _state_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> AppState | None:
     """The invocation's state from a command's arguments. Commands loaded by the root group get
-    Click's own Context, the base class of ``typer.Context`` (vendored or not): look for that."""
+    Click's own Context (typer._click's), the base class of ``typer.Context``: look for that."""
     for value in (*args, *kwargs.values()):
-        if isinstance(value, typer.Context.__bases__[0]):
+        if isinstance(value, ClickContext):
             return state(value)
     return None
 

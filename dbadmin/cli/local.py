@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from dbadmin.cli.common import (
@@ -15,6 +17,9 @@ from dbadmin.cli.common import (
     print_json,
 )
 
+if TYPE_CHECKING:
+    from dbadmin.local import Cluster
+
 app = typer.Typer(
     help="Manage the embedded PostgreSQL (data in $DBADMIN_HOME, default ./.dbadmin).\n\n"
     "Example: dbadmin local status",
@@ -22,7 +27,7 @@ app = typer.Typer(
 )
 
 
-def _cluster(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _cluster(ctx: typer.Context) -> Cluster:
     """The embedded cluster in $DBADMIN_HOME resolved like every other command (env, then .env)."""
     from dbadmin.local import embedded_cluster
 
@@ -76,7 +81,10 @@ def status(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     else:
         console = out_console()
         for key, value in doc.items():
-            shown = {True: "yes", False: "no", None: "-"}.get(value, value)  # type: ignore[arg-type]
+            if isinstance(value, bool):  # not a dict lookup: pid 1 == True would show "yes"
+                shown = "yes" if value else "no"
+            else:
+                shown = "-" if value is None else str(value)
             console.print(f"[bold]{key:12}[/bold] {shown}", highlight=False)
     if not info.running:
         raise typer.Exit(LSB_NOT_RUNNING)

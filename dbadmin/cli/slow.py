@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
@@ -343,9 +343,9 @@ def log(
 
     if top_n < 1:
         raise UsageError("--top must be at least 1")
-    sources: list[object] = [sys.stdin.buffer if f == "-" else f for f in files]
+    sources: list[str | BinaryIO] = [sys.stdin.buffer if f == "-" else f for f in files]
     report = parse_logs(
-        sources,  # type: ignore[arg-type]
+        sources,
         log_format=log_format,
         prefix=prefix,
         min_duration_ms=min_duration,
@@ -397,6 +397,7 @@ def _render_log(report: LogReport, top_n: int) -> None:
         )
         for i, g in enumerate(report.groups[:top_n], 1)
     ]
+    columns: tuple[str, ...]  # of each table below
     columns = ("#", "count", "total ms", "mean ms", "p50 ms", "p95 ms", "max ms", "query")
     console.print(
         simple_table("top queries by total duration", columns, rows, numeric=columns[:-1])

@@ -44,7 +44,7 @@ def node_line(node: NodeMetrics, analysis: PlanAnalysis) -> str:
     if analysis.analyzed:
         parts.append(f"{human_ms(node.exclusive_ms):>10}")
     relation = (
-        f"[dim]{escape(node.parent_relationship)}:[/] "
+        f"[dim]{escape(node.parent_relationship or '')}:[/] "
         if node.subplan_name or node.parent_relationship in {"InitPlan", "SubPlan"}
         else ""
     )

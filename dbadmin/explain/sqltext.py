@@ -214,44 +214,40 @@ def check_single_statement(sql: str) -> StatementCheck:
     pieces = lexer_split(sql)
     kind: str | None = None
     parser = "lexer"
-    try:
-        import pglast
-        from pglast.parser import ParseError
-    except ImportError:  # pragma: no cover - pglast is a dependency; keep the lexer as a net
-        pglast = None  # type: ignore[assignment]
-        ParseError = Exception  # type: ignore[assignment,misc]
-    if pglast is not None:
-        try:
-            parsed = pglast.parse_sql(sql)
-        except ParseError:
-            parsed = None  # a syntax error (the server will say where) or newer syntax
-        if parsed is not None:
-            parser = "pglast"
-            pieces = [p.strip() for p in pglast.split(sql)]
-            if len(parsed) == 1:
-                node = type(parsed[0].stmt).__name__
-                if node == "ExplainStmt":
-                    raise UsageError(
-                        "the query already starts with EXPLAIN",
-                        "give the statement alone; dbadmin adds EXPLAIN (ANALYZE, ...) itself",
-                    )
-                if node not in EXPLAINABLE:
-                    from dbadmin.explain.safety import no_transaction_reason
+    import pglast
+    from pglast.parser import ParseError
 
-                    outside = no_transaction_reason(parsed[0].stmt)
-                    if outside:
-                        raise UsageError(
-                            f"{outside} cannot run inside a transaction block, and explain runs "
-                            "everything in a transaction it rolls back; nothing was run",
-                            f"run {outside} with psql; dbadmin explain only takes "
-                            "SELECT/INSERT/UPDATE/DELETE/MERGE/VALUES/CREATE TABLE AS",
-                        )
+    try:
+        parsed = pglast.parse_sql(sql)
+    except ParseError:
+        parsed = None  # a syntax error (the server will say where) or newer syntax
+    if parsed is not None:
+        parser = "pglast"
+        pieces = [p.strip() for p in pglast.split(sql)]
+        if len(parsed) == 1:
+            node = type(parsed[0].stmt).__name__
+            if node == "ExplainStmt":
+                raise UsageError(
+                    "the query already starts with EXPLAIN",
+                    "give the statement alone; dbadmin adds EXPLAIN (ANALYZE, ...) itself",
+                )
+            if node not in EXPLAINABLE:
+                from dbadmin.explain.safety import no_transaction_reason
+
+                outside = no_transaction_reason(parsed[0].stmt)
+                if outside:
                     raise UsageError(
-                        f"EXPLAIN cannot run this kind of statement ({_describe(node)})",
-                        "give one SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, EXECUTE or "
-                        "CREATE TABLE AS statement",
+                        f"{outside} cannot run inside a transaction block, and explain runs "
+                        "everything in a transaction it rolls back; nothing was run",
+                        f"run {outside} with psql; dbadmin explain only takes "
+                        "SELECT/INSERT/UPDATE/DELETE/MERGE/VALUES/CREATE TABLE AS",
                     )
-                kind = EXPLAINABLE[node]
+                raise UsageError(
+                    f"EXPLAIN cannot run this kind of statement ({_describe(node)})",
+                    "give one SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, EXECUTE or "
+                    "CREATE TABLE AS statement",
+                )
+            kind = EXPLAINABLE[node]
     if not pieces:
         raise UsageError("no SQL statement given", 'pass a query: dbadmin explain "SELECT ..."')
     if len(pieces) > 1:

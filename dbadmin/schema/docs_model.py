@@ -15,6 +15,7 @@ from typing import Any
 class _AsDict:
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape (``--format json``): the dataclass fields, nested, tuples as lists."""
+        # a mixin of dataclasses only: mypy cannot see self as a dataclass instance
         return _plain(dataclasses.asdict(self))  # type: ignore[call-overload]
 
 

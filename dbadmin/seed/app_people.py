@@ -74,7 +74,7 @@ class Users(AppTable):
             "language_preference": rng.choices(self.LANGS, k=n),
             "theme_preference": ["dark" if rand() < 0.4 else "light" for _ in range(n)],
             "created_at": self.ts(created),
-            "last_login": [v if v is NULL else self.ts([v])[0] for v in last_login],
+            "last_login": [self.ts([v])[0] if isinstance(v, int) else NULL for v in last_login],
         }
 
 
@@ -141,7 +141,7 @@ class Tasks(AppTable):
             ],
             "completed": ["t" if c else "f" for c in completed],
             "priority": rng.choices(PRIORITIES, cum_weights=(20, 70, 100), k=n),  # 20/50/30 %
-            "due_date": [NULL if d is NULL else self.ts([d])[0] for d in due],
+            "due_date": [self.ts([d])[0] if isinstance(d, int) else NULL for d in due],
             "created_at": self.ts(created),
             "updated_at": self.ts(updated),
         }

@@ -79,11 +79,11 @@ def _measure(ctx: Context, node: NodeMetrics) -> tuple[float, float, float, floa
         loops = max((node.loops or 1.0) / processes, 1.0)  # a parallel scan is one scan
         table_rows = max(ctx.table_rows(node) or 0.0, scanned / loops)
         return max(scanned, table_rows), node.actual_rows_total / max(scanned, 1.0), removed, loops
-    table_rows = ctx.table_rows(node)
-    if not table_rows or node.plan_rows is None:
+    planned_rows = ctx.table_rows(node)
+    if not planned_rows or node.plan_rows is None:
         return None
     kept_rows = node.plan_rows * processes  # a parallel node's estimate is per process
-    return table_rows, kept_rows / max(table_rows, 1.0), max(table_rows - kept_rows, 0.0), 1.0
+    return planned_rows, kept_rows / max(planned_rows, 1.0), max(planned_rows - kept_rows, 0.0), 1.0
 
 
 def _index_finding(
