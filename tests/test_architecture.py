@@ -72,6 +72,45 @@ def test_import_contracts_are_kept() -> None:
     assert "4 kept, 0 broken" in res.stdout
 
 
+def _mypy_step() -> str:
+    """The mypy line of scripts/test-all's lint section (before any lane starts)."""
+    script = (REPO / "scripts" / "test-all").read_text()
+    lint = script[: script.index("-m pytest")]
+    (line,) = [ln for ln in lint.splitlines() if "/bin/mypy" in ln and not ln.startswith("#")]
+    return line
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("def double(x: int) -> int:\n    return 2 * x\n", 0),
+        ("def double(x: int) -> str:\n    return 2 * x\n", 1),  # a wrong type
+        ("def double(x):\n    return 2 * x\n", 1),  # untyped: [tool.mypy] refuses it
+    ],
+    ids=["typed", "wrong-type", "untyped"],
+)
+def test_ci_lint_step_fails_on_a_type_error(tmp_path: Path, source: str, code: int) -> None:
+    """The step as scripts/test-all runs it, with pyproject.toml's [tool.mypy], on a scratch
+    package (the real one is checked by the step itself: seconds here, not a full mypy run)."""
+    (tmp_path / "dbadmin").mkdir()
+    (tmp_path / "dbadmin" / "__init__.py").write_text(source)
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    (tmp_path / ".venv-X" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv-X" / "bin" / "mypy").symlink_to(Path(sys.executable).parent / "mypy")
+    res = subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\ntested=(X)\n{_mypy_step()}\necho ok\n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == code, res.stdout + res.stderr
+    if code:
+        assert "error:" in res.stdout and "ok" not in res.stdout.splitlines()
+    else:
+        assert res.stdout.splitlines()[-1] == "ok"
+
+
 def test_typer_contract_covers_every_core_module() -> None:
     """The forbidden contract lists its source modules: a new top-level module must join it."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]

@@ -24,6 +24,7 @@ from dbadmin.explain.rules.predicates import (
 )
 from dbadmin.explain.sqltext import quote_ident
 from dbadmin.render import human_rows
+from dbadmin.severity import Severity
 
 LARGE_TABLE_ROWS = 10_000  # one scan reading fewer rows than this is not worth an index
 LOOPED_ROWS = 100_000  # rows read across all loops of a repeated scan
@@ -57,7 +58,11 @@ def index_potential(ctx: Context, node: NodeMetrics) -> list[Finding]:
         detail += "; " + ", ".join(
             f"{t.column} is compared with {t.other} of the outer query on every loop" for t in joins
         )
-    severity = "critical" if (node.share or 0) >= 0.5 and (ctx.total_ms or 0) >= 100 else "warning"
+    severity = (
+        Severity.CRITICAL
+        if (node.share or 0) >= 0.5 and (ctx.total_ms or 0) >= 100
+        else Severity.WARNING
+    )
     proposal = propose_index(ctx, node, keys, predicate) if keys else None
     if proposal is None and not blockers:
         return []
@@ -87,7 +92,7 @@ def _measure(ctx: Context, node: NodeMetrics) -> tuple[float, float, float, floa
 
 
 def _index_finding(
-    node: NodeMetrics, proposal: IndexProposal, detail: str, severity: str
+    node: NodeMetrics, proposal: IndexProposal, detail: str, severity: Severity
 ) -> Finding:
     table = proposal.table
     if proposal.existing is not None:
@@ -122,7 +127,7 @@ def _index_finding(
 
 
 def _rewrite_finding(
-    ctx: Context, node: NodeMetrics, term: Term, detail: str, severity: str
+    ctx: Context, node: NodeMetrics, term: Term, detail: str, severity: Severity
 ) -> Finding:
     return Finding(
         kind="non_sargable",

@@ -7,6 +7,7 @@ import math
 from dbadmin.explain.model import Finding
 from dbadmin.explain.rules import plan_rule
 from dbadmin.explain.rules.context import Context, fmt_ms
+from dbadmin.severity import Severity
 
 
 @plan_rule
@@ -19,7 +20,7 @@ def jit(ctx: Context, findings: list[Finding]) -> list[Finding]:
     return [
         Finding(
             kind="jit",
-            severity="critical" if jit >= 0.5 * execution else "warning",
+            severity=Severity.CRITICAL if jit >= 0.5 * execution else Severity.WARNING,
             node_id=None,
             title=f"JIT compilation takes {jit / execution:.0%} of the execution time",
             detail=(

@@ -10,6 +10,7 @@ from dbadmin.explain.rules.top_n import (
     indexable_order,
     unindexable_keys,
 )
+from dbadmin.severity import Severity
 
 _SLOW_ADVICE = {
     "Seq Scan": "reads the whole table: an index for its filter or fewer rows scanned",
@@ -31,7 +32,7 @@ def slow_nodes(ctx: Context, others: list[Finding]) -> list[Finding]:
         if level is None:
             continue
         if (ctx.total_ms or 0.0) < 10.0:
-            level = "info"  # a 3 ms query: where the time goes, nothing to worry about
+            level = Severity.INFO  # a 3 ms query: where the time goes, nothing to worry about
         related = [f for f in others if f.node_id == node.id]
         if related:
             action = (

@@ -12,6 +12,7 @@ from dbadmin.explain.rules.context import Context
 from dbadmin.explain.rules.indexes import key_columns, propose_index
 from dbadmin.explain.rules.predicates import classify_filter
 from dbadmin.explain.sqltext import unquote_ident
+from dbadmin.severity import Severity
 
 TOP_N_SHARE = 0.10
 _KEY = re.compile(
@@ -73,7 +74,7 @@ def top_n(ctx: Context, node: NodeMetrics) -> list[Finding]:
         return [
             Finding(
                 kind="top_n",
-                severity="info",
+                severity=Severity.INFO,
                 node_id=node.id,
                 title=f"Top-N sort by a computed key ({(node.share or 0):.0%} of the time)",
                 detail=f"the Limit needs the first rows in {', '.join(computed)} order",
@@ -92,7 +93,7 @@ def top_n(ctx: Context, node: NodeMetrics) -> list[Finding]:
     return [
         Finding(
             kind="top_n",
-            severity="warning",
+            severity=Severity.WARNING,
             node_id=node.id,
             title=f"Top-N sort of {scan.label} could read the rows already in order",
             detail=(
