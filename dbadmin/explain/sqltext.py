@@ -32,6 +32,18 @@ EXPLAINABLE = {
 }
 
 
+# Statements that cannot run inside a transaction block (so never inside dbadmin's).
+_NO_TRANSACTION = {
+    "CreatedbStmt": "CREATE DATABASE",
+    "DropdbStmt": "DROP DATABASE",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
+    "CreateSubscriptionStmt": "CREATE SUBSCRIPTION",
+    "DropSubscriptionStmt": "DROP SUBSCRIPTION",
+}
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str  # space comment string ident qident named positional semicolon cast other
@@ -232,8 +244,6 @@ def check_single_statement(sql: str) -> StatementCheck:
                     "give the statement alone; dbadmin adds EXPLAIN (ANALYZE, ...) itself",
                 )
             if node not in EXPLAINABLE:
-                from dbadmin.explain.safety import no_transaction_reason
-
                 outside = no_transaction_reason(parsed[0].stmt)
                 if outside:
                     raise UsageError(
@@ -259,6 +269,22 @@ def check_single_statement(sql: str) -> StatementCheck:
     return StatementCheck(
         statement=pieces[0].rstrip().rstrip(";").rstrip(), kind=kind, parser=parser
     )
+
+
+def no_transaction_reason(stmt: object) -> str | None:
+    """The statement's name when it cannot run inside a transaction block, else None."""
+    name = type(stmt).__name__
+    if name == "VacuumStmt" and getattr(stmt, "is_vacuumcmd", False):
+        return "VACUUM"  # ANALYZE alone may run in a transaction (EXPLAIN still cannot run it)
+    if name in _NO_TRANSACTION:
+        return _NO_TRANSACTION[name]
+    if getattr(stmt, "concurrent", False):
+        return "DROP INDEX CONCURRENTLY" if name == "DropStmt" else "CREATE INDEX CONCURRENTLY"
+    if name == "ReindexStmt" and any(
+        getattr(p, "defname", "") == "concurrently" for p in (getattr(stmt, "params", None) or ())
+    ):
+        return "REINDEX CONCURRENTLY"
+    return None
 
 
 def _describe(node: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,8 +124,3 @@ def open_store(location: StoreUrl | Path) -> BackupStore:
     from dbadmin.backup.store.s3 import S3Store
 
     return S3Store(location)
-
-
-def iter_chunks(handle: IO[bytes], size: int) -> Iterator[bytes]:
-    while chunk := handle.read(size):
-        yield chunk
