@@ -144,7 +144,7 @@ class _LazyGroup(TyperGroup):
                 self.get_command(ctx, name)
         return super().resolve_command(ctx, args)
 
-    def format_commands(self, ctx: ClickContext, formatter: HelpFormatter) -> None:
+    def format_commands(self, ctx: typer.Context, formatter: HelpFormatter) -> None:  # type: ignore[override]
         # TyperGroup.format_commands, with the short helps from _COMMANDS.
         limit = formatter.width - 6 - max(len(name) for name in _COMMANDS)
         rows = [(name, _cut(entry.short_help, limit)) for name, entry in _COMMANDS.items()]

@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from typer._click import Context as ClickContext
@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 
     from dbadmin.settings import Settings
 
-P = ParamSpec("P")
-R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 # --- options, defined once ---------------------------------------------------------------------
 DatabaseUrlOpt = Annotated[
@@ -253,12 +252,12 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+def handle_errors(func: F) -> F:
     """Run a command: DbadminError -> one stderr line + its exit code; Ctrl-C -> 130, SIGTERM ->
     143, SIGHUP -> 129 (see dbadmin.signals)."""
 
     @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = _current_debug(args, kwargs)
         configure_logging(debug)
         try:
@@ -271,7 +270,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
                 print_traceback(exc, args, kwargs)
             raise fail(scrub_known(message, args, kwargs), code) from None
 
-    return wrapper
+    # functools.wraps gives wrapper func's signature (Typer reads it); mypy cannot see that
+    return wrapper  # type: ignore[return-value]
 
 
 def _describe(exc: BaseException) -> tuple[str, int]:

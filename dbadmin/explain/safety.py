@@ -85,6 +85,17 @@ GUARDED_SETTINGS = frozenset(
     }
 )
 
+# Statements that cannot run inside a transaction block (so never inside dbadmin's).
+_NO_TRANSACTION = {
+    "CreatedbStmt": "CREATE DATABASE",
+    "DropdbStmt": "DROP DATABASE",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
+    "CreateSubscriptionStmt": "CREATE SUBSCRIPTION",
+    "DropSubscriptionStmt": "DROP SUBSCRIPTION",
+}
+
 
 @dataclass(frozen=True)
 class StatementEffects:
@@ -202,3 +213,19 @@ def check_set_options(names: Iterable[str]) -> None:
                 "for SELECTs)",
                 "use --timeout SECONDS to change the time limit",
             )
+
+
+def no_transaction_reason(stmt: object) -> str | None:
+    """The statement's name when it cannot run inside a transaction block, else None."""
+    name = type(stmt).__name__
+    if name == "VacuumStmt" and getattr(stmt, "is_vacuumcmd", False):
+        return "VACUUM"  # ANALYZE alone may run in a transaction (EXPLAIN still cannot run it)
+    if name in _NO_TRANSACTION:
+        return _NO_TRANSACTION[name]
+    if getattr(stmt, "concurrent", False):
+        return "DROP INDEX CONCURRENTLY" if name == "DropStmt" else "CREATE INDEX CONCURRENTLY"
+    if name == "ReindexStmt" and any(
+        getattr(p, "defname", "") == "concurrently" for p in (getattr(stmt, "params", None) or ())
+    ):
+        return "REINDEX CONCURRENTLY"
+    return None

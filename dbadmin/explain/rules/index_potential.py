@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context, object_name, qualified
 from dbadmin.explain.rules.indexes import IndexProposal, indexes_on, key_columns, propose_index
@@ -24,7 +24,6 @@ from dbadmin.explain.rules.predicates import (
 )
 from dbadmin.explain.sqltext import quote_ident
 from dbadmin.render import human_rows
-from dbadmin.severity import Severity
 
 LARGE_TABLE_ROWS = 10_000  # one scan reading fewer rows than this is not worth an index
 LOOPED_ROWS = 100_000  # rows read across all loops of a repeated scan

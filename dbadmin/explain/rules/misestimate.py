@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context, object_name, qualified
 from dbadmin.explain.rules.predicates import filter_columns
 from dbadmin.explain.sqltext import quote_ident
 from dbadmin.render import human_rows
-from dbadmin.severity import Severity
 
 MISESTIMATE_LEVELS = ((1000.0, Severity.CRITICAL), (100.0, Severity.WARNING), (10.0, Severity.INFO))
 MISESTIMATE_MIN_ROWS = 100

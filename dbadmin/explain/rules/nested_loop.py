@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context, qualified
 from dbadmin.render import human_rows
-from dbadmin.severity import Severity
 
 NESTED_LOOP_OUTER_ROWS = 10_000
 

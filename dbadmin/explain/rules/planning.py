@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import Finding
+from dbadmin.explain.model import Finding, Severity
 from dbadmin.explain.rules import plan_rule
 from dbadmin.explain.rules.context import Context, fmt_ms
-from dbadmin.severity import Severity
 
 
 @plan_rule

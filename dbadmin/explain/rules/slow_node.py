@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import SLOW_SHARES, Finding, NodeMetrics
+from dbadmin.explain.model import SLOW_SHARES, Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import plan_rule
 from dbadmin.explain.rules.context import Context, fmt_ms
 from dbadmin.explain.rules.top_n import (
@@ -10,7 +10,6 @@ from dbadmin.explain.rules.top_n import (
     indexable_order,
     unindexable_keys,
 )
-from dbadmin.severity import Severity
 
 _SLOW_ADVICE = {
     "Seq Scan": "reads the whole table: an index for its filter or fewer rows scanned",

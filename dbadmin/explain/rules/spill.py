@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import math
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context
-from dbadmin.severity import Severity
 
 
 def _work_mem_setting(ctx: Context) -> str:

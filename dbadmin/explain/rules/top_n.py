@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context
 from dbadmin.explain.rules.indexes import key_columns, propose_index
 from dbadmin.explain.rules.predicates import classify_filter
 from dbadmin.explain.sqltext import unquote_ident
-from dbadmin.severity import Severity
 
 TOP_N_SHARE = 0.10
 _KEY = re.compile(

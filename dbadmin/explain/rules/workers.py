@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context
-from dbadmin.severity import Severity
 
 
 @node_rule
