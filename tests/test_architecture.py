@@ -70,7 +70,8 @@ def _lint_imports(cwd: Path, pythonpath: Path | None = None) -> subprocess.Compl
 def test_import_contracts_are_kept() -> None:
     res = _lint_imports(REPO)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "4 kept, 0 broken" in res.stdout
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert f"Contracts: {len(contracts['contracts'])} kept, 0 broken" in res.stdout
 
 
 def _mypy_step() -> str:
@@ -161,17 +162,17 @@ def test_typer_contract_covers_every_core_module() -> None:
         (
             "migrate/heads.py",
             "from dbadmin.migrate import runner",
-            "No import cycle inside a core package",
+            "No import cycle inside dbadmin.backup or dbadmin.migrate",
         ),
         (
             "slowlog/fingerprint.py",
             "from dbadmin.slowlog import accumulate",
-            "No import cycle inside a core package",
+            "No import cycle inside the other core packages",
         ),
         (
             "audit/fixsql.py",
             "from dbadmin.audit import context",
-            "No import cycle inside a core package",
+            "No import cycle inside the other core packages",
         ),
     ],
 )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
 from dbadmin.cli.common import (
@@ -17,9 +15,6 @@ from dbadmin.cli.common import (
     print_json,
 )
 
-if TYPE_CHECKING:
-    from dbadmin.local import Cluster
-
 app = typer.Typer(
     help="Manage the embedded PostgreSQL (data in $DBADMIN_HOME, default ./.dbadmin).\n\n"
     "Example: dbadmin local status",
@@ -27,7 +22,7 @@ app = typer.Typer(
 )
 
 
-def _cluster(ctx: typer.Context) -> Cluster:
+def _cluster(ctx: typer.Context):  # type: ignore[no-untyped-def]
     """The embedded cluster in $DBADMIN_HOME resolved like every other command (env, then .env)."""
     from dbadmin.local import embedded_cluster
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -343,9 +343,9 @@ def log(
 
     if top_n < 1:
         raise UsageError("--top must be at least 1")
-    sources: list[str | BinaryIO] = [sys.stdin.buffer if f == "-" else f for f in files]
+    sources: list[object] = [sys.stdin.buffer if f == "-" else f for f in files]
     report = parse_logs(
-        sources,
+        sources,  # type: ignore[arg-type]
         log_format=log_format,
         prefix=prefix,
         min_duration_ms=min_duration,
