@@ -355,6 +355,18 @@ def pg_message(exc: BaseException) -> str:
     return text
 
 
+def fetch_one(cur: psycopg2.extensions.cursor) -> tuple[Any, ...]:
+    """The row of a query that always returns one (a SELECT of expressions, SHOW, an aggregate).
+
+    psycopg2 types ``fetchone()`` as optional; no row here is the server's surprise, not a None
+    to index further down.
+    """
+    row = cur.fetchone()
+    if row is None:
+        raise SqlError("the server returned no row for a query that always returns one")
+    return row
+
+
 def server_version_num(conn: Connection) -> int:
     from sqlalchemy import text
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from dbadmin.errors import DbadminError
 
 if TYPE_CHECKING:
+    import psycopg2.extensions
     from sqlalchemy.engine import Connection
 
     from dbadmin.settings import Settings
@@ -99,15 +100,23 @@ def run_doctor(settings: Settings) -> DoctorReport:
     return DoctorReport(tuple(checks))
 
 
+def _psycopg2(conn: Connection) -> psycopg2.extensions.connection:
+    """The psycopg2 connection under SQLAlchemy's (typed there as any DB-API connection)."""
+    import psycopg2.extensions
+
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, psycopg2.extensions.connection)  # dbadmin's engines use psycopg2
+    return raw
+
+
 def _tls_check(conn: Connection, settings: Settings) -> DoctorCheck:
     from sqlalchemy import text
 
     row = conn.execute(
         text("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
     ).first()
-    in_use = bool(row and row[0])
-    if in_use:
-        return DoctorCheck("tls", "ok", f"in use ({row[1]})")  # type: ignore[index]
+    if row is not None and row[0]:
+        return DoctorCheck("tls", "ok", f"in use ({row[1]})")
     if settings.url.needs_tls or settings.url.is_neon:
         return DoctorCheck("tls", "fail", "not in use", "the URL asks for TLS; check sslmode")
     if settings.url.is_local:
@@ -142,7 +151,7 @@ def _binary_checks(server_major: int, needs_tls: bool) -> list[DoctorCheck]:
 def _stat_statements_check(conn: Connection) -> DoctorCheck:
     from dbadmin.slowlog.pgss import probe
 
-    p = probe(conn.connection.dbapi_connection)  # type: ignore[arg-type]
+    p = probe(_psycopg2(conn))
     conn.rollback()
     preload = p.preload or ""
     loaded = p.preloaded or "neon" in preload  # Neon's own library loads it
@@ -188,7 +197,7 @@ def _revision_check(conn: Connection, settings: Settings) -> DoctorCheck:
     except DbadminError as exc:
         return DoctorCheck("migrations", "warn", exc.what, exc.hint or "")
     try:
-        with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
+        with _psycopg2(conn).cursor() as cur:
             current = database_heads(cur)
     except psycopg2.errors.InsufficientPrivilege as exc:
         return DoctorCheck(

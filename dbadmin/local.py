@@ -129,7 +129,7 @@ class Cluster:
                 text=True,
                 timeout=timeout,
                 user=uid,
-                group=_gid(uid),
+                group=None if uid is None else _gid(uid),
                 cwd="/",
                 env={**_clean_env(), "LC_ALL": "C"},
                 check=False,
@@ -303,9 +303,7 @@ def embedded_cluster(home: Path) -> Cluster:
     )
 
 
-def _gid(uid: int | None) -> int | None:
-    if uid is None:
-        return None
+def _gid(uid: int) -> int:
     import pwd
 
     return pwd.getpwuid(uid).pw_gid

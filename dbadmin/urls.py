@@ -143,7 +143,7 @@ class DbUrl:
 
     @property
     def is_socket(self) -> bool:
-        return bool(self.host) and self.host.startswith("/")  # type: ignore[union-attr]
+        return self.host is not None and self.host.startswith("/")
 
     @property
     def is_local(self) -> bool:

@@ -3,6 +3,7 @@ too so that a plain `pytest` run catches them."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -69,7 +70,69 @@ def _lint_imports(cwd: Path, pythonpath: Path | None = None) -> subprocess.Compl
 def test_import_contracts_are_kept() -> None:
     res = _lint_imports(REPO)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "Contracts: 6 kept, 0 broken" in res.stdout
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert f"Contracts: {len(contracts['contracts'])} kept, 0 broken" in res.stdout
+
+
+def _mypy_step() -> str:
+    """The mypy line of scripts/test-all's lint section (before any lane starts)."""
+    script = (REPO / "scripts" / "test-all").read_text()
+    lint = script[: script.index("-m pytest")]
+    (line,) = [ln for ln in lint.splitlines() if "/bin/mypy" in ln and not ln.startswith("#")]
+    return line
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("def double(x: int) -> int:\n    return 2 * x\n", 0),
+        ("def double(x: int) -> str:\n    return 2 * x\n", 1),  # a wrong type
+        ("def double(x):\n    return 2 * x\n", 1),  # untyped: [tool.mypy] refuses it
+    ],
+    ids=["typed", "wrong-type", "untyped"],
+)
+def test_ci_lint_step_fails_on_a_type_error(tmp_path: Path, source: str, code: int) -> None:
+    """The step as scripts/test-all runs it, with pyproject.toml's [tool.mypy], on a scratch
+    package (the real one is checked by the step itself: seconds here, not a full mypy run)."""
+    (tmp_path / "dbadmin").mkdir()
+    (tmp_path / "dbadmin" / "__init__.py").write_text(source)
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    (tmp_path / ".venv-X" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv-X" / "bin" / "mypy").symlink_to(Path(sys.executable).parent / "mypy")
+    res = subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\ntested=(X)\n{_mypy_step()}\necho ok\n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == code, res.stdout + res.stderr
+    if code:
+        assert "error:" in res.stdout and "ok" not in res.stdout.splitlines()
+    else:
+        assert res.stdout.splitlines()[-1] == "ok"
+
+
+def test_no_private_name_is_imported_from_another_package() -> None:
+    """``from dbadmin.backup.x import _helper`` in dbadmin.migrate is a boundary crossed: make the
+    name public where it belongs, or move it to a shared module."""
+    crossings = []
+    for path in (REPO / "dbadmin").rglob("*.py"):
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (
+                isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dbadmin.")
+            ):
+                continue
+            assert node.module is not None
+            if node.module.split(".")[:2] == module.split(".")[:2]:
+                continue  # inside one package: its own business
+            crossings += [
+                f"{module}: from {node.module} import {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+    assert crossings == []
 
 
 def test_typer_contract_covers_every_core_module() -> None:
@@ -112,6 +175,16 @@ def test_typer_contract_covers_every_core_module() -> None:
             "cli/doctor.py",
             "import dbadmin.doctor",
             "The CLI reaches the capabilities through dbadmin.api",
+        ),
+        (
+            "slowlog/fingerprint.py",
+            "from dbadmin.slowlog import accumulate",
+            "No import cycle inside the other core packages",
+        ),
+        (
+            "audit/fixsql.py",
+            "from dbadmin.audit import context",
+            "No import cycle inside the other core packages",
         ),
     ],
 )

@@ -648,6 +648,8 @@ def test_from_json_accepts_every_wrapping(tmp_path: Path, cli: Cli) -> None:
         "object.json": json.dumps(plan[0]),
         "bare_node.json": json.dumps(plan[0]["Plan"]),
         "resultset.json": json.dumps([{"QUERY PLAN": plan}]),
+        # a client that exports the json column as text (found by mypy: it raised TypeError)
+        "resultset_text.json": json.dumps([{"QUERY PLAN": json.dumps(plan)}]),
         "psql.txt": "                QUERY PLAN\n-------------------------------\n"
         + "\n".join(f" {line} +" for line in json.dumps(plan, indent=2).splitlines())
         + "\n(1 row)\n",

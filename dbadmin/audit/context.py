@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbadmin.audit.fixsql import ident, qualified
 from dbadmin.health.session import CheckUnknown, Session
 
 DEFAULT_APP_ROLE = "app_user"
 APP_ROLE_ENV = "DBADMIN_APP_ROLE"
 ALLOWED_ROLES_ENV = "DBADMIN_AUDIT_ALLOWED_ROLES"
-APP_SETTING = "app.user_id"  # the session setting the policies read
 SAMPLE_LIMIT = 100  # values read per column by --sample
 
 __all__ = ["Audit", "AuditOptions", "AuditSession", "CheckUnknown", "Facts"]
@@ -34,7 +34,6 @@ class AuditSession(Session):
 
     def sample(self, schema: str, table: str, column: str, limit: int) -> list[str]:
         """At most ``limit`` non-null values of one column as text (sensitive_sample.sql)."""
-        from dbadmin.audit.fixsql import ident, qualified
         from dbadmin.sql import load
 
         template = load(self.sql_group, "sensitive_sample", self.major or 14)

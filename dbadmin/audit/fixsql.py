@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dbadmin.audit.context import APP_SETTING
-
+APP_SETTING = "app.user_id"  # the session setting the policies read
 RELKIND_WORD = {
     "r": "TABLE",
     "p": "TABLE",

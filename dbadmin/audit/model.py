@@ -70,7 +70,7 @@ class AuditCheck:
 def judged(name: str, findings: Iterable[Finding], ok_summary: str, advice: str = "") -> AuditCheck:
     """The check result for ``findings``: OK with ``ok_summary`` when there are none, else the
     worst status, the first finding's message and how many more there are."""
-    found = tuple(sorted(findings, key=lambda f: -f.status.severity))
+    found = tuple(sorted(findings, key=lambda f: -f.status.severity.rank))
     if not found:
         return AuditCheck(name, Status.OK, ok_summary)
     more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""

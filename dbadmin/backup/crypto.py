@@ -20,9 +20,16 @@ import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 from dbadmin.errors import ProblemFound, UsageError
+
+
+class ByteReader(Protocol):
+    """What decryption reads from: a file, a store's download, a hashing wrapper around one."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
 
 FORMAT = "dbadmin-aes256gcm-v1"
 ALGORITHM = "AES-256-GCM"
@@ -150,7 +157,7 @@ class Encryptor:
         }
 
 
-def decrypt_stream(key: BackupKey, info: dict[str, Any], source: IO[bytes]) -> Iterator[bytes]:
+def decrypt_stream(key: BackupKey, info: dict[str, Any], source: ByteReader) -> Iterator[bytes]:
     """Plaintext chunks of an encrypted stream described by ``info`` (the manifest's
     ``encryption``); raises :class:`DecryptionFailed` on a wrong key or changed byte."""
     from cryptography.exceptions import InvalidTag
@@ -185,7 +192,7 @@ def decrypt_stream(key: BackupKey, info: dict[str, Any], source: IO[bytes]) -> I
         current, index = following, index + 1
 
 
-def _read_full(source: IO[bytes], size: int) -> bytes:
+def _read_full(source: ByteReader, size: int) -> bytes:
     buf = bytearray()
     while len(buf) < size:
         chunk = source.read(size - len(buf))

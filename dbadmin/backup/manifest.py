@@ -567,23 +567,5 @@ def directory_lock(
         os.close(fd)
 
 
-def lock_is_free(directory: Path) -> bool:
-    lock_file = directory / LOCK_NAME
-    if not lock_file.exists():
-        return True
-    try:
-        fd = os.open(lock_file, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False  # a link or an unreadable file: whatever it is, not a free lock
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

@@ -236,7 +236,12 @@ def run_tool(
         hooks.on_spawn(proc.pid)
     # a blocking wait in a thread sees the exit at once (Popen.wait(timeout) polls every 50 ms)
     exited = threading.Event()
-    waiter = threading.Thread(target=lambda: (proc.wait(), exited.set()), daemon=True)
+
+    def wait_exit() -> None:
+        proc.wait()
+        exited.set()
+
+    waiter = threading.Thread(target=wait_exit, daemon=True)
     waiter.start()
     try:
         while not exited.wait(poll_interval if deadline is None else deadline.wait(poll_interval)):

@@ -127,6 +127,7 @@ def plain_opener(
     def opened() -> Iterator[IO[bytes]]:
         with open_checked(store, item, key) as raw:
             buffered = io.BufferedReader(raw, DOWNLOAD_CHUNK)
+            # GzipFile reads like an IO[bytes]; typeshed declares it a BufferedIOBase only
             yield gzip.GzipFile(fileobj=buffered, mode="rb") if gz else buffered  # type: ignore[misc]
             buffered.detach()
             raw.drain()

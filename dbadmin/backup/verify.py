@@ -123,14 +123,14 @@ def verify_backup(
                 analyze=False,  # the scratch database is dropped right after
             )
             try:
-                result = _restore_creating_roles(
+                restored = _restore_creating_roles(
                     settings, plan, server, pg_bin, allow_relay, notice, roles=scratch_url is None
                 )
             except ExternalToolError as exc:
                 checks.append(Check("restore-test", False, exc.one_line()))
                 problems.append(f"restore into scratch database failed: {exc.what}")
             else:
-                counts = result.row_counts
+                counts = restored.row_counts
                 mismatches = compare_counts(manifest.row_counts, counts)
                 checks.append(
                     Check(

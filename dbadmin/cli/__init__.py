@@ -21,6 +21,7 @@ from dbadmin.errors import DbadminError
 
 if TYPE_CHECKING:
     from typer._click import Command, HelpFormatter
+    from typer._click import Context as ClickContext
 
 
 class _Lazy(NamedTuple):
@@ -127,16 +128,16 @@ class _LazyGroup(TyperGroup):
     """The root group: lists ``_COMMANDS`` without importing them; imports a command's module
     when it runs, or when its help or completions are asked for."""
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+    def list_commands(self, ctx: ClickContext) -> list[str]:
         return list(COMMAND_ORDER)
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:  # type: ignore[override]
+    def get_command(self, ctx: ClickContext, cmd_name: str) -> Command | None:
         if cmd_name in _COMMANDS and cmd_name not in self.commands:
             self.add_command(_load(cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
 
-    def resolve_command(  # type: ignore[override]
-        self, ctx: typer.Context, args: list[str]
+    def resolve_command(
+        self, ctx: ClickContext, args: list[str]
     ) -> tuple[str | None, Command | None, list[str]]:
         if args and args[0] not in _COMMANDS and self.suggest_commands:
             # An unknown name: Typer's "Did you mean ...?" looks in self.commands, so load all.

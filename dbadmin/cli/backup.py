@@ -55,6 +55,8 @@ from dbadmin.cli.options import (
 from dbadmin.cli.restore import restore
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dbadmin.backup.create import BackupResult
     from dbadmin.backup.manifest import BackupManifest
 
@@ -153,7 +155,7 @@ def _print_summary(result: BackupResult) -> None:
 
 
 # --- list ----------------------------------------------------------------------------------------
-def print_backup_table(where: str, rows: list[tuple[str, ...]], *, wide: bool = False) -> None:
+def print_backup_table(where: str, rows: Sequence[tuple[str, ...]], *, wide: bool = False) -> None:
     """Backup names are copied into `restore`/`verify`: never wrapped or cut."""
     from dbadmin.render import fit_table, key_col, num_col, text_col
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+from typer._click import Context as ClickContext
 
 from dbadmin.errors import DbadminError, ExitCode, UsageError
 
@@ -48,7 +49,7 @@ class AppState:
     settings: Settings | None = None
 
 
-def state(ctx: typer.Context) -> AppState:
+def state(ctx: ClickContext) -> AppState:
     root = ctx.find_root()
     if not isinstance(root.obj, AppState):
         root.obj = AppState(debug=_env_debug())
@@ -335,6 +336,7 @@ def handle_errors(func: F) -> F:
                 print_traceback(exc, args, kwargs)
             raise fail(scrub_known(message, args, kwargs), code) from None
 
+    # functools.wraps gives wrapper func's signature (Typer reads it); mypy cannot see that
     return wrapper  # type: ignore[return-value]
 
 
@@ -394,9 +396,9 @@ def known_secrets(app_state: AppState | None) -> tuple[str, ...]:
 
 def _state_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> AppState | None:
     """The invocation's state from a command's arguments. Commands loaded by the root group get
-    Click's own Context, the base class of ``typer.Context`` (vendored or not): look for that."""
+    Click's own Context (typer._click's), the base class of ``typer.Context``: look for that."""
     for value in (*args, *kwargs.values()):
-        if isinstance(value, typer.Context.__bases__[0]):
+        if isinstance(value, ClickContext):
             return state(value)
     return None
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer._click.exceptions import UsageError as ClickUsageError  # Typer 0.28 vendors Click
 from typer.core import TyperGroup
 
 from dbadmin.cli.common import (
@@ -42,11 +43,6 @@ from dbadmin.cli.options import (
     WideOpt,
 )
 from dbadmin.errors import DbadminError, UsageError
-
-try:  # recent Typer vendors Click as typer._click; older Typer depends on click
-    from typer._click.exceptions import UsageError as ClickUsageError  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the installed Typer
-    from click.exceptions import UsageError as ClickUsageError  # type: ignore[no-redef]
 
 if TYPE_CHECKING:
     from dbadmin.health.model import CheckResult, HealthReport

@@ -75,7 +75,10 @@ def status(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     else:
         console = out_console()
         for key, value in doc.items():
-            shown = {True: "yes", False: "no", None: "-"}.get(value, value)  # type: ignore[arg-type]
+            if isinstance(value, bool):  # not a dict lookup: pid 1 == True would show "yes"
+                shown = "yes" if value else "no"
+            else:
+                shown = "-" if value is None else str(value)
             console.print(f"[bold]{key:12}[/bold] {shown}", highlight=False)
     if not found.running:
         raise typer.Exit(LSB_NOT_RUNNING)

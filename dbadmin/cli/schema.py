@@ -166,8 +166,8 @@ def show(
         )
         constraints = [(c.name, c.type, c.definition) for c in t.constraints]
         if constraints:
-            columns = (text_col("name"), key_col("type"), text_col("definition", markup=False))
-            console.print(fit_table("constraints", columns, constraints), crop=False)
+            shape = (text_col("name"), key_col("type"), text_col("definition", markup=False))
+            console.print(fit_table("constraints", shape, constraints), crop=False)
 
 
 @app.command()

@@ -216,7 +216,7 @@ def capture_runs(
     """
     import psycopg2
 
-    from dbadmin.db import raw_connection
+    from dbadmin.db import fetch_one, raw_connection
     from dbadmin.explain.deadline import StatementDeadline
 
     for guc in set_options or {}:
@@ -242,7 +242,7 @@ def capture_runs(
                     "current_setting('server_version_num')::int, current_setting('server_version')",
                     (timeout, timeout),
                 )
-                row = cur.fetchone()
+                row = fetch_one(cur)
                 version_num, version = int(row[2]), str(row[3]).split()[0]
                 for guc, value in (set_options or {}).items():
                     session.execute(cur, "SELECT set_config(%s, %s, true)", (guc, value))
@@ -266,7 +266,7 @@ def capture_runs(
                         raise _explain_error(
                             exc, sql, len(prefix), timeout_s, bool(query.named or query.positional)
                         ) from None
-                    docs.append(_document(cur.fetchone()[0]))
+                    docs.append(_document(fetch_one(cur)[0]))
                     if runs > 1:
                         session.execute(cur, "ROLLBACK TO SAVEPOINT dbadmin_run")
                 stats = _relation_stats(session, cur, docs[0])

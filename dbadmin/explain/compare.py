@@ -187,6 +187,8 @@ def compare_plans(
             changes.append(
                 ShapeChange("added", None, cur_nodes[j]["id"], None, cur_nodes[j]["label"])
             )
+    old_total: float | None  # None: a plan without the figure (an old baseline, no ANALYZE)
+    new_total: float | None
     if baseline.get("execution_ms") is not None and current.execution_ms is not None:
         metric, old_total, new_total, floor = (
             "execution_ms",

@@ -10,6 +10,7 @@ from html import escape
 
 from dbadmin.explain.analyze import NodeMetrics, PlanAnalysis, share_level
 from dbadmin.render import human_ms
+from dbadmin.severity import Severity
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#1d1f21}
@@ -31,7 +32,12 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em}
 """
 
 
-_SHARE_CLASS = {"critical": "high", "warning": "high", "info": "mid", None: "low"}
+_SHARE_CLASS = {
+    Severity.CRITICAL: "high",
+    Severity.WARNING: "high",
+    Severity.INFO: "mid",
+    None: "low",
+}
 
 
 def _class(share: float | None) -> str:

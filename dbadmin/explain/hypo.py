@@ -73,8 +73,8 @@ def verify_index_proposals(
     for finding in analysis.findings:
         if id(finding) not in verdicts:
             findings.append(finding)
-        elif verdicts[id(finding)] is not None:
-            findings.append(verdicts[id(finding)])  # type: ignore[arg-type]
+        elif (verdict := verdicts[id(finding)]) is not None:
+            findings.append(verdict)
     return dataclasses.replace(analysis, findings=tuple(findings))
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-SEVERITIES = ("info", "warning", "critical")
-SLOW_SHARES = ((0.90, "critical"), (0.40, "warning"), (0.10, "info"))
+from dbadmin.severity import Severity
+
+SEVERITIES = (Severity.INFO, Severity.WARNING, Severity.CRITICAL)  # a finding's, mildest first
+SLOW_SHARES = ((0.90, Severity.CRITICAL), (0.40, Severity.WARNING), (0.10, Severity.INFO))
 
 
-def share_level(share: float | None) -> str | None:
+def share_level(share: float | None) -> Severity | None:
     """The SLOW_SHARES level a node's share of the time reaches (limit included), else None.
 
     The plan renderers colour their bars by it; a slow-node finding needs the share to exceed
@@ -73,7 +75,7 @@ class NodeMetrics:
 @dataclass(frozen=True)
 class Finding:
     kind: str  # the rule that made it (see dbadmin/explain/rules/)
-    severity: str  # info warning critical
+    severity: Severity  # INFO, WARNING or CRITICAL (in JSON: "info", "warning", "critical")
     node_id: int | None
     title: str
     detail: str

@@ -127,7 +127,7 @@ def _find_top(data: Any, source: str) -> dict[str, Any]:
         elif isinstance(data, dict) and "QUERY PLAN" in data and "Plan" not in data:
             data = data["QUERY PLAN"]
             if isinstance(data, str):
-                data = _decode(data, source)
+                data = _decode(data, data, source)
         else:
             break
     if isinstance(data, dict) and "Plan" in data:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbadmin.explain.analyze import NodeMetrics, PlanAnalysis, share_level
 from dbadmin.render import human_ms, human_rows
+from dbadmin.severity import Severity
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -18,8 +19,13 @@ if TYPE_CHECKING:
     from dbadmin.render import FittedTable
 
 BAR_WIDTH = 12
-SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
-SHARE_STYLE = {"critical": "bold red", "warning": "bold red", "info": "yellow", None: "green"}
+SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+SHARE_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.WARNING: "bold red",
+    Severity.INFO: "yellow",
+    None: "green",
+}
 
 
 def share_style(share: float | None) -> str:
@@ -44,7 +50,7 @@ def node_line(node: NodeMetrics, analysis: PlanAnalysis) -> str:
     if analysis.analyzed:
         parts.append(f"{human_ms(node.exclusive_ms):>10}")
     relation = (
-        f"[dim]{escape(node.parent_relationship)}:[/] "
+        f"[dim]{escape(node.parent_relationship or '')}:[/] "
         if node.subplan_name or node.parent_relationship in {"InitPlan", "SubPlan"}
         else ""
     )

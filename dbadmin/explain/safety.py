@@ -17,8 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from dbadmin.errors import UsageError
+
+if TYPE_CHECKING:  # pglast is imported only when a statement is checked
+    from pglast.ast import FuncCall, RawStmt
 
 # Functions whose effect survives ROLLBACK, with what survives (shown in the refusal).
 SURVIVES_ROLLBACK: dict[str, str] = {
@@ -129,14 +133,16 @@ def statement_effects(sql: str) -> StatementEffects:
     return StatementEffects(read_only=_plain_select(stmt), side_effects=_called(parsed))
 
 
-def _called(tree: object) -> tuple[str, ...]:
-    from pglast.visitors import Visitor
+def _called(tree: tuple[RawStmt, ...]) -> tuple[str, ...]:
+    from pglast.visitors import Ancestor, Visitor
 
     found: list[str] = []
 
-    class Calls(Visitor):  # type: ignore[misc]
-        def visit_FuncCall(self, ancestors: object, node: object) -> None:
-            name = node.funcname[-1].sval.lower()  # type: ignore[attr-defined]
+    class Calls(Visitor):
+        def visit_FuncCall(self, ancestors: Ancestor, node: FuncCall) -> None:
+            if not node.funcname:
+                return
+            name = node.funcname[-1].sval.lower()
             if _survives(name) and name not in found:
                 found.append(name)
 

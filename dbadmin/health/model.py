@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from dbadmin.severity import Severity
+
 
 class Status(Enum):
     OK = "OK"
@@ -20,21 +22,17 @@ class Status(Enum):
         return _EXIT[self]
 
     @property
-    def severity(self) -> int:
-        """Ordering for "worst": CRITICAL > WARNING > UNKNOWN > OK.
-
-        A real CRITICAL finding must not be hidden behind an UNKNOWN from another check, so
-        UNKNOWN ranks below WARNING even though its exit code (3) is numerically higher.
-        """
-        return _SEVERITY[self]
+    def severity(self) -> Severity:
+        """The shared severity (explain's findings have the same type); its ``rank`` orders
+        statuses for "worst", UNKNOWN below WARNING."""
+        return Severity(self.value.lower())
 
 
 _EXIT = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 3}
-_SEVERITY = {Status.OK: 0, Status.UNKNOWN: 1, Status.WARNING: 2, Status.CRITICAL: 3}
 
 
 def worst(statuses: Iterable[Status]) -> Status:
-    return max(statuses, key=lambda s: s.severity, default=Status.OK)
+    return max(statuses, key=lambda s: s.severity.rank, default=Status.OK)
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ class Verdict:
             return self.error
         bad = [c for c in self.checks if c.status is not Status.OK]
         ok = len(self.checks) - len(bad)
-        bad.sort(key=lambda c: -c.status.severity)
+        bad.sort(key=lambda c: -c.status.severity.rank)
         parts = [f"{c.name} {c.status.value} ({c.summary})" for c in bad]
         parts.append(f"{ok} of {len(self.checks)} checks OK")
         return "; ".join(parts)

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dbadmin.db import fetch_one
 from dbadmin.errors import UsageError
 from dbadmin.health import queries
 from dbadmin.health.model import Status, worst
@@ -314,7 +315,7 @@ def _sample(
     with conn.cursor() as cur:
         cur.execute("SET LOCAL statement_timeout = 2000")
         cur.execute(queries.load("pool_server_view", major), {"application_name": app})
-        by_state, others = cur.fetchone()  # type: ignore[misc]
+        by_state, others = fetch_one(cur)
     conn.rollback()
     return {str(k): int(v) for k, v in (by_state or {}).items()}, int(others)
 
@@ -323,9 +324,9 @@ def _server_limits(conn: psycopg2.extensions.connection) -> tuple[int, int, int]
     with conn.cursor() as cur:
         cur.execute("SET LOCAL statement_timeout = 5000")
         cur.execute("SHOW server_version_num")
-        major = int(cur.fetchone()[0]) // 10000  # type: ignore[index]
+        major = int(fetch_one(cur)[0]) // 10000
         cur.execute(queries.load("connections", major), {})
-        _used, max_connections, reserved, _states = cur.fetchone()  # type: ignore[misc]
+        _used, max_connections, reserved, _states = fetch_one(cur)
     conn.rollback()
     return major, int(max_connections), int(reserved)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dbadmin import sql
 
 GROUP = "health"
-SQL_DIR = sql.SQL_ROOT / GROUP
 
 
 def load(name: str, major: int) -> str:

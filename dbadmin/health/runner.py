@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import DbadminError, UsageError
 from dbadmin.health.checks import CHECK_NAMES, CHECKS, check_latency
@@ -151,7 +151,8 @@ def run_health(settings: Settings, options: HealthOptions) -> HealthReport:
             )
 
         def reconnect() -> float | None:
-            kwargs = settings.url.connect_kwargs()
+            # libpq keywords: psycopg2's stub types them as **Any (as db.connect_raw passes them)
+            kwargs: dict[str, Any] = settings.url.connect_kwargs()
             kwargs["connect_timeout"] = str(max(2, min(attempt, math.floor(session.remaining()))))
             kwargs.setdefault("application_name", APPLICATION_NAME)
             began = time.perf_counter()

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbadmin.errors import ExternalToolError, UsageError
 from dbadmin.migrate.runtime import timeout_sql
@@ -100,7 +100,7 @@ def revisions_in(scripts: ScriptDirectory, spec: str) -> list[Script]:
     start, sep, end = spec.partition(":")
     if not sep:
         resolve_revision(scripts, spec)
-        return list(scripts.get_revisions(spec))  # type: ignore[arg-type]
+        return list(scripts.get_revisions(spec))
     for rev in (start, end):
         resolve_revision(scripts, rev)
     return list(reversed(list(scripts.iterate_revisions(end, start or "base"))))
@@ -186,7 +186,7 @@ def _run_squawk(
     exclude: Iterable[str],
     config: str | None,
     pg_version: str | None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     args = [binary, "--reporter", "json"]
     rules = [r for r in exclude if r]
     if rules:
@@ -216,7 +216,7 @@ def _run_squawk(
 
 
 def _finding(
-    script: Script, sql: str, raw: dict, error_rules: set[str] | frozenset[str]
+    script: Script, sql: str, raw: dict[str, Any], error_rules: set[str] | frozenset[str]
 ) -> LintFinding | None:
     lines = sql.splitlines()
     first = int(raw.get("line", 0))

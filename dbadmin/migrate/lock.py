@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
+from dbadmin.db import fetch_one
 from dbadmin.errors import ConfigError, ConnectError, OperationTimeout
 from dbadmin.migrate.runtime import LOCK_APPLICATION_NAME, LOCK_CLASSID, LOCK_OBJID
 from dbadmin.urls import scrub, scrub_sql
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import psycopg2.extensions
 
     from dbadmin.settings import Settings
+    from dbadmin.urls import DbUrl
 
 log = logging.getLogger("dbadmin.migrate")
 
@@ -82,7 +84,7 @@ class Blocker:
         return f"pid {self.pid} ({self.user or '?'}{app}, {self.state or '?'}{since}): {query}"
 
 
-def _direct_url_or_refuse(settings: Settings, purpose: str):  # type: ignore[no-untyped-def]
+def _direct_url_or_refuse(settings: Settings, purpose: str) -> DbUrl:
     url = settings.direct_url
     if url.is_pooler:
         raise ConfigError(
@@ -128,7 +130,7 @@ class AdvisoryLock:
         self.waited = 0.0
         self._use = threading.Lock()
 
-    def __enter__(self) -> AdvisoryLock:
+    def __enter__(self) -> Self:
         from dbadmin.db import connect_raw
 
         conn = connect_raw(
@@ -155,7 +157,7 @@ class AdvisoryLock:
         with self.conn.cursor() as cur:
             while True:
                 cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASSID, self.objid))
-                if cur.fetchone()[0]:
+                if fetch_one(cur)[0]:
                     self.waited = time.monotonic() - started
                     return
                 holder = self.holder()

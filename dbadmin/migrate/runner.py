@@ -179,15 +179,12 @@ def upgrade(
         for script in pending:
             lock.check_alive()
             log.info("applying %s (%s)", script.revision, _first_line(script.doc))
+
+            def apply_step(target: str = script.revision) -> None:
+                command.upgrade(bind_connection(config, settings, conn), target)
+
             attempts, duration = _with_retries(
-                options,
-                watch,
-                script.revision,
-                lambda target=script.revision: command.upgrade(
-                    bind_connection(config, settings, conn), target
-                ),
-                conn,
-                scripts,
+                options, watch, script.revision, apply_step, conn, scripts
             )
             checksums.record(conn, script, duration_ms=duration)
             conn.commit()
@@ -247,15 +244,12 @@ def downgrade(
             for script, target in steps or ():
                 lock.check_alive()
                 log.info("reverting %s (%s)", script.revision, _first_line(script.doc))
+
+                def revert_step(target: str = target) -> None:
+                    command.downgrade(bind_connection(config, settings, conn), target)
+
                 attempts, duration = _with_retries(
-                    options,
-                    watch,
-                    script.revision,
-                    lambda target=target: command.downgrade(
-                        bind_connection(config, settings, conn), target
-                    ),
-                    conn,
-                    scripts,
+                    options, watch, script.revision, revert_step, conn, scripts
                 )
                 done.append(
                     AppliedRevision(script.revision, _first_line(script.doc), duration, attempts)
@@ -276,7 +270,7 @@ def _linear_down_steps(
     if len(current) != 1:
         return None if current else []
     chain: list[Script] = []
-    script = scripts.get_revision(current[0])
+    script: Script | None = scripts.get_revision(current[0])
     while script is not None:
         down = script.down_revision
         if isinstance(down, (tuple, list)):

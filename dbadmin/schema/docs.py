@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from dbadmin.schema.docs_catalog import read_catalog
 from dbadmin.schema.docs_markdown import INDEX, render_pages
 from dbadmin.schema.docs_mermaid import Diagram, overview_diagrams
-from dbadmin.schema.docs_model import Catalog, _AsDict
+from dbadmin.schema.docs_model import AsDict, Catalog
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -31,7 +31,7 @@ DIFF_LINES_PER_FILE = 12
 
 
 @dataclass(frozen=True)
-class SchemaDocs(_AsDict):
+class SchemaDocs(AsDict):
     """The ``--format json`` document: the catalog and the overview diagrams."""
 
     catalog: Catalog
@@ -47,14 +47,14 @@ def build(settings: Settings, schemas: Sequence[str] = ()) -> SchemaDocs:
 
 
 @dataclass(frozen=True)
-class FileChange(_AsDict):
+class FileChange(AsDict):
     path: str
     status: str  # 'changed' | 'missing' (would be created) | 'stale' (would be removed)
     diff: tuple[str, ...]  # the first lines of a unified diff (changed pages)
 
 
 @dataclass(frozen=True)
-class DocsResult(_AsDict):
+class DocsResult(AsDict):
     out: str
     pages: int
     changes: tuple[FileChange, ...]  # what was (write) or would be (check) changed

@@ -30,9 +30,11 @@ from dbadmin.schema.docs_model import (
 )
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from dbadmin.settings import Settings
 
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 _CONSTRAINT_KINDS = {"p": "primary key", "u": "unique", "c": "check", "x": "exclusion"}
 
 
@@ -159,7 +161,7 @@ def _row(cls: type[T], r: dict[str, Any], **computed: Any) -> T:
     """A dataclass from the query row's columns of the same names (arrays as tuples)."""
     values = {
         f.name: tuple(r[f.name] or ()) if isinstance(r[f.name], list) else r[f.name]
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        for f in dataclasses.fields(cls)
         if f.name in r and f.name not in computed
     }
     return cls(**values, **computed)

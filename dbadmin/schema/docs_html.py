@@ -64,6 +64,7 @@ def _markdown() -> Any:
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    # RendererHTML has `rules`; markdown-it types md.renderer as a protocol without it
     rules: dict[str, Any] = md.renderer.rules  # type: ignore[attr-defined]
     default_fence = rules["fence"]
 

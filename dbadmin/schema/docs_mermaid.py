@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dbadmin.schema.docs_model import Catalog, ForeignKey, RelName, Table, _AsDict
+from dbadmin.schema.docs_model import AsDict, Catalog, ForeignKey, RelName, Table
 
 MAX_ENTITIES = 40  # more tables than this: one diagram per connected component
 _NOT_IN_QUOTES = re.compile(r'["%\\#`\ufeff]|[^\S ]|[\x00-\x1f\x7f]')
@@ -109,7 +109,7 @@ def entity(table: Table, label: str, *, all_columns: bool) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Diagram(_AsDict):
+class Diagram(AsDict):
     title: str
     tables: tuple[RelName, ...]
     relationships: int

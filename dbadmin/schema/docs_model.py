@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 
-class _AsDict:
+class AsDict:
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape (``--format json``): the dataclass fields, nested, tuples as lists."""
+        # a mixin of dataclasses only: mypy cannot see self as a dataclass instance
         return _plain(dataclasses.asdict(self))  # type: ignore[call-overload]
 
 
@@ -27,7 +28,7 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True, order=True)
-class RelName(_AsDict):
+class RelName(AsDict):
     """A schema-qualified name; shown as ``schema.name`` (unquoted: this is prose, not SQL)."""
 
     schema: str
@@ -38,7 +39,7 @@ class RelName(_AsDict):
 
 
 @dataclass(frozen=True)
-class Column(_AsDict):
+class Column(AsDict):
     name: str
     type: str
     nullable: bool
@@ -51,7 +52,7 @@ class Column(_AsDict):
 
 
 @dataclass(frozen=True)
-class Constraint(_AsDict):
+class Constraint(AsDict):
     name: str
     kind: str  # 'primary key' | 'unique' | 'check' | 'exclusion'
     definition: str
@@ -60,7 +61,7 @@ class Constraint(_AsDict):
 
 
 @dataclass(frozen=True)
-class ForeignKey(_AsDict):
+class ForeignKey(AsDict):
     name: str
     table: RelName  # the referencing table
     columns: tuple[str, ...]
@@ -74,7 +75,7 @@ class ForeignKey(_AsDict):
 
 
 @dataclass(frozen=True)
-class Index(_AsDict):
+class Index(AsDict):
     name: str
     definition: str
     unique: bool
@@ -85,7 +86,7 @@ class Index(_AsDict):
 
 
 @dataclass(frozen=True)
-class Trigger(_AsDict):
+class Trigger(AsDict):
     name: str
     definition: str
     enabled: bool
@@ -93,7 +94,7 @@ class Trigger(_AsDict):
 
 
 @dataclass(frozen=True)
-class Policy(_AsDict):
+class Policy(AsDict):
     name: str
     command: str
     permissive: bool
@@ -104,7 +105,7 @@ class Policy(_AsDict):
 
 
 @dataclass(frozen=True)
-class Partition(_AsDict):
+class Partition(AsDict):
     table: RelName
     parent: RelName
     bound: str
@@ -113,7 +114,7 @@ class Partition(_AsDict):
 
 
 @dataclass(frozen=True)
-class Stats(_AsDict):
+class Stats(AsDict):
     """Planner estimate and size: they change with the data, so pages show them only on request
     (``--stats``), rounded."""
 
@@ -122,7 +123,7 @@ class Stats(_AsDict):
 
 
 @dataclass(frozen=True)
-class Relation(_AsDict):
+class Relation(AsDict):
     """What tables and views have in common."""
 
     ref: RelName
@@ -156,7 +157,7 @@ class View(Relation):
 
 
 @dataclass(frozen=True)
-class EnumType(_AsDict):
+class EnumType(AsDict):
     ref: RelName
     comment: str | None
     labels: tuple[str, ...]
@@ -164,7 +165,7 @@ class EnumType(_AsDict):
 
 
 @dataclass(frozen=True)
-class Domain(_AsDict):
+class Domain(AsDict):
     ref: RelName
     comment: str | None
     base_type: str
@@ -175,13 +176,13 @@ class Domain(_AsDict):
 
 
 @dataclass(frozen=True)
-class SchemaInfo(_AsDict):
+class SchemaInfo(AsDict):
     name: str
     comment: str | None
 
 
 @dataclass(frozen=True)
-class Catalog(_AsDict):
+class Catalog(AsDict):
     """The documented part of one database."""
 
     schemas: tuple[SchemaInfo, ...]

@@ -82,11 +82,11 @@ class SchemaReport:
 
 
 def show(settings: Settings, table: str | None = None) -> SchemaReport:
-    from dbadmin.db import raw_connection
+    from dbadmin.db import fetch_one, raw_connection
 
     with raw_connection(settings) as conn, conn.cursor() as cur:
         cur.execute("SELECT current_database(), current_setting('server_version')")
-        database, version = cur.fetchone()
+        database, version = fetch_one(cur)
         cur.execute(load_sql("tables"))
         tables = cur.fetchall()
         if table is not None:

@@ -45,22 +45,20 @@ ROLES = ("user", "assistant")
 ZIPF_S = 1.1
 
 
-def _zipf_cum_weights(rng: random.Random, n: int) -> list[float]:
+def zipf_cum_weights(rng: random.Random, n: int) -> list[float]:
     """Cumulative power-law weights over ``n`` items in a seeded random rank order."""
     ranks = list(range(1, n + 1))
     rng.shuffle(ranks)
     return list(itertools.accumulate(1.0 / r**ZIPF_S for r in ranks))
 
 
-def _pick(rng: random.Random, cum: list[float], n: int) -> list[int]:
+def pick_weighted(rng: random.Random, cum: list[float], n: int) -> list[int]:
     total = cum[-1]
     rand = rng.random
     return [bisect.bisect_left(cum, rand() * total) for _ in range(n)]
 
 
-def _recent_ms(
-    rng: random.Random, now_ms: int, days: float, n: int, skew: float = 2.0
-) -> list[int]:
+def recent_ms(rng: random.Random, now_ms: int, days: float, n: int, skew: float = 2.0) -> list[int]:
     """Moments in the last ``days`` days, denser near now (skew > 1)."""
     span = int(days * DAY_MS)
     rand = rng.random
@@ -159,7 +157,7 @@ class AppTable(ABC):
         return self.times.timestamptz(millis)
 
 
-def _users(reader: DbReader, table: Table) -> tuple[list[str], list[int]]:
+def existing_users(reader: DbReader, table: Table) -> tuple[list[str], list[int]]:
     """Existing users (id text, created_at ms), ordered by id."""
     schema = f'"{table.schema}".' if table.schema else ""
     rows = reader.rows(
@@ -169,6 +167,6 @@ def _users(reader: DbReader, table: Table) -> tuple[list[str], list[int]]:
     return [r[0] for r in rows], [int(r[1]) for r in rows]
 
 
-def _has_table(reader: DbReader, table: Table, name: str) -> bool:
+def has_table(reader: DbReader, table: Table, name: str) -> bool:
     schema = table.schema or "public"
     return bool(reader.rows("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{name}"',))[0][0])

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, ClassVar
 from dbadmin.seed.app_base import (
     HOUR_MS,
     AppTable,
-    _has_table,
-    _pick,
-    _recent_ms,
-    _users,
-    _zipf_cum_weights,
+    existing_users,
+    has_table,
+    pick_weighted,
+    recent_ms,
+    zipf_cum_weights,
 )
 from dbadmin.seed.copy import NULL, escape
 from dbadmin.seed.text import DAY_MS, WORDS, phrase
@@ -125,7 +125,7 @@ class ChapterProgress(AppTable):
 
     def setup(self, reader: DbReader) -> None:
         schema = f'"{self.table.schema}".' if self.table.schema else ""
-        user_ids, user_created = _users(reader, self.table)
+        user_ids, user_created = existing_users(reader, self.table)
         chapters = [
             str(r[0])
             for r in reader.rows(
@@ -139,7 +139,7 @@ class ChapterProgress(AppTable):
             for r in reader.rows(f"SELECT user_id::text, chapter_id FROM {schema}chapter_progress")
         }
         rng = self.rng("plan")
-        cum = _zipf_cum_weights(rng, len(user_ids))
+        cum = zipf_cum_weights(rng, len(user_ids))
         weights = [b - a for a, b in zip([0.0, *cum[:-1]], cum, strict=True)]
         total_w = sum(weights)
         room = len(user_ids) * len(chapters) - len(existing)
@@ -231,7 +231,7 @@ class ContentMetadata(AppTable):
     def setup(self, reader: DbReader) -> None:
         schema = f'"{self.table.schema}".' if self.table.schema else ""
         slugs: list[str] = []
-        if _has_table(reader, self.table, "chapters"):
+        if has_table(reader, self.table, "chapters"):
             slugs = [r[0] for r in reader.rows(f"SELECT slug FROM {schema}chapters ORDER BY id")]
         self.slugs = slugs or [f"{w}-{i}" for i, w in enumerate(WORDS[:40])]
         self.first_id = self.next_id(reader)
@@ -241,7 +241,7 @@ class ContentMetadata(AppTable):
         ids = list(range(self.first_id + start, self.first_id + start + n))
         chapters = [rng.choice(self.slugs) for _ in range(n)]
         sections = [f"{rng.choice(WORDS)}-{rng.choice(WORDS)}" for _ in range(n)]
-        created = _recent_ms(rng, self.now_ms, 365, n, 1.0)
+        created = recent_ms(rng, self.now_ms, 365, n, 1.0)
         return {
             "id": [str(i) for i in ids],
             "chapter": [escape(c[:200]) for c in chapters],
@@ -278,7 +278,7 @@ class Embeddings(AppTable):
     def setup(self, reader: DbReader) -> None:
         schema = f'"{self.table.schema}".' if self.table.schema else ""
         slugs: list[str] = []
-        if _has_table(reader, self.table, "chapters"):
+        if has_table(reader, self.table, "chapters"):
             slugs = [r[0] for r in reader.rows(f"SELECT slug FROM {schema}chapters ORDER BY id")]
         self.slugs = slugs or [f"{w}-{i}" for i, w in enumerate(WORDS[:40])]
         rng = self.rng("chunks")
@@ -290,7 +290,7 @@ class Embeddings(AppTable):
 
     def produce(self, start: int, n: int) -> dict[str, list[str]]:
         rng = self.rng("rows", start)
-        created = _recent_ms(rng, self.now_ms, 180, n, 1.5)
+        created = recent_ms(rng, self.now_ms, 180, n, 1.5)
         return {
             "id": [str(i) for i in range(self.first_id + start, self.first_id + start + n)],
             "chapter": [escape(rng.choice(self.slugs)[:200]) for _ in range(n)],
@@ -347,13 +347,13 @@ class Analytics(AppTable):
     def setup(self, reader: DbReader) -> None:
         schema = f'"{self.table.schema}".' if self.table.schema else ""
         self.user_ids: list[str] = []
-        if _has_table(reader, self.table, "users"):
-            self.user_ids = _users(reader, self.table)[0]
+        if has_table(reader, self.table, "users"):
+            self.user_ids = existing_users(reader, self.table)[0]
         self.cum = (
-            _zipf_cum_weights(self.rng("weights"), len(self.user_ids)) if self.user_ids else []
+            zipf_cum_weights(self.rng("weights"), len(self.user_ids)) if self.user_ids else []
         )
         self.conv_ids = array("q")
-        if _has_table(reader, self.table, "conversations"):
+        if has_table(reader, self.table, "conversations"):
             for (conv_id,) in reader.stream(f"SELECT id FROM {schema}conversations ORDER BY id"):
                 self.conv_ids.append(conv_id)
         self.first_id = self.next_id(reader)
@@ -374,7 +374,7 @@ class Analytics(AppTable):
         days = rng.choices(self.days, cum_weights=self.day_cum, k=n)
         hours = rng.choices(range(24), cum_weights=self.hour_cum, k=n)
         moments = [d + h * HOUR_MS + rr(HOUR_MS) for d, h in zip(days, hours, strict=True)]
-        users = _pick(rng, self.cum, n) if self.cum else [-1] * n
+        users = pick_weighted(rng, self.cum, n) if self.cum else [-1] * n
         chat = ("message_sent", "chat_opened")
         convs = self.conv_ids
         meta = []

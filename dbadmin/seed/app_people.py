@@ -13,11 +13,11 @@ from dbadmin.seed.app_base import (
     HOUR_MS,
     ROLES,
     AppTable,
-    _has_table,
-    _pick,
-    _recent_ms,
-    _users,
-    _zipf_cum_weights,
+    existing_users,
+    has_table,
+    pick_weighted,
+    recent_ms,
+    zipf_cum_weights,
 )
 from dbadmin.seed.copy import NULL, escape
 from dbadmin.seed.text import DAY_MS, FIRST_NAMES, LAST_NAMES, WORDS, phrase, uuid_text
@@ -55,7 +55,7 @@ class Users(AppTable):
         firsts = [ch(FIRST_NAMES) for _ in range(n)]
         lasts = [ch(LAST_NAMES) for _ in range(n)]
         # sign-ups over two years, growing: more recent ones are denser
-        created = _recent_ms(rng, self.now_ms, 730, n, skew=1.6)
+        created = recent_ms(rng, self.now_ms, 730, n, skew=1.6)
         last_login = [
             NULL if rand() < 0.1 else c + int((self.now_ms - c) * (1 - rand() ** 3))
             for c in created
@@ -74,7 +74,7 @@ class Users(AppTable):
             "language_preference": rng.choices(self.LANGS, k=n),
             "theme_preference": ["dark" if rand() < 0.4 else "light" for _ in range(n)],
             "created_at": self.ts(created),
-            "last_login": [v if v is NULL else self.ts([v])[0] for v in last_login],
+            "last_login": [self.ts([v])[0] if isinstance(v, int) else NULL for v in last_login],
         }
 
 
@@ -107,10 +107,10 @@ class Tasks(AppTable):
         }
 
     def setup(self, reader: DbReader) -> None:
-        self.user_ids, self.user_created = _users(reader, self.table)
+        self.user_ids, self.user_created = existing_users(reader, self.table)
         if not self.user_ids:
             raise Unfillable("tasks need users, and users has no rows")
-        self.cum = _zipf_cum_weights(self.rng("weights"), len(self.user_ids))
+        self.cum = zipf_cum_weights(self.rng("weights"), len(self.user_ids))
         self.first_id = self.next_id(reader)
         rng = self.rng("pools")
         self.titles = [
@@ -122,11 +122,11 @@ class Tasks(AppTable):
     def produce(self, start: int, n: int) -> dict[str, list[str]]:
         rng = self.rng("rows", start)
         rand, rr = rng.random, rng.randrange
-        users = _pick(rng, self.cum, n)
+        users = pick_weighted(rng, self.cum, n)
         now = self.now_ms
         created = [
             max(self.user_created[u] + 1, c)
-            for u, c in zip(users, _recent_ms(rng, now, 180, n, 1.5), strict=True)
+            for u, c in zip(users, recent_ms(rng, now, 180, n, 1.5), strict=True)
         ]
         # older tasks are more often done
         completed = [rand() < 0.15 + 0.6 * min(1.0, (now - c) / (120 * DAY_MS)) for c in created]
@@ -141,7 +141,7 @@ class Tasks(AppTable):
             ],
             "completed": ["t" if c else "f" for c in completed],
             "priority": rng.choices(PRIORITIES, cum_weights=(20, 70, 100), k=n),  # 20/50/30 %
-            "due_date": [NULL if d is NULL else self.ts([d])[0] for d in due],
+            "due_date": [self.ts([d])[0] if isinstance(d, int) else NULL for d in due],
             "created_at": self.ts(created),
             "updated_at": self.ts(updated),
         }
@@ -163,9 +163,9 @@ class Conversations(AppTable):
         }
 
     def setup(self, reader: DbReader) -> None:
-        self.user_ids, self.user_created = _users(reader, self.table)
+        self.user_ids, self.user_created = existing_users(reader, self.table)
         self.cum = (
-            _zipf_cum_weights(self.rng("weights"), len(self.user_ids)) if self.user_ids else []
+            zipf_cum_weights(self.rng("weights"), len(self.user_ids)) if self.user_ids else []
         )
         self.first_id = self.next_id(reader)
 
@@ -173,9 +173,9 @@ class Conversations(AppTable):
         rng = self.rng("rows", start)
         rand, ch, bits = rng.random, rng.choice, rng.getrandbits
         now = self.now_ms
-        users = _pick(rng, self.cum, n) if self.cum else [-1] * n
+        users = pick_weighted(rng, self.cum, n) if self.cum else [-1] * n
         anonymous = [u < 0 or rand() < 0.15 for u in users]
-        created = _recent_ms(rng, now, 90, n, 1.8)
+        created = recent_ms(rng, now, 90, n, 1.8)
         created = [
             c if anon else max(c, self.user_created[u] + 1)
             for c, u, anon in zip(created, users, anonymous, strict=True)
@@ -250,7 +250,7 @@ class Messages(AppTable):
         self.lengths = self._lengths(len(self.conv_ids))
         self.first_id = self.next_id(reader)
         slugs: list[str] = []
-        if _has_table(reader, self.table, "chapters"):
+        if has_table(reader, self.table, "chapters"):
             slugs = [r[0] for r in reader.rows(f"SELECT slug FROM {schema}chapters ORDER BY id")]
         self._pools(slugs or [f"{w}-{i}" for i, w in enumerate(WORDS[:40])])
         self.offsets = array("q", itertools.accumulate(self.lengths, initial=0))  # first rows

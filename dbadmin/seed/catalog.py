@@ -11,7 +11,7 @@ Read once per seed with a handful of catalog queries (``dbadmin/sql/seed/``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbadmin.sql import load
 
@@ -99,7 +99,9 @@ class Catalog:
         return found
 
 
-def _rows(conn: psycopg2.extensions.connection, name: str, params: dict[str, object]) -> list:
+def _rows(
+    conn: psycopg2.extensions.connection, name: str, params: dict[str, object]
+) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
         cur.execute(load("seed", name, 14), params)
         return cur.fetchall()
@@ -171,7 +173,7 @@ class _TypeResolver:
 
     def __init__(self, conn: psycopg2.extensions.connection) -> None:
         self.conn = conn
-        self.rows: dict[int, tuple] = {}
+        self.rows: dict[int, tuple[Any, ...]] = {}
 
     def fetch(self, oids: set[int]) -> None:
         while oids := {o for o in oids if o and o not in self.rows}:

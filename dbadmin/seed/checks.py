@@ -55,6 +55,7 @@ class ColumnCheck:
             if old is None:
                 return True
             try:
+                # a number against a text bound is possible: the TypeError below handles it
                 return (new > old) if larger else (new < old)  # type: ignore[operator]
             except TypeError:
                 return True
@@ -96,7 +97,7 @@ def parse_check(
     pairs: list[OrderedPair] | None = None,
 ) -> None:
     """Fold one CHECK expression into per-column rules (and ordered pairs of columns)."""
-    from pglast import parse_sql
+    from pglast import ast, parse_sql
     from pglast.parser import ParseError
 
     text = sqltext.strip()
@@ -105,7 +106,10 @@ def parse_check(
     if text.upper().endswith("NOT VALID"):
         text = text[: -len("NOT VALID")].strip()
     try:
-        expr = parse_sql(f"SELECT {text}")[0].stmt.targetList[0].val
+        stmt = parse_sql(f"SELECT {text}")[0].stmt
+        if not isinstance(stmt, ast.SelectStmt) or not stmt.targetList:
+            raise CheckNotUnderstood(f"{sqltext}: not one expression")
+        expr = stmt.targetList[0].val
     except (ParseError, AttributeError, IndexError) as exc:
         raise CheckNotUnderstood(f"{sqltext}: {exc}") from None
     _Folder(sqltext, columns, into, pairs if pairs is not None else []).fold(expr)
@@ -263,7 +267,8 @@ def _is_length(node: Any) -> bool:
     """length(col), char_length(col)...; for arrays cardinality(col), array_length(col, 1)."""
     if type(node).__name__ != "FuncCall":
         return False
-    name, args = node.funcname[-1].sval, node.args or ()
+    name = node.funcname[-1].sval
+    args: tuple[Any, ...] = node.args or ()
     if name == "array_length":
         return len(args) == 2 and _const(args[1]) == 1
     return name in LENGTH_FUNCS and len(args) == 1

@@ -91,8 +91,14 @@ def classify(column: ColumnInfo, check: ColumnCheck | None) -> ColumnSpec | str:
 
 
 def kind_of(t: TypeInfo) -> ColumnSpec | str:
-    def make(kind: str, **kw: object) -> ColumnSpec:
-        return ColumnSpec(name="", kind=kind, nullable=True, **kw)  # type: ignore[arg-type]
+    def make(
+        kind: str,
+        *,
+        item: ColumnSpec | None = None,
+        domain: list[str] | None = None,
+        bits: int = ColumnSpec.bits,
+    ) -> ColumnSpec:
+        return ColumnSpec(name="", kind=kind, nullable=True, item=item, domain=domain, bits=bits)
 
     if t.element is not None:
         item = kind_of(t.element)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,7 +63,9 @@ class FkGroup:
 
     @property
     def name(self) -> str:
-        return self.fk.name or f"{'_'.join(self.columns)}_fkey"
+        if isinstance(self.fk.name, str) and self.fk.name:  # not SQLAlchemy's "no name" sentinel
+            return self.fk.name
+        return f"{'_'.join(self.columns)}_fkey"
 
 
 @dataclass
@@ -97,7 +99,7 @@ def pair_values(
 ) -> dict[str, list[str]]:
     """The first column drawn in its window (or taken from the partition key), each later
     one after all those it must follow."""
-    raws: dict[str, list[float]] = {}
+    raws: dict[str, Sequence[float]] = {}
     first = g.specs[0]
     if g.anchor is not None:
         parsed = [parse_raw(first, v) for v in cols[g.anchor]]

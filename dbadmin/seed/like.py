@@ -252,7 +252,7 @@ def _pool(
     rng: random.Random,
     ctx: MakerContext,
     size: int,
-    shown: object,
+    shown: Callable[[str], str],
 ) -> tuple[list[str], bool]:
     """``size`` distinct values other than the most common ones, from the histogram; and
     whether they are in ascending order (ordered types)."""
@@ -261,13 +261,13 @@ def _pool(
     taken = set(stats.mcv)
     bounds = [b for b in stats.histogram if b not in taken]
     if spec.kind in ORDERED and len(bounds) >= 2:
-        raws = [parse_raw(spec, b) for b in bounds]
-        if all(r is not None for r in raws):
+        raws = [r for b in bounds if (r := parse_raw(spec, b)) is not None]
+        if len(raws) == len(bounds):
             found: set[str] = set()
             picks: list[float] = []
             for _ in range(size * 3):
                 k = rng.randrange(len(raws) - 1)
-                lo, hi = float(raws[k]), float(raws[k + 1])  # type: ignore[arg-type]
+                lo, hi = float(raws[k]), float(raws[k + 1])
                 picks.extend(draw_raw(spec, rng, lo, max(lo, hi), 1))
                 if len(picks) >= size * 2:
                     break
@@ -282,7 +282,7 @@ def _pool(
                     break
             if ordered:
                 return ordered, True
-    pool = [shown(b) for b in bounds[:size]]  # type: ignore[operator]
+    pool = [shown(b) for b in bounds[:size]]
     if len(pool) < size and spec.kind in TEXT_KINDS and bounds and _free_text(spec):
         pool += _variants(bounds, size - len(pool), set(pool) | set(stats.mcv))
     if len(pool) < size:  # more distinct values than bounds: generated ones of the same kind

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbadmin.seed.copy import copy_batches, escape, qualified, quote_ident
 from dbadmin.seed.values import Unfillable
@@ -98,14 +98,14 @@ class DbReader:
             raise Unfillable(f"table {table.name} is not in the database")
         return info
 
-    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self.conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
 
     def stream(
         self, sql: str, params: Sequence[object] = (), chunk: int = 10_000
-    ) -> Iterator[tuple]:
+    ) -> Iterator[tuple[Any, ...]]:
         """Rows through a server-side cursor, ``chunk`` at a time (flat client memory)."""
         with self.conn.cursor(name=f"dbadmin_seed_{id(sql)}") as cur:
             cur.itersize = chunk
@@ -231,6 +231,7 @@ def load_sources(
     results: list[TableResult] = []
     reader = DbReader(conn, catalog)
     failed = set(failed or ())
+    table_skipped: tuple[type[BaseException], ...] = (Unfillable, *_refused_row_errors())
     for source in sources:
         started = time.perf_counter()
         blocked = sorted(_parents_of(source.table) & failed)
@@ -247,13 +248,17 @@ def load_sources(
             if rebuild_indexes and rows >= REBUILD_MIN_ROWS and _is_empty(reader, source.table):
                 drops, creates = deferred_ddl(reader, source.table)
                 _execute(reader, drops)
+
+            def advance(n: int, name: str = source.name) -> None:
+                progress.advance(name, n)
+
             loaded = copy_batches(
                 conn,
                 source.table.name,
                 source.columns,
                 source.batches(batch_size),
                 schema=source.table.schema,
-                on_batch=lambda n, name=source.name: progress.advance(name, n),
+                on_batch=advance,
                 commit=False,
             )
             if creates:
@@ -264,7 +269,7 @@ def load_sources(
             # counts the rows of its own transaction)
             _execute(reader, [f"ANALYZE {table_name(source.table)}"])
             _execute(reader, ["RELEASE SAVEPOINT dbadmin_seed_table"])
-        except (Unfillable, *_refused_row_errors()) as exc:
+        except table_skipped as exc:
             if _run_ending(exc):
                 _rollback(conn)
                 raise

@@ -144,15 +144,6 @@ def is_flag(name: str) -> bool:
     )
 
 
-def is_amount(name: str) -> bool:
-    words = set(tokens(name))
-    return bool(
-        words
-        & {"amount", "price", "cost", "total", "balance", "fee", "salary", "payment", "rate",
-           "subtotal", "tax", "discount", "revenue", "budget", "replacement", "charge"}
-    )  # fmt: skip
-
-
 def int_range(name: str, now_year: int) -> tuple[int, int] | None:
     """A realistic range for an integer column without a CHECK, from its name."""
     words = set(tokens(name))

@@ -21,7 +21,9 @@ class TableOrder:
 
 
 def fk_name(fk: ForeignKeyConstraint) -> str:
-    return fk.name or f"{'_'.join(e.parent.name for e in fk.elements)}_fkey"
+    if isinstance(fk.name, str) and fk.name:  # not None nor SQLAlchemy's "no name" sentinel
+        return fk.name
+    return f"{'_'.join(e.parent.name for e in fk.elements)}_fkey"
 
 
 def order_tables(

@@ -11,14 +11,14 @@ from __future__ import annotations
 import random
 import re
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:  # Python 3.11+
-    from re import _constants as _c  # type: ignore[attr-defined]
-    from re import _parser as _p  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _p  # type: ignore[no-redef]
+if TYPE_CHECKING:  # typeshed types re's private parser under its pre-3.11 names only
+    import sre_constants as _c
+    import sre_parse as _p
+else:  # Python 3.11+ (importing sre_* warns there)
+    from re import _constants as _c
+    from re import _parser as _p
 
 _ALPHABET = string.ascii_letters + string.digits
 _CATEGORIES = {

@@ -18,7 +18,7 @@ from dbadmin.errors import UsageError
 from dbadmin.seed import names
 
 if TYPE_CHECKING:
-    from sqlalchemy import MetaData, Table
+    from sqlalchemy import ForeignKeyConstraint, MetaData, Table
 
     from dbadmin.seed.catalog import Catalog
     from dbadmin.seed.like import SourceStats
@@ -213,7 +213,10 @@ def adopt_partition_fks(tables: Mapping[str, Table], metadata: MetaData, catalog
             part = by_name.get(child)
             if part is None:
                 continue
-            for fk in sorted(part.foreign_key_constraints, key=lambda f: f.name or ""):
+            for fk in sorted(
+                part.foreign_key_constraints,
+                key=lambda f: f.name if isinstance(f.name, str) else "",
+            ):
                 signature = _fk_signature(fk)
                 if signature in seen or any(e.parent.name not in table.c for e in fk.elements):
                     continue
@@ -227,11 +230,11 @@ def adopt_partition_fks(tables: Mapping[str, Table], metadata: MetaData, catalog
                 )
 
 
-def _fk_signature(fk: object) -> tuple:
-    elements = fk.elements  # type: ignore[attr-defined]
+def _fk_signature(fk: ForeignKeyConstraint) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    elements = fk.elements
     return (
         tuple(e.parent.name for e in elements),
-        fk.referred_table.fullname,  # type: ignore[attr-defined]
+        fk.referred_table.fullname,
         tuple(e.column.name for e in elements),
     )
 

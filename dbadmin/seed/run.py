@@ -405,13 +405,13 @@ def _run_locked(settings: Settings, plan: SeedPlan, progress: SeedProgress | Non
         with raw_connection(settings) as conn:
             if request.reset:
                 truncate(conn, plan.truncate)
-            results = seed_minimal(conn, plan.metadata, plan.now)
+            minimal = seed_minimal(conn, plan.metadata, plan.now)
         return SeedResult(
             "minimal",
             plan.mode,
             request.seed,
             plan.now,
-            tuple(results),
+            tuple(minimal),
             plan.truncate,
             _since(started),
         )

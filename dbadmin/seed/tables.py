@@ -141,8 +141,8 @@ class GenericTable:
                 group.null_only = True
             if any(c in in_fk for c in columns):
                 raise Unfillable(f"a column of {group.name} belongs to several foreign keys")
-            for column in columns:
-                in_fk[column] = group
+            for name in columns:
+                in_fk[name] = group
             self.groups.append(group)
         specs: dict[str, ColumnSpec] = {}
         for column in info.columns.values():
@@ -165,17 +165,13 @@ class GenericTable:
             if name not in taken:
                 self.groups.append(ValueGroup(spec))
         by_column: dict[str, Group] = {}
-        for group in self.groups:
-            for name in group.columns:
-                by_column[name] = group
+        for g in self.groups:
+            for name in g.columns:
+                by_column[name] = g
         self.columns = [c.name for c in table.columns if c.name in by_column]
-        for group in self.groups:
-            if (
-                isinstance(group, FkGroup)
-                and group.self_ref
-                and set(group.columns) & set(group.parent_columns)
-            ):
-                raise Unfillable(f"foreign key {group.name} references its own columns")
+        for g in self.groups:
+            if isinstance(g, FkGroup) and g.self_ref and set(g.columns) & set(g.parent_columns):
+                raise Unfillable(f"foreign key {g.name} references its own columns")
         self._unique_sets(by_column)
 
     def _usable(
@@ -366,7 +362,7 @@ class GenericTable:
                     size = (
                         parent_rows.get(g.parent.fullname, 0)
                         if isinstance(g, FkGroup)
-                        else len(g.spec.domain or ())  # type: ignore[union-attr]
+                        else len(self._domain(g))
                     )
                     room *= size
                 room = max(0, room - existing)
@@ -482,13 +478,13 @@ class GenericTable:
             if codes is not None:
                 picks = [self._decode(next(codes)) for _ in range(n)]
                 for position, g in enumerate(self.combo):
-                    domain = self._domain(g)
-                    chosen = [domain[p[position]] for p in picks]
                     if isinstance(g, FkGroup):
+                        parent_keys = [g.keys[p[position]] for p in picks]
                         for k, name in enumerate(g.columns):
-                            cols[name] = [key[k] for key in chosen]  # type: ignore[index]
+                            cols[name] = [key[k] for key in parent_keys]
                     else:
-                        cols[g.columns[0]] = [escape(str(v)) for v in chosen]
+                        domain = self._domain(g)
+                        cols[g.columns[0]] = [escape(str(domain[p[position]])) for p in picks]
             for g in self.groups:
                 if id(g) in combo_ids:
                     continue

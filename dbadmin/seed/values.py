@@ -112,6 +112,8 @@ def raw_bounds(spec: ColumnSpec, ctx: MakerContext) -> tuple[float, float]:
         hi_f = hi_v if hi_v is not None else lo_f + 1000
         return lo_f + (1e-4 if c.lo_strict else 0), hi_f - (1e-4 if c.hi_strict else 0)
     # dates and timestamps: a recent window ending at --now (births: 18 to 90 years back)
+    lo_t: float  # ms since 1970; a CHECK's bound may be any number
+    hi_t: float
     if names.is_birth(spec.name):
         lo_t, hi_t = ctx.now_ms - 90 * YEAR_MS, ctx.now_ms - 18 * YEAR_MS
     else:
@@ -130,7 +132,9 @@ def raw_bounds(spec: ColumnSpec, ctx: MakerContext) -> tuple[float, float]:
     return lo_t, hi_t
 
 
-def draw_raw(spec: ColumnSpec, rng: random.Random, lo: float, hi: float, n: int) -> list:
+def draw_raw(
+    spec: ColumnSpec, rng: random.Random, lo: float, hi: float, n: int
+) -> list[int] | list[float]:
     if spec.kind == "float":
         un = rng.uniform
         return [un(lo, hi) for _ in range(n)]
@@ -156,7 +160,7 @@ def _uniform_ints(rng: random.Random, lo: int, hi: int, n: int) -> list[int]:
     return [ri(lo, hi) for _ in range(n)]
 
 
-def format_raw(spec: ColumnSpec, ctx: MakerContext, raws: Sequence) -> list[str]:
+def format_raw(spec: ColumnSpec, ctx: MakerContext, raws: Sequence[float]) -> list[str]:
     kind = spec.kind
     if kind == "int":
         return [str(int(v)) for v in raws]

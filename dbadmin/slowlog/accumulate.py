@@ -11,6 +11,7 @@ import json
 import math
 import re
 from array import array
+from dataclasses import dataclass
 
 from dbadmin.slowlog.fingerprint import DIGITS_TO_ZERO, Fingerprint, FingerprintCache
 from dbadmin.slowlog.nplusone import MIN_RUN, NPlusOneTracker, control_kind
@@ -25,6 +26,31 @@ MAX_ERROR_KINDS = 1000
 _PLAN_NODE = re.compile(rb"\((?:cost|actual)[= ]|^\s*(?:->|[A-Z][A-Za-z ]+ on )")
 _PARAMETERS = frozenset((b"parameters: ", b"Parameters: "))
 ERROR_SEVERITIES = frozenset((b"ERROR", b"FATAL", b"PANIC"))
+
+# a plan logged before its statement's duration line: record()'s arguments, pid aside
+PendingPlan = tuple[bytes, float, bytes, bytes, bytes, bytes]
+
+
+@dataclass(slots=True)
+class ErrorKind:
+    """Errors of one severity and message (its first 300 bytes); mutable while the log is read."""
+
+    severity: bytes
+    message: bytes
+    count: int = 0
+    first: bytes = b""  # timestamps as logged; b"" when the prefix has none
+    last: bytes = b""
+    statement: bytes | None = None  # the first STATEMENT line that followed one
+
+    def merge(self, other: ErrorKind) -> None:
+        """Fold in the same kind counted in another part of the log (parallel parsing)."""
+        self.count += other.count
+        if other.first and (not self.first or other.first < self.first):
+            self.first = other.first
+        if other.last and (not self.last or other.last > self.last):
+            self.last = other.last
+        if self.statement is None:
+            self.statement = other.statement
 
 
 class GroupStats:
@@ -111,17 +137,17 @@ class Accumulator:
         self.by_text: dict[bytes, GroupStats] = {}  # exact text -> group (other texts)
         self.groups: dict[str, GroupStats] = {}
         self.errors = 0
-        self.error_kinds: dict[tuple[bytes, bytes], list] = {}
+        self.error_kinds: dict[tuple[bytes, bytes], ErrorKind] = {}
         self.timeline: dict[bytes, list[float]] = {}
         self.minute = b"\0"  # the current minute's bucket, flushed into timeline on change
         self.minute_count = 0
         self.minute_ms = 0.0
         self.pending_stmt: dict[bytes, bytes] = {}
-        self.pending_plan: dict[bytes, tuple] = {}
+        self.pending_plan: dict[bytes, PendingPlan] = {}
         self.last_by_pid: dict[bytes, bytes] = {}  # the last statement each backend logged
         self.no_statement = 0
         self.last_group: GroupStats | None = None
-        self.last_error: list | None = None
+        self.last_error: ErrorKind | None = None
         self.entries = 0
 
     @property
@@ -165,8 +191,9 @@ class Accumulator:
                 group.to_hist()
         else:
             hist = group.hist
+            assert hist is not None  # exactly one of samples and hist is set
             k = int(math.log(ms if ms > 0.0001 else 0.0001) * _INV_LOG_BASE + _OFFSET)
-            hist[k] = hist.get(k, 0) + 1  # type: ignore[union-attr]
+            hist[k] = hist.get(k, 0) + 1
         if ms > group.max:
             group.max = ms
             if ms > group.example_ms:
@@ -185,12 +212,12 @@ class Accumulator:
             else:
                 self._new_minute(ts, ms)
         labels = group.labels
-        key = (user, db, app)
-        n = labels.get(key)
+        label = (user, db, app)
+        n = labels.get(label)
         if n is not None:
-            labels[key] = n + 1
+            labels[label] = n + 1
         elif len(labels) < MAX_LABELS * 4:
-            labels[key] = 1
+            labels[label] = 1
         if pid and self.track is not None:
             self.track(pid, group, sql, ms, ts)
 
@@ -291,8 +318,8 @@ class Accumulator:
                         self.pending_stmt[pid] = msg[colon + 2 :]
             return
         if sev == b"STATEMENT":
-            if self.last_error is not None and self.last_error[5] is None:
-                self.last_error[5] = msg
+            if self.last_error is not None and self.last_error.statement is None:
+                self.last_error.statement = msg
             self.last_error = None
             return
         if sev in ERROR_SEVERITIES:
@@ -304,15 +331,15 @@ class Accumulator:
                     key = (sev, b"(other errors)")
                     kind = self.error_kinds.get(key)
                 if kind is None:
-                    kind = self.error_kinds[key] = [sev, key[1], 0, ts, ts, None]
-            kind[2] += 1
+                    kind = self.error_kinds[key] = ErrorKind(sev, key[1], 0, ts, ts)
+            kind.count += 1
             if ts:
-                if not kind[3] or ts < kind[3]:
-                    kind[3] = ts
-                if not kind[4] or ts > kind[4]:
-                    kind[4] = ts
-            if statement and kind[5] is None:
-                kind[5] = statement
+                if not kind.first or ts < kind.first:
+                    kind.first = ts
+                if not kind.last or ts > kind.last:
+                    kind.last = ts
+            if statement and kind.statement is None:
+                kind.statement = statement
             self.last_error = kind
 
     def statement(

@@ -76,8 +76,6 @@ def fingerprint_sql(sql: str) -> Fingerprint:
         except Exception:
             shown = text
         return Fingerprint(fp, _SPACE.sub(" ", shown).strip(), True)
-    except ImportError:
-        pass
     except Exception:  # pglast.parser.ParseError and friends
         pass
     return Fingerprint(fallback_fingerprint(text), normalize(text), False)

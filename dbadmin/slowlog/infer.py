@@ -118,7 +118,8 @@ def infer_prefix(lines: list[str]) -> PrefixGuess:
     headers = header_lines(lines)
     if not headers:
         return PrefixGuess(None, next((ln for ln in lines if ln.strip()), None))
-    heads = [ln[: _SEVERITY_SEARCH.search(ln).start()] for ln in headers]  # type: ignore[union-attr]
+    # each header line has a severity (header_lines kept only those)
+    heads = [ln[: m.start()] for ln in headers if (m := _SEVERITY_SEARCH.search(ln))]
     text = _structural(heads, _template(headers, heads))
     if text is not None:
         return PrefixGuess(prefix_to_regex(text), headers[0])
@@ -250,11 +251,9 @@ def _structural(heads: list[str], template: str) -> str | None:
             break
     else:
         return None
-    matches = [probe.match(h) for h in heads]
+    matches = [m for h in heads if (m := probe.match(h))]  # all of them (the loop's test)
     values = {
-        k: [m.group(f"g{k}") for m in matches]  # type: ignore[union-attr]
-        for k, tok in enumerate(tokens)
-        if tok.kind != "lit"
+        k: [m.group(f"g{k}") for m in matches] for k, tok in enumerate(tokens) if tok.kind != "lit"
     }
     text = _resolve(tokens, values, q_at)
     if text is None:
@@ -292,7 +291,9 @@ def _resolve(
         elif tok.kind == "bnum" and k == pid_slot:
             out.append("%p")
         elif tok.kind in ("bnum", "num"):
-            pids = values[pid_slot] if pid_slot is not None else [None] * len(values[k])
+            pids: list[str | None] = (
+                values[pid_slot] if pid_slot is not None else [None] * len(values[k])
+            )
             out.append(_number(values[k], pids))
         elif tok.kind == "host":
             out.append("%r" if any(v and "(" in v for v in values[k]) else "%h")

@@ -132,10 +132,10 @@ def parse_logs(
                         head_and_rest(head, stream), parsing.compile_line().match, add_pid
                     )
                     state = parse_stderr(acc, lines, parsing)
-                elif jobs > 1 and size >= split_bytes:
+                elif jobs > 1 and size >= split_bytes and isinstance(source, str | Path):
                     from dbadmin.slowlog.parallel import parse_stderr_parallel
 
-                    state = parse_stderr_parallel(acc, Path(source), size, chosen, jobs)  # type: ignore[arg-type]
+                    state = parse_stderr_parallel(acc, Path(source), size, chosen, jobs)
                     stream.seek(size)
                 else:
                     state = parse_stderr(acc, head_and_rest(head, stream), chosen)

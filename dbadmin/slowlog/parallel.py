@@ -152,26 +152,20 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
             assert mine.hist is not None and g.hist is not None
             for k, n in g.hist.items():
                 mine.hist[k] = mine.hist.get(k, 0) + n
-    for key, kind in part.error_kinds.items():
-        mine_kind = into.error_kinds.get(key)
+    for kind_key, kind in part.error_kinds.items():
+        mine_kind = into.error_kinds.get(kind_key)
         if mine_kind is None:
-            into.error_kinds[key] = kind
-            continue
-        mine_kind[2] += kind[2]
-        if kind[3] and (not mine_kind[3] or kind[3] < mine_kind[3]):
-            mine_kind[3] = kind[3]
-        if kind[4] and (not mine_kind[4] or kind[4] > mine_kind[4]):
-            mine_kind[4] = kind[4]
-        if mine_kind[5] is None:
-            mine_kind[5] = kind[5]
+            into.error_kinds[kind_key] = kind
+        else:
+            mine_kind.merge(kind)
     for minute, (count, ms) in part.timeline.items():
         bucket = into.timeline.setdefault(minute, [0, 0.0])
         bucket[0] += count
         bucket[1] += ms
-    for key, found in part.n1.found.items():
-        mine_found = into.n1.found.get(key)
+    for n1_key, found in part.n1.found.items():
+        mine_found = into.n1.found.get(n1_key)
         if mine_found is None:
-            into.n1.found[key] = found
+            into.n1.found[n1_key] = found
         else:
             mine_found.merge(found)
     into.errors += part.errors

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from dbadmin import sql
+from dbadmin.db import fetch_one
 from dbadmin.errors import ConfigError, ProblemFound, UsageError
 from dbadmin.slowlog.nplusone import possible_n_plus_one
 from dbadmin.urls import error_line, scrub_sql
@@ -265,7 +266,9 @@ def _checked(conn: psycopg2.extensions.connection) -> Probe:
     return p
 
 
-def _execute(conn: psycopg2.extensions.connection, sql: str, params: dict[str, Any] | None = None):
+def _execute(
+    conn: psycopg2.extensions.connection, sql: str, params: dict[str, Any] | None = None
+) -> psycopg2.extensions.cursor:
     """Run one statement; turn "must be loaded via shared_preload_libraries" into advice."""
     import psycopg2
 
@@ -427,11 +430,11 @@ def _interval(text: str) -> dt.timedelta:
 def _has_snapshots(conn: psycopg2.extensions.connection) -> bool:
     with conn.cursor() as cur:
         cur.execute("SELECT /* dbadmin */ to_regclass('dbadmin.pgss_snapshots') IS NOT NULL")
-        exists = bool(cur.fetchone()[0])  # type: ignore[index]
+        exists = bool(fetch_one(cur)[0])
         if not exists:
             return False
         cur.execute("SELECT /* dbadmin */ EXISTS (SELECT 1 FROM dbadmin.pgss_snapshots)")
-        return bool(cur.fetchone()[0])  # type: ignore[index]
+        return bool(fetch_one(cur)[0])
 
 
 # --- snapshot ------------------------------------------------------------------------------------
@@ -450,7 +453,7 @@ def snapshot(settings: Settings, *, keep_days: int = 14) -> SnapshotResult:
                     "SELECT /* dbadmin */ pg_advisory_xact_lock(hashtext('dbadmin.pgss_snapshots'))"
                 )
                 cur.execute("SELECT /* dbadmin */ to_regclass('dbadmin.pgss_snapshots') IS NULL")
-                created = bool(cur.fetchone()[0])  # type: ignore[index]
+                created = bool(fetch_one(cur)[0])
             if created:
                 with _execute(conn, load_sql("snapshot_setup")):
                     pass

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from dbadmin.errors import UsageError
 from dbadmin.slowlog.accumulate import ERROR_SEVERITIES, Accumulator
@@ -39,11 +39,13 @@ def open_source(path: str | Path | BinaryIO) -> tuple[str, BinaryIO]:
             raise UsageError(f"{name} is a directory", "pass log files") from None
         except PermissionError:
             raise UsageError(f"cannot read {name}: permission denied") from None
+    # GzipFile reads like a BinaryIO, but typeshed declares it a BufferedIOBase only: two ignores
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if magic == b"\x1f\x8b":
         return name, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if not hasattr(raw, "peek"):
-        raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+        # a stream without peek (a pipe, BytesIO): typeshed wants a raw stream here, any reader works
+        raw = io.BufferedReader(raw)  # type: ignore[type-var]
         if raw.peek(2)[:2] == b"\x1f\x8b":
             return name, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return name, raw
@@ -96,7 +98,9 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
     record = acc.record
     pending_plan = acc.pending_plan
     last_by_pid = acc.last_by_pid
-    cur: tuple[bytes | None, ...] | None = None
+    # the previous entry's groups in `order`; Match.group's Any is a group that did not take
+    # part (None): only ms, as the prefix's absent fields are empty groups
+    cur: tuple[bytes | Any, ...] | None = None
     cont: list[bytes] | None = None
     n = 0
     fast = 0
@@ -119,26 +123,20 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
                     state.first_unparsed = line
             continue
         if cur is not None:  # the previous entry is complete
-            ms = cur[0]
-            if ms is not None:  # fast path: duration + statement/execute
+            ms, sev, msg, ts, pid, user, db, app = cur
+            if cont is not None:
+                msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
+                cont = None
+            if ms is not None:  # fast path: duration + statement/execute (msg is the SQL)
                 fast += 1
                 acc.last_group = None
-                sql = cur[2]
-                if cont is not None:
-                    sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
-                    cont = None
-                pid = cur[4]
                 if pid:
                     if pending_plan:
-                        acc.resolve_plan(pid, sql)  # type: ignore[arg-type]
-                    last_by_pid[pid] = sql
-                record(sql, float(ms), cur[3], cur[5], cur[6], cur[7], pid)  # type: ignore[arg-type]
+                        acc.resolve_plan(pid, msg)
+                    last_by_pid[pid] = msg
+                record(msg, float(ms), ts, user, db, app, pid)
             else:
-                _ms, sev, msg, *rest = cur
-                if cont is not None:
-                    msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)  # type: ignore[operator]
-                    cont = None
-                entry(sev, msg, *rest)  # type: ignore[arg-type]
+                entry(sev, msg, ts, pid, user, db, app)
         cur = m.group(*order) if m is not None else None
     n -= 1  # the end marker
     acc.entries += fast
@@ -296,17 +294,17 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             continue
         head = match_head(line)
         body = match_body(line, line.find(b',"error_severity":"', head.end())) if head else None
-        if body is not None:
-            ts, user, db, pid = head.groups()  # type: ignore[union-attr]
+        if head is not None and body is not None:
+            ts, user, db, pid = head.groups()
             sev, msg, detail = body.groups()
             end = body.end()
-            app = app_at(line, line.find(b',"application_name":"', end))
+            application = app_at(line, line.find(b',"application_name":"', end))
             statement = b""
             if sev in ERROR_SEVERITIES:
                 found = statement_at(line, end)
                 statement = _unescape(found[1]) if found else b""
             entry(sev, _unescape(msg), ts, pid, _unescape(user), _unescape(db),
-                  _unescape(app), _unescape(detail), statement)  # fmt: skip
+                  _unescape(application), _unescape(detail), statement)  # fmt: skip
             continue
         try:
             doc = loads(line)

@@ -176,12 +176,12 @@ def build_report(
     errors = sorted(
         (
             ErrorGroup(
-                severity=k[0].decode(),
-                message=k[1].decode("utf-8", "replace"),
-                count=k[2],
-                first_seen=_text(k[3]),
-                last_seen=_text(k[4]),
-                statement=scrub_sql(_text(k[5]) or "") or None,
+                severity=k.severity.decode(),
+                message=k.message.decode("utf-8", "replace"),
+                count=k.count,
+                first_seen=_text(k.first),
+                last_seen=_text(k.last),
+                statement=scrub_sql(_text(k.statement) or "") or None,
             )
             for k in acc.error_kinds.values()
         ),

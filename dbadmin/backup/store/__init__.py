@@ -10,8 +10,8 @@ Azure Blob would be one more class with these methods.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +76,7 @@ class BackupStore(Protocol):
     def read_bytes(self, name: str) -> bytes: ...
     def put_bytes(self, name: str, data: bytes) -> None: ...
     def delete(self, name: str) -> None: ...
-    def pending_uploads(self) -> list[PendingUpload]: ...
+    def pending_uploads(self) -> builtins.list[PendingUpload]: ...  # `list` is a method here
     def abort_pending(self, upload: PendingUpload) -> None: ...
     def lock(self, purpose: str, *, wait: float = 0.0) -> AbstractContextManager[dt.datetime]: ...
 
@@ -124,8 +124,3 @@ def open_store(location: StoreUrl | Path) -> BackupStore:
     from dbadmin.backup.store.s3 import S3Store
 
     return S3Store(location)
-
-
-def iter_chunks(handle: IO[bytes], size: int) -> Iterator[bytes]:
-    while chunk := handle.read(size):
-        yield chunk

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import os
@@ -100,7 +101,7 @@ class LocalStore:
     def delete(self, name: str) -> None:
         remove_inside(self.directory, self.directory / name)
 
-    def pending_uploads(self) -> list[PendingUpload]:
+    def pending_uploads(self) -> builtins.list[PendingUpload]:  # `list` is a method here
         if not self.directory.is_dir():
             return []
         return [

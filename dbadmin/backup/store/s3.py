@@ -14,6 +14,7 @@ this host and is gone, is stale: the next run removes it and takes the lock.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import json
@@ -161,7 +162,7 @@ class S3Store:
     def upload(self, name: str) -> MultipartUpload:
         return MultipartUpload(self, name)
 
-    def pending_uploads(self) -> list[PendingUpload]:
+    def pending_uploads(self) -> builtins.list[PendingUpload]:  # `list` is a method here
         found: list[PendingUpload] = []
         try:
             pages = self.client.get_paginator("list_multipart_uploads").paginate(

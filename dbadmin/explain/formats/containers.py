@@ -82,7 +82,7 @@ def unwrap_auto_explain(text: str) -> Unwrapped | None:
 
 def _until_next_entry(lines: list[str]) -> list[str]:
     """Stop at the next log entry (a line that starts with a date or a log prefix)."""
-    out = []
+    out: list[str] = []
     for line in lines:
         if out and re.match(r"^\d{4}-\d{2}-\d{2}[ T]", line):
             break

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context, qualified
 from dbadmin.render import human_rows
@@ -21,7 +21,7 @@ def heap_fetches(ctx: Context, node: NodeMetrics) -> list[Finding]:
     return [
         Finding(
             kind="heap_fetches",
-            severity="warning",
+            severity=Severity.WARNING,
             node_id=node.id,
             title=f"Index-only scan on {table} visits the table ({human_rows(node.heap_fetches)} heap fetches)",
             detail=(

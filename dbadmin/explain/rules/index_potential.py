@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context, object_name, qualified
 from dbadmin.explain.rules.indexes import IndexProposal, indexes_on, key_columns, propose_index
@@ -57,7 +57,11 @@ def index_potential(ctx: Context, node: NodeMetrics) -> list[Finding]:
         detail += "; " + ", ".join(
             f"{t.column} is compared with {t.other} of the outer query on every loop" for t in joins
         )
-    severity = "critical" if (node.share or 0) >= 0.5 and (ctx.total_ms or 0) >= 100 else "warning"
+    severity = (
+        Severity.CRITICAL
+        if (node.share or 0) >= 0.5 and (ctx.total_ms or 0) >= 100
+        else Severity.WARNING
+    )
     proposal = propose_index(ctx, node, keys, predicate) if keys else None
     if proposal is None and not blockers:
         return []
@@ -79,15 +83,15 @@ def _measure(ctx: Context, node: NodeMetrics) -> tuple[float, float, float, floa
         loops = max((node.loops or 1.0) / processes, 1.0)  # a parallel scan is one scan
         table_rows = max(ctx.table_rows(node) or 0.0, scanned / loops)
         return max(scanned, table_rows), node.actual_rows_total / max(scanned, 1.0), removed, loops
-    table_rows = ctx.table_rows(node)
-    if not table_rows or node.plan_rows is None:
+    planned_rows = ctx.table_rows(node)
+    if not planned_rows or node.plan_rows is None:
         return None
     kept_rows = node.plan_rows * processes  # a parallel node's estimate is per process
-    return table_rows, kept_rows / max(table_rows, 1.0), max(table_rows - kept_rows, 0.0), 1.0
+    return planned_rows, kept_rows / max(planned_rows, 1.0), max(planned_rows - kept_rows, 0.0), 1.0
 
 
 def _index_finding(
-    node: NodeMetrics, proposal: IndexProposal, detail: str, severity: str
+    node: NodeMetrics, proposal: IndexProposal, detail: str, severity: Severity
 ) -> Finding:
     table = proposal.table
     if proposal.existing is not None:
@@ -122,7 +126,7 @@ def _index_finding(
 
 
 def _rewrite_finding(
-    ctx: Context, node: NodeMetrics, term: Term, detail: str, severity: str
+    ctx: Context, node: NodeMetrics, term: Term, detail: str, severity: Severity
 ) -> Finding:
     return Finding(
         kind="non_sargable",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from dbadmin.explain.model import Finding
+from dbadmin.explain.model import Finding, Severity
 from dbadmin.explain.rules import plan_rule
 from dbadmin.explain.rules.context import Context, fmt_ms
 
@@ -19,7 +19,7 @@ def jit(ctx: Context, findings: list[Finding]) -> list[Finding]:
     return [
         Finding(
             kind="jit",
-            severity="critical" if jit >= 0.5 * execution else "warning",
+            severity=Severity.CRITICAL if jit >= 0.5 * execution else Severity.WARNING,
             node_id=None,
             title=f"JIT compilation takes {jit / execution:.0%} of the execution time",
             detail=(

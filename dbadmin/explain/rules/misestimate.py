@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context, object_name, qualified
 from dbadmin.explain.rules.predicates import filter_columns
 from dbadmin.render import human_rows
 from dbadmin.sqltext import quote_ident
 
-MISESTIMATE_LEVELS = ((1000.0, "critical"), (100.0, "warning"), (10.0, "info"))
+MISESTIMATE_LEVELS = ((1000.0, Severity.CRITICAL), (100.0, Severity.WARNING), (10.0, Severity.INFO))
 MISESTIMATE_MIN_ROWS = 100
 _PASS_THROUGH = {"Limit", "Hash", "Materialize", "Memoize", "Gather", "Gather Merge"}
 _PREDICATE_KEYS = ("Filter", "Join Filter", "One-Time Filter", "Hash Cond", "Index Cond",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context, qualified
 from dbadmin.render import human_rows
@@ -46,7 +46,9 @@ def nested_loop(ctx: Context, node: NodeMetrics) -> list[Finding]:
     return [
         Finding(
             kind="nested_loop",
-            severity="critical" if inclusive_share >= 0.60 and outer_rows >= 100_000 else "warning",
+            severity=Severity.CRITICAL
+            if inclusive_share >= 0.60 and outer_rows >= 100_000
+            else Severity.WARNING,
             node_id=node.id,
             title=f"Nested loop with a large outer side ({human_rows(outer_rows)} rows)",
             detail=detail,

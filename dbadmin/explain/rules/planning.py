@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import Finding
+from dbadmin.explain.model import Finding, Severity
 from dbadmin.explain.rules import plan_rule
 from dbadmin.explain.rules.context import Context, fmt_ms
 
@@ -12,7 +12,9 @@ def planning(ctx: Context, findings: list[Finding]) -> list[Finding]:
     planning, execution = ctx.planning_ms, ctx.execution_ms
     if planning is None or execution is None or planning < 5.0 or planning <= execution:
         return []
-    severity = "critical" if planning >= 100.0 and planning >= 10 * execution else "warning"
+    severity = (
+        Severity.CRITICAL if planning >= 100.0 and planning >= 10 * execution else Severity.WARNING
+    )
     return [
         Finding(
             kind="planning",

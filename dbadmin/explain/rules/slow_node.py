@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import SLOW_SHARES, Finding, NodeMetrics
+from dbadmin.explain.model import SLOW_SHARES, Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import plan_rule
 from dbadmin.explain.rules.context import Context, fmt_ms
 from dbadmin.explain.rules.top_n import (
@@ -31,7 +31,7 @@ def slow_nodes(ctx: Context, others: list[Finding]) -> list[Finding]:
         if level is None:
             continue
         if (ctx.total_ms or 0.0) < 10.0:
-            level = "info"  # a 3 ms query: where the time goes, nothing to worry about
+            level = Severity.INFO  # a 3 ms query: where the time goes, nothing to worry about
         related = [f for f in others if f.node_id == node.id]
         if related:
             action = (

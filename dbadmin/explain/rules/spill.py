@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context
 
@@ -59,9 +59,9 @@ def spill(ctx: Context, node: NodeMetrics) -> list[Finding]:
     if needed_kb is None:
         return []
     mb = _suggest_mb(needed_kb)
-    severity = "warning" if (node.share or 0) >= 0.10 or not ctx.analyzed else "info"
+    severity = Severity.WARNING if (node.share or 0) >= 0.10 or not ctx.analyzed else Severity.INFO
     if (node.share or 0) >= 0.40:
-        severity = "critical"
+        severity = Severity.CRITICAL
     return [
         Finding(
             kind="spill",

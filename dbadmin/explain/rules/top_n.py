@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context
 from dbadmin.explain.rules.indexes import key_columns, propose_index
@@ -73,7 +73,7 @@ def top_n(ctx: Context, node: NodeMetrics) -> list[Finding]:
         return [
             Finding(
                 kind="top_n",
-                severity="info",
+                severity=Severity.INFO,
                 node_id=node.id,
                 title=f"Top-N sort by a computed key ({(node.share or 0):.0%} of the time)",
                 detail=f"the Limit needs the first rows in {', '.join(computed)} order",
@@ -92,7 +92,7 @@ def top_n(ctx: Context, node: NodeMetrics) -> list[Finding]:
     return [
         Finding(
             kind="top_n",
-            severity="warning",
+            severity=Severity.WARNING,
             node_id=node.id,
             title=f"Top-N sort of {scan.label} could read the rows already in order",
             detail=(

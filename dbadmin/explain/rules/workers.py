@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbadmin.explain.model import Finding, NodeMetrics
+from dbadmin.explain.model import Finding, NodeMetrics, Severity
 from dbadmin.explain.rules import node_rule
 from dbadmin.explain.rules.context import Context
 
@@ -15,7 +15,7 @@ def workers(ctx: Context, node: NodeMetrics) -> list[Finding]:
     return [
         Finding(
             kind="workers",
-            severity="warning",
+            severity=Severity.WARNING,
             node_id=node.id,
             title=f"{node.label} launched {launched} of {planned} planned workers",
             detail=(
