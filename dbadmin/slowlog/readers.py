@@ -93,9 +93,7 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
         gi["ms"], gi["sev"], gi["msg"], gi["ts"], gi["pid"], gi["user"], gi["db"], gi["app"]
     )  # fmt: skip
     entry = acc.entry
-    record = acc.record
-    pending_plan = acc.pending_plan
-    last_by_pid = acc.last_by_pid
+    statement = acc.statement
     cur: tuple[bytes | None, ...] | None = None
     cont: list[bytes] | None = None
     n = 0
@@ -122,17 +120,11 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
             ms = cur[0]
             if ms is not None:  # fast path: duration + statement/execute
                 fast += 1
-                acc.last_group = None
                 sql = cur[2]
                 if cont is not None:
                     sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
                     cont = None
-                pid = cur[4]
-                if pid:
-                    if pending_plan:
-                        acc.resolve_plan(pid, sql)  # type: ignore[arg-type]
-                    last_by_pid[pid] = sql
-                record(sql, float(ms), cur[3], cur[5], cur[6], cur[7], pid)  # type: ignore[arg-type]
+                statement(sql, float(ms), cur[3], cur[4], cur[5], cur[6], cur[7])  # type: ignore[arg-type]
             else:
                 _ms, sev, msg, *rest = cur
                 if cont is not None:
@@ -155,26 +147,41 @@ def _b(value: object) -> bytes:
 
 _CSV_Q = rb'"([^"]*(?:""[^"]*)*)"'  # a quoted field, captured (quotes doubled inside)
 _CSV_F = rb'(?:"[^"]*(?:""[^"]*)*"|[^,"\n]*),'  # any field, skipped
-# the common row on one line: a statement's duration (csvlog's 26 columns, PostgreSQL 14-18)
+_CSV_S = rb"[^,]*,"  # a field without a comma (a quoted one with a comma makes the row not match)
+# the common row: a statement's duration (csvlog's 26 columns, PostgreSQL 14-18); fields 4-10
+# (connection, session, line number, command tag, session start, vxid, xid) hold no comma
 _CSV_TIMED = re.compile(
-    rb'([^,"]*),(?:' + _CSV_Q + rb')?,(?:' + _CSV_Q + rb')?,(\d*),' + _CSV_F * 7
+    rb'([^,"]*),(?:' + _CSV_Q + rb')?,(?:' + _CSV_Q + rb')?,(\d*),' + _CSV_S * 7
     + rb'LOG,[0-9A-Z]*,"duration: (\d+(?:\.\d+)?) ms  (?:statement|execute [^:"]*): '
-    + rb'([^"]*(?:""[^"]*)*)",(?:' + _CSV_Q + rb')?,' + _CSV_F * 7 + rb'(?:' + _CSV_Q + rb')?,'
+    + rb'([^"]*(?:""[^"]*)*)",(?:' + _CSV_Q + rb')?,(?:,,,,,,,|' + _CSV_F * 7 + rb')(?:'
+    + _CSV_Q + rb')?,'
 )  # fmt: skip
+_CSV_LOG = b',LOG,00000,"'  # severity, SQLSTATE and the message's opening quote of a LOG row
 
 
 def _unquote(field: bytes) -> bytes:
     return field.replace(b'""', b'"') if b'""' in field else field
 
 
+def _not_a_query(line: bytes, start: int) -> bool:
+    """Whether the LOG message starting at ``start`` counts for nothing: a parse or bind
+    duration, a connection, a checkpoint (``Accumulator.entry`` would only count it)."""
+    if line.startswith(b"duration: ", start):
+        end = line.find(b" ms  ", start + 10, start + 40)
+        return end > 0 and line.startswith((b"parse ", b"bind "), end + 5)
+    return not line.startswith((b"statement: ", b"execute "), start)
+
+
 def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
-    """csvlog rows; a statement's duration row on one line is cut by one regex, any other row
-    (multi-line statements included: a row ends where its quotes balance) goes to ``csv``."""
+    """csvlog rows (a row ends where its quotes balance: multi-line statements); a statement's
+    duration row is cut by one regex, other LOG rows that count for nothing are told by their
+    message's first words, and any other row goes to ``csv``."""
     state = FileState()
     timed = _CSV_TIMED.match
     add_statement = acc.statement
     open_row: list[bytes] | None = None
     n = 0
+    quick = 0  # entries counted here
     for line in lines:
         if open_row is not None:
             open_row.append(line)
@@ -183,19 +190,26 @@ def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             line, open_row = b"".join(open_row), None
         else:
             n += 1
-            m = timed(line)
-            if m is not None:
-                ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
-                if b'""' in line:
-                    sql, user, db, app, detail = map(_unquote, (sql, user, db, app, detail))
-                add_statement(sql, float(ms), ts, pid, user, db, app, detail)
-                continue
-            if line.count(b'"') % 2:
-                open_row = [line]
-                continue
+        m = timed(line)
+        if m is not None:
+            ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
+            if b'""' in line:
+                sql, user, db, app, detail = map(_unquote, (sql, user, db, app, detail))
+            add_statement(sql, float(ms), ts, pid, user, db, app, detail)
+            quick += 1
+            continue
+        if line.count(b'"') % 2:
+            open_row = [line]  # a quoted field goes on (never for a joined row: its count is even)
+            continue
+        at = line.find(_CSV_LOG)
+        if at > 0 and line.count(b",", 0, at) == 10 and _not_a_query(line, at + len(_CSV_LOG)):
+            quick += 1
+            acc.last_group = None
+            continue
         _csv_row(acc, state, line)
     if open_row is not None:
         _csv_row(acc, state, b"".join(open_row))
+    acc.entries += quick
     state.lines = n
     return state
 
@@ -239,13 +253,17 @@ _JSON_BODY = re.compile(
     rb',"error_severity":"([A-Z0-9]+)"(?:,"state_code":"[0-9A-Z]*")?,"message":' + _JSTR
     + rb'(?:,"detail":' + _JSTR + rb')?'
 )  # fmt: skip
-_PAIRS = rb'(?:,"[a-z_]+":(?:"[^"\\]*(?:\\.[^"\\]*)*"|[^,"}]*))*?'  # other keys, lazily
-# the common line: a statement's duration, its SQL cut out by the regex (as for stderr)
+# the common line, a statement's duration: its session (no escapes: else the general path),
+# then from the severity on (found by bytes.find: that text cannot occur inside a JSON string)
+_JSON_SESSION = re.compile(
+    rb'\{"timestamp":"([^"]*)"(?:,"user":"([^"\\]*)")?(?:,"dbname":"([^"\\]*)")?,"pid":(\d+),'
+)
+_JSON_LOG = b',"error_severity":"LOG","message":"'
+_JSON_DURATION = _JSON_LOG + b"duration: "
 _JSON_TIMED = re.compile(
-    rb'\{"timestamp":"([^"]*)"(?:,"user":' + _JSTR + rb')?(?:,"dbname":' + _JSTR
-    + rb')?,"pid":(\d+)' + _PAIRS + rb',"error_severity":"LOG","message":"duration: '
-    + rb'(\d+(?:\.\d+)?) ms  (?:statement|execute [^:"\\]*): ([^"\\]*(?:\\.[^"\\]*)*)"'
-    + rb'(?:,"detail":' + _JSTR + rb')?(?:' + _PAIRS + rb',"application_name":' + _JSTR + rb')?'
+    re.escape(_JSON_DURATION) + rb'(\d+(?:\.\d+)?) ms  (?:statement|execute [^:"\\]*): '
+    + rb'([^"\\]*(?:\\.[^"\\]*)*)"(?:,"detail":' + _JSTR + rb')?(?:,"application_name":'
+    + _JSTR + rb')?'
 )  # fmt: skip
 _JSON_STATEMENT = re.compile(rb',"statement":' + _JSTR)
 _JSON_APP = re.compile(rb',"application_name":' + _JSTR)
@@ -274,25 +292,31 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
         found = _JSON_APP.match(line, at)
         return found[1] if found else None
 
+    session = _JSON_SESSION.match
     timed = _JSON_TIMED.match
     add_statement = acc.statement
     n = 0
+    quick = 0  # entries counted here
     for line in lines:
         n += 1
-        m = timed(line)
-        if m is not None:
-            ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
-            if b"\\" in line:  # escapes somewhere: undo them (rare)
-                sql, user, db, app, detail = map(_unescape, (sql, user, db, app, detail))
-            add_statement(sql, float(ms), ts, pid, user, db, app, detail)
-            continue
-        if (
-            b'"error_severity":"LOG"' in line
-            and b"duration: " not in line
-            and b'"message":"statement: ' not in line
-            and b'"message":"execute ' not in line
-        ):
-            acc.entries += 1
+        at = line.find(_JSON_DURATION)
+        if at > 0:
+            m = timed(line, at)
+            h = session(line) if m is not None else None
+            if h is not None:
+                ts, user, db, pid = h.groups(b"")
+                ms, sql, detail, app = m.groups()  # type: ignore[union-attr]
+                if app is None:  # other keys before it (or none at all)
+                    app = app_at(line, line.find(b',"application_name":"', m.end()))  # type: ignore[union-attr]
+                if b"\\" in line:  # escapes somewhere: undo them (rare)
+                    sql, app, detail = map(_unescape, (sql, app, detail))
+                add_statement(sql, float(ms), ts, pid, user, db, app or b"", detail or b"")
+                quick += 1
+                continue
+        at = line.find(_JSON_LOG)
+        if at > 0 and _not_a_query(line, at + len(_JSON_LOG)):
+            quick += 1
+            acc.last_group = None
             continue
         head = match_head(line)
         body = match_body(line, line.find(b',"error_severity":"', head.end())) if head else None
@@ -332,5 +356,6 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             _b(doc.get("detail")),
             _b(doc.get("statement")),
         )
+    acc.entries += quick
     state.lines = n
     return state
