@@ -7,7 +7,9 @@ pgbench's built-in TPC-B-like script (simple protocol) plus custom scripts: a mu
 query, an extended-protocol lookup (execute + DETAIL parameters) and a failing statement (ERROR +
 STATEMENT). Then times each tool on the same files and prints MB/s per format, the ratios to
 pgBadger, the cost of N+1 detection (the same run with --n-plus-one-min 0), query counts and the
-peak RSS of dbadmin.
+peak RSS of dbadmin. dbadmin's figure is the median of --repeat runs (their spread is printed);
+each tool's CPU time (user + system) and the CPU-time ratio are printed too: on a shared machine
+the wall-time ratio moves with the other load, the CPU-time ratio much less.
 
     .venv/bin/python bench/slowlog.py [--size-mb 200] [--log PATH] [--regenerate]
 

@@ -305,17 +305,20 @@ def test_epoch_prefix_and_bare_duration_pairing(tmp_path: Path) -> None:
 def test_percentiles_switch_to_a_bounded_histogram(tmp_path: Path) -> None:
     log = tmp_path / "many.log"
     with log.open("w") as out:
-        for i in range(1, 2001):  # 2000 samples, 1.000 .. 2000.000 ms
+        for i in range(1, 10001):  # 10,000 samples, 1.000 .. 2000.000 ms (folded in batches)
             out.write(
-                f"2026-01-01 10:00:00.000 UTC [42] LOG:  duration: {i}.000 ms  "
+                f"2026-01-01 10:00:00.000 UTC [42] LOG:  duration: {i % 2000 + 1}.000 ms  "
                 f"statement: SELECT {i}\n"
             )
     report = parse_logs([log])
     group = report.groups[0]
-    assert group.count == 2000
+    assert group.count == 10000
     assert group.p50_ms == pytest.approx(1000, rel=0.02)
     assert group.p95_ms == pytest.approx(1900, rel=0.02)
     assert group.max_ms == 2000
+    # --jobs: the workers' histograms (and durations not yet folded in) merge to the same
+    split = parse_logs([log], jobs=2, split_bytes=1).groups[0]
+    assert (split.count, split.p50_ms, split.p95_ms) == (10000, group.p50_ms, group.p95_ms)
 
 
 def test_zero_queries_error_from_the_core(tmp_path: Path) -> None:
