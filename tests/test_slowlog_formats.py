@@ -6,15 +6,13 @@ reports must be identical and carry those values intact."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slowlog_servers import logging_cluster
+from slowlog_servers import three_formats_cluster
 
 from dbadmin.slowlog.logparse import parse_logs
 
@@ -35,18 +33,7 @@ def tricky_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     import psycopg2
 
     root = tmp_path_factory.mktemp("slowlog-formats")
-    sock = Path(tempfile.mkdtemp(prefix="dbadmin-formats-"))
-    os.chmod(sock, 0o777)
-    cluster = logging_cluster(
-        root,
-        sock,
-        {
-            "listen_addresses": "''",
-            "log_filename": "'pg.log'",
-            "log_destination": "'stderr,csvlog,jsonlog'",
-            "log_line_prefix": "'%m [%p] %q%u@%d/%a '",
-        },
-    )
+    cluster, sock = three_formats_cluster(root, "%m [%p] %q%u@%d/%a ")
     cluster.ensure_running()
     kwargs = cluster.url().connect_kwargs()
     try:

@@ -8,17 +8,15 @@ three log files are complete and fixed for every test here.
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import Cli
-from slowlog_servers import logging_cluster
+from slowlog_servers import three_formats_cluster
 
 from dbadmin.errors import ExitCode, ProblemFound
 from dbadmin.slowlog.infer import infer_prefix
@@ -48,19 +46,10 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerLogs
     import psycopg2
 
     root = tmp_path_factory.mktemp("slowlog-server")
-    sock = Path(tempfile.mkdtemp(prefix="dbadmin-slowlog-"))
-    os.chmod(sock, 0o777)
-    cluster = logging_cluster(
+    cluster, sock = three_formats_cluster(
         root,
-        sock,
-        {
-            "listen_addresses": "''",
-            "log_filename": "'pg.log'",
-            "log_destination": "'stderr,csvlog,jsonlog'",
-            "log_line_prefix": f"'{PREFIX}'",
-            "session_preload_libraries": "'auto_explain'",
-            "auto_explain.log_min_duration": "0",
-        },
+        PREFIX,
+        {"session_preload_libraries": "'auto_explain'", "auto_explain.log_min_duration": "0"},
     )
     cluster.ensure_running()
     counter = [0]

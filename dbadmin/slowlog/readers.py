@@ -126,6 +126,9 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
                     sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
                     cont = None
                 statement(sql, float(ms), cur[3], cur[4], cur[5], cur[6], cur[7])  # type: ignore[arg-type]
+            elif cont is None and cur[1] == b"LOG" and _not_a_query(cur[2], 0):  # type: ignore[arg-type]
+                fast += 1  # a parse or bind duration, a connection...: only counted
+                acc.last_group = None
             else:
                 _ms, sev, msg, *rest = cur
                 if cont is not None:
