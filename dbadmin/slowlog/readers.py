@@ -90,9 +90,9 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
     rx = prefix.compile_line()
     match = rx.match
     gi = rx.groupindex
-    order = (
-        gi["ms"], gi["sev"], gi["msg"], gi["ts"], gi["pid"], gi["user"], gi["db"], gi["app"]
-    )  # fmt: skip
+    i_ms, i_sev, i_msg, i_ts, i_pid, i_user, i_db, i_app = (
+        gi[k] - 1 for k in ("ms", "sev", "msg", "ts", "pid", "user", "db", "app")
+    )
     entry = acc.entry
     statement = acc.statement
     cur: tuple[bytes | None, ...] | None = None
@@ -118,24 +118,25 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
                     state.first_unparsed = line
             continue
         if cur is not None:  # the previous entry is complete
-            ms = cur[0]
+            ms = cur[i_ms]
             if ms is not None:  # fast path: duration + statement/execute
                 fast += 1
-                sql = cur[2]
+                sql = cur[i_msg]
                 if cont is not None:
                     sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
                     cont = None
-                statement(sql, float(ms), cur[3], cur[4], cur[5], cur[6], cur[7])  # type: ignore[arg-type]
-            elif cont is None and cur[1] == b"LOG" and _not_a_query(cur[2], 0):  # type: ignore[arg-type]
+                statement(sql, float(ms), cur[i_ts], cur[i_pid], cur[i_user], cur[i_db], cur[i_app])  # type: ignore[arg-type]
+            elif cont is None and cur[i_sev] == b"LOG" and _not_a_query(cur[i_msg], 0):  # type: ignore[arg-type]
                 fast += 1  # a parse or bind duration, a connection...: only counted
                 acc.last_group = None
             else:
-                _ms, sev, msg, *rest = cur
+                sev, msg = cur[i_sev], cur[i_msg]
+                rest = (cur[i_ts], cur[i_pid], cur[i_user], cur[i_db], cur[i_app])
                 if cont is not None:
                     msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)  # type: ignore[operator]
                     cont = None
                 entry(sev, msg, *rest)  # type: ignore[arg-type]
-        cur = m.group(*order) if m is not None else None
+        cur = m.groups() if m is not None else None
     n -= 1  # the end marker
     acc.entries += fast
     state.lines = n
@@ -270,12 +271,11 @@ _JSON_BODY = re.compile(
     rb',"error_severity":"([A-Z0-9]+)"(?:,"state_code":"[0-9A-Z]*")?,"message":' + _JSTR
     + rb'(?:,"detail":' + _JSTR + rb')?'
 )  # fmt: skip
-# the common line, a statement's duration: its session (no escapes: else the general path),
-# then from the severity on (found by bytes.find: that text cannot occur inside a JSON string)
+# The common line, a statement's duration, in two cuts: from the severity on (found by
+# bytes.find: that text cannot occur inside a JSON string), and the session's fields (from the
+# timestamp's closing quote to "line_num", the first key that changes within a session), cut
+# once per session and then looked up. Escapes in the session's fields: the general path.
 _JSON_TS = b'{"timestamp":"'
-# a session's fields (from the timestamp's closing quote to "line_num", the first key that
-# changes within a session): cut once per session, then looked up (no escapes: else the
-# general path)
 _JSON_SESSION = re.compile(rb'"(?:,"user":"([^"\\]*)")?(?:,"dbname":"([^"\\]*)")?,"pid":(\d+),')
 _JSON_LINE_NUM = b',"line_num":'
 _JSON_LOG = b',"error_severity":"LOG","message":"'
@@ -283,9 +283,10 @@ _JSON_DURATION = _JSON_LOG + b"duration: "
 
 
 def _json_timed(text: bytes) -> re.Pattern[bytes]:
-    """From the severity on, with ``text`` the body of a captured JSON string."""
+    """From the duration's value on (after ``_JSON_DURATION``), with ``text`` the body of a
+    captured JSON string."""
     return re.compile(
-        re.escape(_JSON_DURATION) + rb'(\d+(?:\.\d+)?) ms  (?:statement|execute [^:"\\]*): '
+        rb'(\d+(?:\.\d+)?) ms  (?:statement|execute [^:"\\]*): '
         + text + rb'"(?:,"detail":"' + text + rb'")?(?!,"detail":)(?:,"application_name":"'
         + text + rb'")?'
     )  # fmt: skip
@@ -324,17 +325,18 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
     sessions: dict[bytes, tuple[bytes, ...] | None] = {}
     plain = _JSON_PLAIN.match
     timed = _JSON_TIMED.match
+    after = len(_JSON_DURATION)
     add_statement = acc.statement
     n = 0
     quick = 0  # entries counted here
     for line in lines:
         n += 1
-        at = line.find(_JSON_DURATION)
+        at = line.find(_JSON_DURATION, 40)  # after the timestamp and pid at least
         if at > 0 and line.startswith(_JSON_TS):
             escaped = False
-            m = plain(line, at)
+            m = plain(line, at + after)
             if m is None and b"\\" in line:
-                m = timed(line, at)
+                m = timed(line, at + after)
                 escaped = True
             who = None
             if m is not None:
