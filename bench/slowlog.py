@@ -7,7 +7,9 @@ pgbench's built-in TPC-B-like script (simple protocol) plus custom scripts: a mu
 query, an extended-protocol lookup (execute + DETAIL parameters) and a failing statement (ERROR +
 STATEMENT). Then times each tool on the same files and prints MB/s per format, the ratios to
 pgBadger, the cost of N+1 detection (the same run with --n-plus-one-min 0), query counts and the
-peak RSS of dbadmin.
+peak RSS of dbadmin. dbadmin's figure is the median of --repeat runs (their spread is printed);
+each tool's CPU time (user + system) and the CPU-time ratio are printed too: on a shared machine
+the wall-time ratio moves with the other load, the CPU-time ratio much less.
 
     .venv/bin/python bench/slowlog.py [--size-mb 200] [--log PATH] [--regenerate]
 
@@ -135,8 +137,9 @@ def generate(log_path: Path, size_mb: int) -> None:
         shutil.rmtree(sock, ignore_errors=True)
 
 
-def run_measured(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str], int]:
-    """Run a command; return wall time, the result and the child's own peak RSS (KiB, wait4)."""
+def run_measured(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str], int, float]:
+    """Run a command; return wall time, the result, the child's own peak RSS (KiB) and its CPU
+    time (user + system seconds, wait4: on a shared machine less noisy than wall time)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out_chunks: list[bytes] = []
@@ -162,7 +165,7 @@ def run_measured(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str
         cmd, code, b"".join(out_chunks).decode(errors="replace"),
         b"".join(err_chunks).decode(errors="replace"),
     )  # fmt: skip
-    return elapsed, result, usage.ru_maxrss
+    return elapsed, result, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def pgbadger_queries(outfile: Path) -> int:
@@ -184,7 +187,7 @@ def main() -> int:
     parser.add_argument("--log", type=Path, default=DEFAULT_LOG)
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--skip-pgbadger", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of dbadmin (best kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of dbadmin (median kept)")
     args = parser.parse_args()
 
     log: Path = args.log
@@ -196,7 +199,7 @@ def main() -> int:
     badger_ok = not args.skip_pgbadger and shutil.which("pgbadger") is not None
     if not args.skip_pgbadger and not badger_ok:
         print("pgbadger is not installed (apt-get install -y pgbadger); skipping it")
-    t, res, _ = run_measured(["grep", "-c", "duration:", str(log)])
+    t, res, _, _ = run_measured(["grep", "-c", "duration:", str(log)])
     print(f"grep -c duration: {log.name}: {log.stat().st_size / 1e6 / t:8.1f} MB/s (read floor)")
     summary: list[str] = []
     counts: dict[str, int] = {}
@@ -206,6 +209,7 @@ def main() -> int:
         size_mb = path.stat().st_size / 1e6
         print(f"\n{fmt}: {path} ({size_mb:.1f} MB, one workload, prefix {PREFIX!r})")
         times: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         for label, cmd in (
             ("dbadmin -j 1", dbadmin_cmd(path, 1)),
             ("dbadmin -j 2", dbadmin_cmd(path, 2)),
@@ -213,8 +217,8 @@ def main() -> int:
         ):
             if label == "dbadmin -j 2" and fmt != "stderr":
                 continue  # only plain stderr files are split across processes
-            runs = [run_measured(cmd) for _ in range(args.repeat)]  # the best of a few
-            t, res, rss_j = min(runs, key=lambda r: r[0])
+            runs = sorted((run_measured(cmd) for _ in range(args.repeat)), key=lambda r: r[0])
+            t, res, rss_j, cpu_s = runs[len(runs) // 2]  # the median run (wall time)
             if res.returncode != 0:
                 print(res.stderr)
                 return 1
@@ -222,9 +226,11 @@ def main() -> int:
             counts[f"{fmt} {label}"] = doc["total_queries"]
             rss = max(rss, rss_j)
             times[label] = t
-            print(f"  {label:22} {t:7.2f} s {size_mb / t:8.1f} MB/s  ({doc['total_queries']} "
-                  f"queries, {doc['distinct_queries']} fingerprints, {len(doc['n_plus_one'])} "
-                  f"N+1, peak RSS {rss_j / 1024:.0f} MB)")  # fmt: skip
+            cpu[label] = cpu_s
+            spread = f"runs {runs[0][0]:.2f}-{runs[-1][0]:.2f} s"
+            print(f"  {label:22} {t:7.2f} s {size_mb / t:8.1f} MB/s  cpu {cpu_s:6.2f} s  ({spread}; "
+                  f"{doc['total_queries']} queries, {doc['distinct_queries']} fingerprints, "
+                  f"{len(doc['n_plus_one'])} N+1, peak RSS {rss_j / 1024:.0f} MB)")  # fmt: skip
         if badger_ok:
             for jobs in (1, 2):
                 outfile = out / f"pgbadger-{fmt}-j{jobs}.json"
@@ -232,23 +238,28 @@ def main() -> int:
                        "--quiet", str(path)]  # fmt: skip
                 if fmt == "stderr":
                     cmd[5:5] = ["-p", PREFIX]
-                t, res, _ = run_measured(cmd)
+                t, res, _, cpu_s = run_measured(cmd)
                 if res.returncode != 0:
                     print(f"  pgbadger -j {jobs} failed: {res.stderr[-300:]}")
                     continue
                 times[f"pgbadger -j {jobs}"] = t
+                cpu[f"pgbadger -j {jobs}"] = cpu_s
                 theirs = pgbadger_queries(outfile)
                 print(f"  {'pgbadger -j ' + str(jobs):22} {t:7.2f} s {size_mb / t:8.1f} MB/s  "
-                      f"({theirs} queries)")  # fmt: skip
+                      f"cpu {cpu_s:6.2f} s  ({theirs} queries)")  # fmt: skip
         ours = times["dbadmin -j 1"]
-        cost = ours / times["dbadmin -j 1, no N+1"] - 1
-        line = f"{fmt}: dbadmin -j 1 {size_mb / ours:.1f} MB/s, N+1 detection cost {cost:+.0%}"
+        cost = cpu["dbadmin -j 1"] / cpu["dbadmin -j 1, no N+1"] - 1  # wall time: too noisy here
+        line = (f"{fmt}: dbadmin -j 1 {size_mb / ours:.1f} MB/s, N+1 detection cost {cost:+.0%} "
+                "(CPU time)")  # fmt: skip
         for jobs in (1, 2):
             if f"pgbadger -j {jobs}" in times:
                 ratio = times[f"pgbadger -j {jobs}"] / ours
                 verdict = "meets" if jobs == 2 or ratio >= 20 else "MISSES"
                 line += f", {ratio:.1f}x pgbadger -j {jobs}" + (
-                    f" (goal >= 20x: {verdict})" if jobs == 1 else ""
+                    f" (goal >= 20x: {verdict}; CPU time "
+                    f"{cpu['pgbadger -j 1'] / cpu['dbadmin -j 1']:.1f}x)"
+                    if jobs == 1
+                    else ""
                 )
         summary.append(line)
     print("\n" + "\n".join(summary))

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -51,6 +52,23 @@ def logging_cluster(
         conf={**LOGGING, **conf},
         hba=hba,
     )
+
+
+def three_formats_cluster(
+    root: Path, prefix: str, conf: Mapping[str, str] | None = None
+) -> tuple[Cluster, Path]:
+    """A cluster under ``root`` (Unix socket only) writing ``pg.log``, ``pg.csv`` and ``pg.json``
+    at once with ``prefix``; returns it and its socket directory (the caller removes both)."""
+    sock = Path(tempfile.mkdtemp(prefix="dbadmin-slowlog-"))
+    os.chmod(sock, 0o777)
+    settings = {
+        "listen_addresses": "''",
+        "log_filename": "'pg.log'",
+        "log_destination": "'stderr,csvlog,jsonlog'",
+        "log_line_prefix": f"'{prefix}'",
+        **(conf or {}),
+    }
+    return logging_cluster(root, sock, settings), sock
 
 
 def reconfigure(cluster: Cluster, settings: Mapping[str, str]) -> None:

@@ -8,17 +8,15 @@ three log files are complete and fixed for every test here.
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import Cli
-from slowlog_servers import logging_cluster
+from slowlog_servers import three_formats_cluster
 
 from dbadmin.errors import ExitCode, ProblemFound
 from dbadmin.slowlog.infer import infer_prefix
@@ -48,19 +46,10 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerLogs
     import psycopg2
 
     root = tmp_path_factory.mktemp("slowlog-server")
-    sock = Path(tempfile.mkdtemp(prefix="dbadmin-slowlog-"))
-    os.chmod(sock, 0o777)
-    cluster = logging_cluster(
+    cluster, sock = three_formats_cluster(
         root,
-        sock,
-        {
-            "listen_addresses": "''",
-            "log_filename": "'pg.log'",
-            "log_destination": "'stderr,csvlog,jsonlog'",
-            "log_line_prefix": f"'{PREFIX}'",
-            "session_preload_libraries": "'auto_explain'",
-            "auto_explain.log_min_duration": "0",
-        },
+        PREFIX,
+        {"session_preload_libraries": "'auto_explain'", "auto_explain.log_min_duration": "0"},
     )
     cluster.ensure_running()
     counter = [0]
@@ -305,17 +294,20 @@ def test_epoch_prefix_and_bare_duration_pairing(tmp_path: Path) -> None:
 def test_percentiles_switch_to_a_bounded_histogram(tmp_path: Path) -> None:
     log = tmp_path / "many.log"
     with log.open("w") as out:
-        for i in range(1, 2001):  # 2000 samples, 1.000 .. 2000.000 ms
+        for i in range(1, 10001):  # 10,000 samples, 1.000 .. 2000.000 ms (folded in batches)
             out.write(
-                f"2026-01-01 10:00:00.000 UTC [42] LOG:  duration: {i}.000 ms  "
+                f"2026-01-01 10:00:00.000 UTC [42] LOG:  duration: {i % 2000 + 1}.000 ms  "
                 f"statement: SELECT {i}\n"
             )
     report = parse_logs([log])
     group = report.groups[0]
-    assert group.count == 2000
+    assert group.count == 10000
     assert group.p50_ms == pytest.approx(1000, rel=0.02)
     assert group.p95_ms == pytest.approx(1900, rel=0.02)
     assert group.max_ms == 2000
+    # --jobs: the workers' histograms (and durations not yet folded in) merge to the same
+    split = parse_logs([log], jobs=2, split_bytes=1).groups[0]
+    assert (split.count, split.p50_ms, split.p95_ms) == (10000, group.p50_ms, group.p95_ms)
 
 
 def test_zero_queries_error_from_the_core(tmp_path: Path) -> None:

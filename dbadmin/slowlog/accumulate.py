@@ -11,6 +11,7 @@ import json
 import math
 import re
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 
 from dbadmin.slowlog.fingerprint import DIGITS_TO_ZERO, Fingerprint, FingerprintCache
@@ -18,6 +19,7 @@ from dbadmin.slowlog.nplusone import MIN_RUN, NPlusOneTracker, control_kind
 from dbadmin.stats import nearest_rank
 
 EXACT_SAMPLES = 512
+HIST_BATCH = 4096  # durations folded into a histogram at once
 _LOG_BASE = math.log(1.01)
 _INV_LOG_BASE = 1 / _LOG_BASE
 _OFFSET = 1000  # log(0.0001 ms) / log(1.01) is about -926
@@ -65,6 +67,7 @@ class GroupStats:
         "hist",
         "labels",
         "last",
+        "limit",
         "max",
         "samples",
         "total",
@@ -76,7 +79,10 @@ class GroupStats:
         self.count = 0
         self.total = 0.0
         self.max = -1.0
-        self.samples: array[float] | None = array("d")
+        # durations not yet in ``hist``: all of them while the group is exact (hist is None),
+        # then a batch folded in when it reaches ``limit`` (one log() per distinct value)
+        self.samples: array[float] = array("d")
+        self.limit = EXACT_SAMPLES
         self.hist: dict[int, int] | None = None
         self.first = b"\xff"  # any timestamp sorts before this
         self.last = b""
@@ -86,17 +92,19 @@ class GroupStats:
         self.labels: dict[tuple[bytes, bytes, bytes], int] = {}
 
     def to_hist(self) -> None:
-        hist: dict[int, int] = {}
-        for value in self.samples or ():
+        """Fold the pending durations into the histogram (the group is no longer exact)."""
+        hist = self.hist if self.hist is not None else {}
+        for value, n in Counter(self.samples).items():
             k = _bucket(value)
-            hist[k] = hist.get(k, 0) + 1
+            hist[k] = hist.get(k, 0) + n
         self.hist = hist
-        self.samples = None
+        self.samples = array("d")
+        self.limit = HIST_BATCH
 
     def percentile(self, q: float) -> float:
-        if self.samples is not None:
+        if self.hist is None:
             return nearest_rank(sorted(self.samples), q)
-        assert self.hist is not None
+        self.to_hist()
         target = max(1, math.ceil(q * self.count))
         seen = 0
         for k in sorted(self.hist):
@@ -160,66 +168,91 @@ class Accumulator:
         self._epoch = self.n1.epoch = value
 
     # -- the hot path --
-    def record(
-        self, sql: bytes, ms: float, ts: bytes, user: bytes, db: bytes, app: bytes, pid: bytes = b""
+    def statement(
+        self,
+        sql: bytes,
+        ms: float,
+        ts: bytes,
+        pid: bytes,
+        user: bytes,
+        db: bytes,
+        app: bytes,
+        detail: bytes = b"",
     ) -> None:
-        """One statement that completed; ``pid`` (the session) when known, for N+1 runs."""
-        if ms < self.min_ms:
-            return
-        key = sql.translate(DIGITS_TO_ZERO)
-        group = self.by_key.get(key)
-        if group is None:
-            group = self.by_text.get(sql)
+        """One statement that completed (``duration: X ms  statement|execute ...:``, its SQL cut
+        out by the reader); ``pid`` (the session) when known, for N+1 runs and plan pairing;
+        ``detail`` when the format carries it on the same line (csvlog, jsonlog).
+
+        The readers count the entry (``entries``). One flat function: it runs per statement.
+        """
+        self.last_group = None
+        if pid:
+            if self.pending_plan:
+                self.resolve_plan(pid, sql)
+            self.last_by_pid[pid] = sql
+        if ms >= self.min_ms:
+            key = sql.translate(DIGITS_TO_ZERO)
+            group = self.by_key.get(key)
             if group is None:
-                fp = self.cache.get(sql)
-                group = self.groups.get(fp.id)
-                if group is None:
-                    group = self.groups[fp.id] = GroupStats(fp)
-                    if ts:
-                        group.first = ts
-                if self.cache.fast_key_is_safe(key):
-                    if len(self.by_key) < 50_000:
-                        self.by_key[key] = group
-                elif len(self.by_text) < 20_000:
-                    self.by_text[sql] = group
-        group.count += 1
-        group.total += ms
-        samples = group.samples
-        if samples is not None:
+                group = self._group(sql, key, ts)
+            group.count += 1
+            group.total += ms
+            samples = group.samples
             samples.append(ms)
-            if len(samples) > EXACT_SAMPLES:
+            if len(samples) > group.limit:
                 group.to_hist()
-        else:
-            hist = group.hist
-            assert hist is not None  # exactly one of samples and hist is set
-            k = int(math.log(ms if ms > 0.0001 else 0.0001) * _INV_LOG_BASE + _OFFSET)
-            hist[k] = hist.get(k, 0) + 1
-        if ms > group.max:
-            group.max = ms
-            if ms > group.example_ms:
-                group.example_ms = ms
-                group.example = sql
-                group.example_params = None
-                self.last_group = group
-        if ts:
-            if ts > group.last:
-                group.last = ts
-            elif ts < group.first:
-                group.first = ts
-            if ts.startswith(self.minute):
-                self.minute_count += 1
-                self.minute_ms += ms
-            else:
-                self._new_minute(ts, ms)
-        labels = group.labels
-        label = (user, db, app)
-        n = labels.get(label)
-        if n is not None:
-            labels[label] = n + 1
-        elif len(labels) < MAX_LABELS * 4:
-            labels[label] = 1
-        if pid and self.track is not None:
-            self.track(pid, group, sql, ms, ts)
+            if ms > group.max:
+                group.max = ms
+                if ms > group.example_ms:
+                    group.example_ms = ms
+                    group.example = sql
+                    group.example_params = None
+                    self.last_group = group
+            if ts:
+                if ts > group.last:
+                    group.last = ts
+                elif ts < group.first:
+                    group.first = ts
+                if ts.startswith(self.minute):
+                    self.minute_count += 1
+                    self.minute_ms += ms
+                else:
+                    self._new_minute(ts, ms)
+            labels = group.labels
+            label = (user, db, app)
+            n = labels.get(label)
+            if n is not None:
+                labels[label] = n + 1
+            elif len(labels) < MAX_LABELS * 4:
+                labels[label] = 1
+            if pid and self.track is not None:
+                self.track(pid, group, sql, ms, ts)
+        if detail and detail[:12] in _PARAMETERS:
+            if self.last_group is not None:
+                self.last_group.example_params = detail[12:]
+            if pid:
+                self.n1.parameters(pid, detail[12:])
+
+    def record(self, sql: bytes, ms: float, ts: bytes, user: bytes, db: bytes, app: bytes) -> None:
+        """A statement with no session to pair it with (auto_explain plans)."""
+        self.statement(sql, ms, ts, b"", user, db, app)
+
+    def _group(self, sql: bytes, key: bytes, ts: bytes) -> GroupStats:
+        """The group of a statement whose digit-zeroed text is not (yet) a known key."""
+        group = self.by_text.get(sql)
+        if group is None:
+            fp = self.cache.get(sql)
+            group = self.groups.get(fp.id)
+            if group is None:
+                group = self.groups[fp.id] = GroupStats(fp)
+                if ts:
+                    group.first = ts
+            if self.cache.fast_key_is_safe(key):
+                if len(self.by_key) < 50_000:
+                    self.by_key[key] = group
+            elif len(self.by_text) < 20_000:
+                self.by_text[sql] = group
+        return group
 
     def _new_minute(self, ts: bytes, ms: float) -> None:
         self.flush_minute()
@@ -308,7 +341,7 @@ class Accumulator:
                     return
                 else:  # parse / bind: not queries (as in pgBadger)
                     return
-                self._timed(sql, ms, ts, pid, user, db, app, detail)
+                self.statement(sql, ms, ts, pid, user, db, app, detail)
             elif pid and (msg.startswith(b"statement: ") or msg.startswith(b"execute ")):
                 if msg.startswith(b"statement: "):
                     self.pending_stmt[pid] = msg[11:]
@@ -341,45 +374,6 @@ class Accumulator:
             if statement and kind.statement is None:
                 kind.statement = statement
             self.last_error = kind
-
-    def statement(
-        self,
-        sql: bytes,
-        ms: float,
-        ts: bytes,
-        pid: bytes,
-        user: bytes,
-        db: bytes,
-        app: bytes,
-        detail: bytes = b"",
-    ) -> None:
-        """A ``duration: X ms  statement|execute ...:`` entry whose SQL a reader cut out itself
-        (the common entry, kept off ``entry()``'s general path)."""
-        self.entries += 1
-        self.last_group = None
-        self._timed(sql, ms, ts, pid, user, db, app, detail)
-
-    def _timed(
-        self,
-        sql: bytes,
-        ms: float,
-        ts: bytes,
-        pid: bytes,
-        user: bytes,
-        db: bytes,
-        app: bytes,
-        detail: bytes,
-    ) -> None:
-        if pid:
-            if self.pending_plan:
-                self.resolve_plan(pid, sql)
-            self.last_by_pid[pid] = sql
-        self.record(sql, ms, ts, user, db, app, pid)
-        if detail and detail[:12] in _PARAMETERS:
-            if self.last_group is not None:
-                self.last_group.example_params = detail[12:]
-            if pid:
-                self.n1.parameters(pid, detail[12:])
 
     def resolve_plan(self, pid: bytes, sql: bytes) -> None:
         """A statement's duration line arrived: a pending plan of the same text was its plan."""

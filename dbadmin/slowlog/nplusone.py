@@ -123,9 +123,10 @@ class NPlusOneTracker:
     def statement(self, pid: bytes, group: GroupStats, sql: bytes, ms: float, ts: bytes) -> None:
         """One completed statement of session ``pid``. Kept cheap when the fingerprint changes
         (most statements): a run's bookkeeping starts at its first repetition."""
-        if group.control:
-            if group.control >= TX_BEGIN:
-                self._transaction(pid, group.control == TX_BEGIN)
+        control = group.control
+        if control:
+            if control >= TX_BEGIN:
+                self._transaction(pid, control == TX_BEGIN)
             return
         s = self.sessions.get(pid)
         if s is None:
@@ -155,11 +156,8 @@ class NPlusOneTracker:
             s.group = None  # the new run has no parent
         if s.n >= self.min_run:
             self._close(pid, s)
-        if s.group is not None:
-            s.parent = s.group
-            s.parent_sql = s.sql0
-        else:
-            s.parent = None
+        s.parent = s.group  # None: the new run has no parent (parent_sql then goes unused)
+        s.parent_sql = s.sql0
         s.group = group
         s.n = 1
         s.ms = ms
@@ -176,7 +174,8 @@ class NPlusOneTracker:
                 return
             s = self.sessions[pid] = _Session()
         elif s.group is not None:
-            self._close(pid, s)
+            if s.n >= self.min_run:
+                self._close(pid, s)
             s.group = None
             s.n = 0
         s.in_tx = begins

@@ -140,15 +140,13 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
         mine.last = max(mine.last, g.last)
         for key, n in g.labels.items():
             mine.labels[key] = mine.labels.get(key, 0) + n
-        if mine.samples is not None and g.samples is not None:
+        if mine.hist is None and g.hist is None:  # both exact
             mine.samples.extend(g.samples)
             if len(mine.samples) > EXACT_SAMPLES:
                 mine.to_hist()
-        else:
-            if mine.samples is not None:
-                mine.to_hist()
-            if g.samples is not None:
-                g.to_hist()
+        else:  # durations still pending on either side are folded in first
+            mine.to_hist()
+            g.to_hist()
             assert mine.hist is not None and g.hist is not None
             for k, n in g.hist.items():
                 mine.hist[k] = mine.hist.get(k, 0) + n

@@ -22,6 +22,7 @@ from dbadmin.slowlog.accumulate import ERROR_SEVERITIES, Accumulator
 from dbadmin.slowlog.prefix import LinePrefix
 
 HEAD_BYTES = 256 * 1024
+READ_BUFFER = 1 << 20  # fewer, larger reads: line iteration costs a third less
 CSV_RE = re.compile(rb'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [^,]*,(?:"|,)')
 
 
@@ -32,7 +33,7 @@ def open_source(path: str | Path | BinaryIO) -> tuple[str, BinaryIO]:
     else:
         name = str(path)
         try:
-            raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+            raw = open(path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 - closed by the caller
         except FileNotFoundError:
             raise UsageError(f"log file {name} not found") from None
         except IsADirectoryError:
@@ -91,16 +92,14 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
     rx = prefix.compile_line()
     match = rx.match
     gi = rx.groupindex
-    order = (
-        gi["ms"], gi["sev"], gi["msg"], gi["ts"], gi["pid"], gi["user"], gi["db"], gi["app"]
-    )  # fmt: skip
+    i_ms, i_sev, i_msg, i_ts, i_pid, i_user, i_db, i_app = (
+        gi[k] - 1 for k in ("ms", "sev", "msg", "ts", "pid", "user", "db", "app")
+    )
     entry = acc.entry
-    record = acc.record
-    pending_plan = acc.pending_plan
-    last_by_pid = acc.last_by_pid
-    # the previous entry's groups in `order`; Match.group's Any is a group that did not take
-    # part (None): only ms, as the prefix's absent fields are empty groups
-    cur: tuple[bytes | Any, ...] | None = None
+    statement = acc.statement
+    # the previous entry's groups; Any: bytes, or None for a group that did not take part (only
+    # ms: the prefix's absent fields are empty groups, and msg takes part whenever ms does)
+    cur: tuple[Any, ...] | None = None
     cont: list[bytes] | None = None
     n = 0
     fast = 0
@@ -123,21 +122,25 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
                     state.first_unparsed = line
             continue
         if cur is not None:  # the previous entry is complete
-            ms, sev, msg, ts, pid, user, db, app = cur
-            if cont is not None:
-                msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
-                cont = None
-            if ms is not None:  # fast path: duration + statement/execute (msg is the SQL)
+            ms = cur[i_ms]
+            if ms is not None:  # fast path: duration + statement/execute
                 fast += 1
+                sql = cur[i_msg]
+                if cont is not None:
+                    sql += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
+                    cont = None
+                statement(sql, float(ms), cur[i_ts], cur[i_pid], cur[i_user], cur[i_db], cur[i_app])
+            elif cont is None and cur[i_sev] == b"LOG" and _not_a_query(cur[i_msg], 0):
+                fast += 1  # a parse or bind duration, a connection...: only counted
                 acc.last_group = None
-                if pid:
-                    if pending_plan:
-                        acc.resolve_plan(pid, msg)
-                    last_by_pid[pid] = msg
-                record(msg, float(ms), ts, user, db, app, pid)
             else:
-                entry(sev, msg, ts, pid, user, db, app)
-        cur = m.group(*order) if m is not None else None
+                sev, msg = cur[i_sev], cur[i_msg]
+                rest = (cur[i_ts], cur[i_pid], cur[i_user], cur[i_db], cur[i_app])
+                if cont is not None:
+                    msg += b"\n" + b"\n".join(c[1:].rstrip(b"\r\n") for c in cont)
+                    cont = None
+                entry(sev, msg, *rest)
+        cur = m.groups() if m is not None else None
     n -= 1  # the end marker
     acc.entries += fast
     state.lines = n
@@ -153,26 +156,50 @@ def _b(value: object) -> bytes:
 
 _CSV_Q = rb'"([^"]*(?:""[^"]*)*)"'  # a quoted field, captured (quotes doubled inside)
 _CSV_F = rb'(?:"[^"]*(?:""[^"]*)*"|[^,"\n]*),'  # any field, skipped
-# the common row on one line: a statement's duration (csvlog's 26 columns, PostgreSQL 14-18)
-_CSV_TIMED = re.compile(
-    rb'([^,"]*),(?:' + _CSV_Q + rb')?,(?:' + _CSV_Q + rb')?,(\d*),' + _CSV_F * 7
-    + rb'LOG,[0-9A-Z]*,"duration: (\d+(?:\.\d+)?) ms  (?:statement|execute [^:"]*): '
-    + rb'([^"]*(?:""[^"]*)*)",(?:' + _CSV_Q + rb')?,' + _CSV_F * 7 + rb'(?:' + _CSV_Q + rb')?,'
-)  # fmt: skip
+_CSV_S = rb"[^,]*,"  # a field without a comma (a quoted one with a comma makes the row not match)
+
+
+def _csv_timed(text: bytes) -> re.Pattern[bytes]:
+    """The common row, a statement's duration (csvlog's 26 columns, PostgreSQL 14-18), with
+    ``text`` the body of a captured quoted field; fields 4-10 (connection, session, line number,
+    command tag, session start, vxid, xid) hold no comma."""
+    return re.compile(
+        rb'([^,"]*),(?:"' + text + rb'")?,(?:"' + text + rb'")?,(\d*),' + _CSV_S * 7
+        + rb'LOG,[0-9A-Z]*,"duration: (\d+(?:\.\d+)?) ms  (?:statement|execute [^:"]*): '
+        + text + rb'",(?:"' + text + rb'")?,(?:,,,,,,,|' + _CSV_F * 7 + rb')(?:"' + text
+        + rb'")?,'
+    )  # fmt: skip
+
+
+_CSV_PLAIN = _csv_timed(rb'([^"]*)')  # no quote inside any captured field: nothing to undo
+_CSV_TIMED = _csv_timed(rb'([^"]*(?:""[^"]*)*)')  # quotes doubled inside some
+_CSV_LOG = b',LOG,00000,"'  # severity, SQLSTATE and the message's opening quote of a LOG row
 
 
 def _unquote(field: bytes) -> bytes:
     return field.replace(b'""', b'"') if b'""' in field else field
 
 
+def _not_a_query(line: bytes, start: int) -> bool:
+    """Whether the LOG message starting at ``start`` counts for nothing: a parse or bind
+    duration, a connection, a checkpoint (``Accumulator.entry`` would only count it)."""
+    if line.startswith(b"duration: ", start):
+        end = line.find(b" ms  ", start + 10, start + 40)
+        return end > 0 and line.startswith((b"parse ", b"bind "), end + 5)
+    return not line.startswith((b"statement: ", b"execute "), start)
+
+
 def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
-    """csvlog rows; a statement's duration row on one line is cut by one regex, any other row
-    (multi-line statements included: a row ends where its quotes balance) goes to ``csv``."""
+    """csvlog rows (a row ends where its quotes balance: multi-line statements); a statement's
+    duration row is cut by one regex, other LOG rows that count for nothing are told by their
+    message's first words, and any other row goes to ``csv``."""
     state = FileState()
+    plain = _CSV_PLAIN.match
     timed = _CSV_TIMED.match
     add_statement = acc.statement
     open_row: list[bytes] | None = None
     n = 0
+    quick = 0  # entries counted here
     for line in lines:
         if open_row is not None:
             open_row.append(line)
@@ -181,19 +208,30 @@ def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             line, open_row = b"".join(open_row), None
         else:
             n += 1
-            m = timed(line)
-            if m is not None:
-                ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
-                if b'""' in line:
-                    sql, user, db, app, detail = map(_unquote, (sql, user, db, app, detail))
-                add_statement(sql, float(ms), ts, pid, user, db, app, detail)
-                continue
-            if line.count(b'"') % 2:
-                open_row = [line]
-                continue
+        m = plain(line)
+        if m is not None:
+            ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
+            add_statement(sql, float(ms), ts, pid, user, db, app, detail)
+            quick += 1
+            continue
+        m = timed(line) if b'""' in line else None
+        if m is not None:
+            ts, user, db, pid, ms, sql, detail, app = map(_unquote, m.groups(b""))
+            add_statement(sql, float(ms), ts, pid, user, db, app, detail)
+            quick += 1
+            continue
+        if line.count(b'"') % 2:
+            open_row = [line]  # a quoted field goes on (never for a joined row: its count is even)
+            continue
+        at = line.find(_CSV_LOG)
+        if at > 0 and line.count(b",", 0, at) == 10 and _not_a_query(line, at + len(_CSV_LOG)):
+            quick += 1
+            acc.last_group = None
+            continue
         _csv_row(acc, state, line)
     if open_row is not None:
         _csv_row(acc, state, b"".join(open_row))
+    acc.entries += quick
     state.lines = n
     return state
 
@@ -237,14 +275,29 @@ _JSON_BODY = re.compile(
     rb',"error_severity":"([A-Z0-9]+)"(?:,"state_code":"[0-9A-Z]*")?,"message":' + _JSTR
     + rb'(?:,"detail":' + _JSTR + rb')?'
 )  # fmt: skip
-_PAIRS = rb'(?:,"[a-z_]+":(?:"[^"\\]*(?:\\.[^"\\]*)*"|[^,"}]*))*?'  # other keys, lazily
-# the common line: a statement's duration, its SQL cut out by the regex (as for stderr)
-_JSON_TIMED = re.compile(
-    rb'\{"timestamp":"([^"]*)"(?:,"user":' + _JSTR + rb')?(?:,"dbname":' + _JSTR
-    + rb')?,"pid":(\d+)' + _PAIRS + rb',"error_severity":"LOG","message":"duration: '
-    + rb'(\d+(?:\.\d+)?) ms  (?:statement|execute [^:"\\]*): ([^"\\]*(?:\\.[^"\\]*)*)"'
-    + rb'(?:,"detail":' + _JSTR + rb')?(?:' + _PAIRS + rb',"application_name":' + _JSTR + rb')?'
-)  # fmt: skip
+# The common line, a statement's duration, in two cuts: from the severity on (found by
+# bytes.find: that text cannot occur inside a JSON string), and the session's fields (from the
+# timestamp's closing quote to "line_num", the first key that changes within a session), cut
+# once per session and then looked up. Escapes in the session's fields: the general path.
+_JSON_TS = b'{"timestamp":"'
+_JSON_SESSION = re.compile(rb'"(?:,"user":"([^"\\]*)")?(?:,"dbname":"([^"\\]*)")?,"pid":(\d+),')
+_JSON_LINE_NUM = b',"line_num":'
+_JSON_LOG = b',"error_severity":"LOG","message":"'
+_JSON_DURATION = _JSON_LOG + b"duration: "
+
+
+def _json_timed(text: bytes) -> re.Pattern[bytes]:
+    """From the duration's value on (after ``_JSON_DURATION``), with ``text`` the body of a
+    captured JSON string."""
+    return re.compile(
+        rb'(\d+(?:\.\d+)?) ms  (?:statement|execute [^:"\\]*): '
+        + text + rb'"(?:,"detail":"' + text + rb'")?(?!,"detail":)(?:,"application_name":"'
+        + text + rb'")?'
+    )  # fmt: skip
+
+
+_JSON_PLAIN = _json_timed(rb'([^"\\]*)')  # no escapes in any captured string: nothing to undo
+_JSON_TIMED = _json_timed(rb'([^"\\]*(?:\\.[^"\\]*)*)')
 _JSON_STATEMENT = re.compile(rb',"statement":' + _JSTR)
 _JSON_APP = re.compile(rb',"application_name":' + _JSTR)
 
@@ -272,25 +325,50 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
         found = _JSON_APP.match(line, at)
         return found[1] if found else None
 
+    session = _JSON_SESSION.match
+    sessions: dict[bytes, tuple[bytes, ...] | None] = {}
+    plain = _JSON_PLAIN.match
     timed = _JSON_TIMED.match
+    after = len(_JSON_DURATION)
     add_statement = acc.statement
     n = 0
+    quick = 0  # entries counted here
     for line in lines:
         n += 1
-        m = timed(line)
-        if m is not None:
-            ts, user, db, pid, ms, sql, detail, app = m.groups(b"")
-            if b"\\" in line:  # escapes somewhere: undo them (rare)
-                sql, user, db, app, detail = map(_unescape, (sql, user, db, app, detail))
-            add_statement(sql, float(ms), ts, pid, user, db, app, detail)
-            continue
-        if (
-            b'"error_severity":"LOG"' in line
-            and b"duration: " not in line
-            and b'"message":"statement: ' not in line
-            and b'"message":"execute ' not in line
-        ):
-            acc.entries += 1
+        at = line.find(_JSON_DURATION, 40)  # after the timestamp and pid at least
+        if at > 0 and line.startswith(_JSON_TS):
+            escaped = False
+            m = plain(line, at + after)
+            if m is None and b"\\" in line:
+                m = timed(line, at + after)
+                escaped = True
+            who: tuple[bytes, ...] | None = None
+            if m is not None:
+                ts_end = line.find(b'"', 14)
+                key = line[ts_end : line.find(_JSON_LINE_NUM, ts_end, at)]
+                if key in sessions:
+                    who = sessions[key]
+                else:
+                    h = session(key)
+                    if len(sessions) >= 10_000:
+                        sessions.clear()
+                    who = sessions[key] = h.groups(b"") if h is not None else None
+            if who is not None and m is not None:
+                ms, sql, detail, app = m.groups()
+                if app is None:  # other keys before it (or none at all)
+                    app = app_at(line, line.find(b',"application_name":"', m.end()))
+                    escaped = True
+                if escaped:
+                    sql, detail, app = map(_unescape, (sql, detail, app))
+                user, db, pid = who
+                add_statement(sql, float(ms), line[14:ts_end], pid, user, db, app or b"",
+                              detail or b"")  # fmt: skip
+                quick += 1
+                continue
+        at = line.find(_JSON_LOG)
+        if at > 0 and _not_a_query(line, at + len(_JSON_LOG)):
+            quick += 1
+            acc.last_group = None
             continue
         head = match_head(line)
         body = match_body(line, line.find(b',"error_severity":"', head.end())) if head else None
@@ -330,5 +408,6 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             _b(doc.get("detail")),
             _b(doc.get("statement")),
         )
+    acc.entries += quick
     state.lines = n
     return state

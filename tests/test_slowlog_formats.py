@@ -1,0 +1,101 @@
+"""The readers' fast paths against the general ones: a real server logs, as stderr, csvlog and
+jsonlog at once, statements whose text, role, database, application name and parameters hold
+what a quick cut could get wrong (commas, doubled quotes in csvlog, escapes in jsonlog, a
+multi-line statement, parse/bind durations, log_statement + log_duration pairs). The three
+reports must be identical and carry those values intact."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slowlog_servers import three_formats_cluster
+
+from dbadmin.slowlog.logparse import parse_logs
+
+APP = 'app, "quoted"'
+ROLE = "we,ird"
+DATABASE = 'd"b'
+PARAMETER = 'a"b\\c, d'  # a quote, a backslash and a comma, sent as $1 (extended protocol)
+# (the fingerprint ignores aliases: each statement calls its own function)
+TRICKY = [
+    "SELECT upper('a,b') AS \"x\"\"y\", E'back\\\\slash' AS d",
+    "SELECT upper('c,d') AS \"x\"\"y\", E'back\\\\slash' AS d",
+    "SELECT lower('a, \"b\"')\n  AS two_lines,\n  1 AS c",
+]
+
+
+@pytest.fixture(scope="module")
+def tricky_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    import psycopg2
+
+    root = tmp_path_factory.mktemp("slowlog-formats")
+    cluster, sock = three_formats_cluster(root, "%m [%p] %q%u@%d/%a ")
+    cluster.ensure_running()
+    kwargs = cluster.url().connect_kwargs()
+    try:
+        admin = psycopg2.connect(**kwargs, application_name=APP)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            for sql in TRICKY:
+                cur.execute(sql)
+            cur.execute(f'CREATE ROLE "{ROLE}" LOGIN')
+            cur.execute('CREATE DATABASE "d""b"')
+            cur.execute("ALTER DATABASE \"d\"\"b\" SET log_min_duration_statement = -1; "
+                        "ALTER DATABASE \"d\"\"b\" SET log_statement = 'all'; "
+                        "ALTER DATABASE \"d\"\"b\" SET log_duration = on")  # fmt: skip
+            with pytest.raises(psycopg2.errors.UndefinedTable):
+                cur.execute('SELECT * FROM "no""table"')
+        admin.close()
+        # a role with a comma in a database with a quote: statement + bare duration lines
+        odd = psycopg2.connect(**{**kwargs, "user": ROLE, "dbname": DATABASE})
+        odd.autocommit = True
+        with odd.cursor() as cur:
+            for i in range(3):
+                cur.execute(f"SELECT abs({i}) AS odd_session")
+        odd.close()
+        script = root / "param.sql"
+        script.write_text("SELECT length(:txt::text) AS param;\n")
+        subprocess.run(
+            [str(cluster.bin_dir / "pgbench"), "-n", "-M", "extended", "-t", "3",
+             "-D", f"txt={PARAMETER}", "-f", str(script), "-h", str(sock),
+             "-p", str(cluster.port), "-U", "postgres", "postgres"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        cluster.stop()
+    yield root / "pgdata" / "collected" / "pg.log"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(sock, ignore_errors=True)
+
+
+def test_tricky_values_give_one_report_in_every_format(tricky_logs: Path) -> None:
+    docs = [
+        parse_logs([path]).as_dict()
+        for path in (tricky_logs, tricky_logs.with_suffix(".csv"), tricky_logs.with_suffix(".json"))
+    ]
+    for doc in docs:
+        for volatile in ("files", "formats", "prefixes", "lines", "bytes_read"):
+            doc.pop(volatile)
+        # stderr appends " at character N" to the message (csvlog and jsonlog: a field of its own)
+        (error,) = doc.pop("error_groups")  # type: ignore[misc]
+        assert error["statement"] == 'SELECT * FROM "no""table"'
+    assert docs[0] == docs[1] == docs[2]
+    doc = docs[0]
+    groups = {g["example"]: g for g in doc["groups"]}  # type: ignore[attr-defined]
+    quoted = next(g for q, g in groups.items() if "upper" in q)
+    assert quoted["count"] == 2
+    assert quoted["applications"] == {APP: 2}
+    assert quoted["example"] in TRICKY[:2]
+    two_lines = next(g for q, g in groups.items() if "two_lines" in q)
+    assert two_lines["example"] == TRICKY[2]
+    odd = next(g for q, g in groups.items() if "odd_session" in q)
+    assert odd["count"] == 3
+    assert odd["users"] == {ROLE: 3} and odd["databases"] == {DATABASE: 3}
+    param = next(g for q, g in groups.items() if "AS param" in q)
+    assert param["count"] == 3
+    assert param["example_parameters"] == f"$1 = '{PARAMETER}'"
+    assert doc["errors"] == 1
