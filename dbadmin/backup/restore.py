@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from dbadmin.backup.catalog import ANY_KINDS, STATISTICS_MAJOR, count_user_relations
+from dbadmin.backup.databases import connect, create_database, drop_database
 from dbadmin.backup.integrity import checksum_problems, content_problems
 from dbadmin.backup.manifest import BackupEntry, BackupManifest
 from dbadmin.backup.postrestore import ANALYZE_WORKERS, PostRestore, after_restore
@@ -163,62 +164,11 @@ def compare_counts(expected: dict[str, int], actual: dict[str, int]) -> list[str
     return problems
 
 
-def _connect(
-    url: DbUrl, settings: Settings, autocommit: bool = True, deadline: Deadline | None = None
-) -> Any:
-    """A session for the restore's own statements; with a ``deadline``, each statement may run
-    only for what is left of it (the server cancels it then, exit 4)."""
-    from dbadmin.db import connect_raw
-
-    conn = connect_raw(
-        url,
-        connect_timeout=settings.connect_timeout,
-        retry_seconds=min(settings.connect_retry_seconds, 10.0),
-        application_name="dbadmin-restore",
-    )
-    conn.autocommit = autocommit
-    if deadline is not None:
-        with conn.cursor() as cur:
-            left_ms = max(1, int(deadline.remaining() * 1000))
-            cur.execute("SELECT set_config('statement_timeout', %s, false)", (str(left_ms),))
-        if not autocommit:
-            conn.commit()
-    return conn
-
-
-def create_database(url: DbUrl, settings: Settings, maintenance_db: str = "postgres") -> None:
-    from psycopg2 import sql
-
-    conn = _connect(url.with_database(maintenance_db), settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database or "")))
-    finally:
-        conn.close()
-
-
-def drop_database(url: DbUrl, settings: Settings, maintenance_db: str = "postgres") -> None:
-    from psycopg2 import sql
-
-    conn = _connect(url.with_database(maintenance_db), settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW server_version_num")
-            force = " WITH (FORCE)" if int(cur.fetchone()[0]) >= 130000 else ""
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(
-                    sql.Identifier(url.database or "")
-                )
-            )
-    finally:
-        conn.close()
-
-
 def target_state(url: DbUrl, settings: Settings) -> tuple[int, int] | None:
     """(server major, number of user tables/views) of the target database; None when it does
     not exist (one connection either way)."""
     try:
-        conn = _connect(url, settings)
+        conn = connect(url, settings)
     except ConnectError as exc:
         if re.search(r'database "[^"]*" does not exist', exc.what):
             return None
@@ -233,7 +183,7 @@ def target_state(url: DbUrl, settings: Settings) -> tuple[int, int] | None:
 
 
 def server_major_via(url: DbUrl, settings: Settings, maintenance_db: str = "postgres") -> int:
-    conn = _connect(url.with_database(maintenance_db), settings)
+    conn = connect(url.with_database(maintenance_db), settings)
     try:
         with conn.cursor() as cur:
             cur.execute("SHOW server_version_num")
@@ -422,7 +372,7 @@ def execute_restore(
         thorough=plan.thorough,
         analyze=plan.analyze,
         workers=max(ANALYZE_WORKERS, plan.jobs),
-        connect=lambda url: _connect(url, settings, deadline=deadline),
+        connect=lambda url: connect(url, settings, deadline=deadline),
         server_major=plan.server_major,
         restore_sessions=session_name,
     )

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from dbadmin.backup.databases import create_database, create_role, drop_database
 from dbadmin.backup.integrity import (
     Check,
     checksum_problems,
@@ -41,8 +42,6 @@ from dbadmin.backup.restore import (
     RestorePlan,
     RestoreResult,
     compare_counts,
-    create_database,
-    drop_database,
     execute_restore,
     plan_restore,
 )
@@ -185,30 +184,6 @@ def _restore_creating_roles(
             created += 1
             if notice:
                 notice(f'role "{role}" created (NOLOGIN) on the embedded scratch server')
-
-
-def create_role(
-    url: DbUrl, settings: Settings, role: str, maintenance_db: str = "postgres"
-) -> None:
-    """``CREATE ROLE role NOLOGIN`` (no privileges) unless it exists: a role a backup names."""
-    from psycopg2 import sql
-
-    from dbadmin.db import connect_raw
-
-    conn = connect_raw(
-        url.with_database(maintenance_db),
-        connect_timeout=settings.connect_timeout,
-        retry_seconds=min(settings.connect_retry_seconds, 10.0),
-        application_name="dbadmin-verify",
-    )
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
-    finally:
-        conn.close()
 
 
 def embedded_scratch_server(settings: Settings, notice: Notice | None = None) -> DbUrl:

@@ -79,10 +79,6 @@ def print_table(renderable: Any) -> None:
     out_console().print(renderable, crop=False)
 
 
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
-
-
 def print_json(document: Any) -> None:
     from dbadmin.render import to_json
 

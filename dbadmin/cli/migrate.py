@@ -15,7 +15,6 @@ from dbadmin.cli.common import (
     out_console,
     print_json,
     progress_status,
-    stdout_is_terminal,
 )
 from dbadmin.cli.options import ConfigOpt, DatabaseUrlOpt, Duration, JsonOpt, YesOpt
 
@@ -128,7 +127,7 @@ def up(
     """
     from dbadmin import api
 
-    show_progress = backup and stdout_is_terminal() and not json_output
+    show_progress = backup and not json_output  # drawn only when stderr is a terminal
     with progress_status(show_progress) as on_backup_progress:  # pg_dump's, on a terminal
         result = api.migrate_up(
             get_settings(ctx, database_url),

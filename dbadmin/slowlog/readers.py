@@ -87,6 +87,9 @@ class FileState:
 _END = (b"\0",)  # after the last line: completes the last entry (the same code as the others)
 
 
+_UNSEEN: tuple[bytes, ...] = ()  # a session not read yet (a known one is 3 groups, or None)
+
+
 def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -> FileState:
     state = FileState(prefix=prefix)
     rx = prefix.compile_line()
@@ -346,9 +349,8 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             if m is not None:
                 ts_end = line.find(b'"', 14)
                 key = line[ts_end : line.find(_JSON_LINE_NUM, ts_end, at)]
-                if key in sessions:
-                    who = sessions[key]
-                else:
+                who = sessions.get(key, _UNSEEN)
+                if who is _UNSEEN:
                     h = session(key)
                     if len(sessions) >= 10_000:
                         sessions.clear()
