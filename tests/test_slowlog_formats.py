@@ -99,3 +99,43 @@ def test_tricky_values_give_one_report_in_every_format(tricky_logs: Path) -> Non
     assert param["count"] == 3
     assert param["example_parameters"] == f"$1 = '{PARAMETER}'"
     assert doc["errors"] == 1
+
+
+@pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
+def test_tricky_values_split_across_processes_give_the_same_report(
+    tricky_logs: Path, suffix: str
+) -> None:
+    """--jobs: every format split into byte ranges (one worker per range, boundaries at entry
+    starts: a multi-line statement, quoted commas and escapes near them) merges to the report of
+    one process."""
+    path = tricky_logs.with_suffix(suffix)
+    serial = parse_logs([path], jobs=1).as_dict()
+    for jobs in (2, 5):
+        assert parse_logs([path], jobs=jobs, split_bytes=1).as_dict() == serial
+
+
+def test_a_csvlog_split_inside_a_quoted_field_is_read_in_one_process(tmp_path: Path) -> None:
+    """A multi-line statement that quotes a csvlog row: its inner line looks like the start of a
+    row, and the range boundary lands there. The worker before it ends inside the quoted field,
+    so the file is read in one process, and the report is the one-process report."""
+    from dbadmin.slowlog.parallel import _boundaries, _looks_like_a_row
+
+    def row(ms: str, sql: str) -> str:
+        return (
+            '2026-01-01 10:00:00.000 UTC,"app","app",42,"[local]",6b150ecd.2a,1,"SELECT",'
+            f'2026-01-01 10:00:00 UTC,3/1,0,LOG,00000,"duration: {ms} ms  statement: {sql}",'
+            ',,,,,,,,"psql","client backend",,0\n'
+        )
+
+    inner = '2026-01-01 10:00:00.000 UTC,"x","y",1,"[local]",a.b,1,"",,1/1,0,LOG,00000,"not a row"'
+    quoted = inner.replace('"', '""')
+    padding = "\n".join(f"  -- line {i} of a long comment" for i in range(400))
+    sql = f"SELECT '{padding}\n{quoted}\n' AS quoted_log_line"
+    log = tmp_path / "postgresql.csv"
+    log.write_text(row("1.000", "SELECT 1") + row("2.000", sql) + row("3.000", "SELECT 3"))
+    size = log.stat().st_size
+    cuts = _boundaries(log, size, 2, _looks_like_a_row)
+    assert len(cuts) == 3 and log.read_bytes()[cuts[1] :].startswith(quoted.encode())  # inside
+    serial = parse_logs([log], jobs=1).as_dict()
+    assert serial["total_queries"] == 3
+    assert parse_logs([log], jobs=2, split_bytes=1).as_dict() == serial

@@ -318,9 +318,11 @@ def test_zero_queries_error_from_the_core(tmp_path: Path) -> None:
     assert "this is not a postgres log" in info.value.what
 
 
-def test_parallel_ranges_give_the_same_report(server_logs: ServerLogs) -> None:
-    serial = parse_logs([server_logs.stderr], jobs=1).as_dict()
-    split = parse_logs([server_logs.stderr], jobs=3, split_bytes=1).as_dict()
+@pytest.mark.parametrize("fmt", ["stderr", "csv", "json"])
+def test_parallel_ranges_give_the_same_report(server_logs: ServerLogs, fmt: str) -> None:
+    path = getattr(server_logs, fmt)
+    serial = parse_logs([path], jobs=1).as_dict()
+    split = parse_logs([path], jobs=3, split_bytes=1).as_dict()
     assert split["total_queries"] == serial["total_queries"] == server_logs.statements
     assert split["errors"] == serial["errors"]
     pick = ("fingerprint", "count", "max_ms", "first_seen", "last_seen", "p50_ms", "p95_ms")

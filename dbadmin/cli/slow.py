@@ -332,7 +332,7 @@ def log(
         typer.Option(
             "--jobs",
             "-j",
-            help="Processes for large plain stderr logs (0: one per CPU, up to 4).",
+            help="Processes for large plain log files (0: one per CPU, up to 4).",
         ),
     ] = 0,
     n_plus_one_min: Annotated[

@@ -29,6 +29,9 @@ _PLAN_NODE = re.compile(rb"\((?:cost|actual)[= ]|^\s*(?:->|[A-Z][A-Za-z ]+ on )"
 _PARAMETERS = frozenset((b"parameters: ", b"Parameters: "))
 ERROR_SEVERITIES = frozenset((b"ERROR", b"FATAL", b"PANIC"))
 
+MAX_PAIRED = 200_000
+# a bare duration line with no statement line before it: ms, ts, user, db, app, detail
+Orphan = tuple[float, bytes, bytes, bytes, bytes, bytes]
 # a plan logged before its statement's duration line: record()'s arguments, pid aside
 PendingPlan = tuple[bytes, float, bytes, bytes, bytes, bytes]
 
@@ -154,6 +157,12 @@ class Accumulator:
         self.pending_plan: dict[bytes, PendingPlan] = {}
         self.last_by_pid: dict[bytes, bytes] = {}  # the last statement each backend logged
         self.no_statement = 0
+        # log_statement + log_duration pairs cut by a --jobs range boundary (parallel.py pairs
+        # them again): each session's first bare duration when no statement line came before
+        # it, and the sessions that logged a statement line
+        self.orphans: dict[bytes, Orphan] = {}
+        self.paired: set[bytes] | None = set()  # None: too many sessions, none is paired
+        self.carried_plans: dict[bytes, PendingPlan] = {}  # a --jobs worker's, for the next range
         self.last_group: GroupStats | None = None
         self.last_error: ErrorKind | None = None
         self.entries = 0
@@ -320,6 +329,9 @@ class Accumulator:
                     found = self.pending_stmt.pop(pid, None) if pid else None
                     if found is None:
                         self.no_statement += 1
+                        seen = self.paired
+                        if pid and seen is not None and pid not in seen and pid not in self.orphans:
+                            self.orphans[pid] = (ms, ts, user, db, app, detail)
                         return
                     sql = found
                 elif rest.startswith(b"plan:"):
@@ -343,6 +355,11 @@ class Accumulator:
                     return
                 self.statement(sql, ms, ts, pid, user, db, app, detail)
             elif pid and (msg.startswith(b"statement: ") or msg.startswith(b"execute ")):
+                if self.paired is not None:
+                    if len(self.paired) < MAX_PAIRED:
+                        self.paired.add(pid)
+                    else:  # too many sessions to know which duration came first: pair none
+                        self.paired, self.orphans = None, {}
                 if msg.startswith(b"statement: "):
                     self.pending_stmt[pid] = msg[11:]
                 else:

@@ -32,6 +32,7 @@ from dbadmin.slowlog.infer import infer_prefix
 from dbadmin.slowlog.nplusone import MIN_RUN
 from dbadmin.slowlog.prefix import LinePrefix, prefix_to_regex
 from dbadmin.slowlog.readers import (
+    FileState,
     detect_format,
     head_and_rest,
     open_source,
@@ -61,10 +62,10 @@ def parse_logs(
 ) -> LogReport:
     """Parse server logs into per-fingerprint statistics.
 
-    ``jobs`` > 1 parses plain (not compressed, not stdin) stderr files of at least
-    ``split_bytes`` in that many processes, each taking a byte range that starts at an entry
-    boundary, and merges the results (the same counts; a ``log_statement``/auto_explain pair cut
-    by a range boundary is the only thing that can differ). ``jobs=0`` means one per CPU, up to 4.
+    ``jobs`` > 1 parses plain (not compressed, not stdin) stderr, csvlog and jsonlog files of at
+    least ``split_bytes`` in that many processes, each taking a byte range that starts at an entry
+    boundary, and merges the results (the same report; an N+1 run cut by a range boundary counts
+    as two shorter runs). ``jobs=0`` means one per CPU, up to 4.
 
     Raises :class:`ProblemFound` when non-empty input yields no queries (the message names the
     first line that did not parse and the prefix that was expected); returns a report with
@@ -124,7 +125,6 @@ def parse_logs(
                         continue
                 prefixes.append(chosen.text)
                 acc.epoch = "%n" in chosen.text
-                size = _plain_size(source, stream)
                 if fmt == "syslog":
                     add_pid = "pid" not in chosen.fields
                     parsing = prefix_to_regex("%p " + chosen.text) if add_pid else chosen
@@ -132,19 +132,14 @@ def parse_logs(
                         head_and_rest(head, stream), parsing.compile_line().match, add_pid
                     )
                     state = parse_stderr(acc, lines, parsing)
-                elif jobs > 1 and size >= split_bytes and isinstance(source, str | Path):
-                    from dbadmin.slowlog.parallel import parse_stderr_parallel
-
-                    state = parse_stderr_parallel(acc, Path(source), size, chosen, jobs)
-                    stream.seek(size)
                 else:
-                    state = parse_stderr(acc, head_and_rest(head, stream), chosen)
-            elif fmt == "csvlog":
-                acc.epoch = False
-                state = parse_csv(acc, head_and_rest(head, stream))
+                    split = _split(acc, source, stream, fmt, chosen, jobs, split_bytes)
+                    state = split or parse_stderr(acc, head_and_rest(head, stream), chosen)
             else:
                 acc.epoch = False
-                state = parse_json(acc, head_and_rest(head, stream))
+                split = _split(acc, source, stream, fmt, None, jobs, split_bytes)
+                read = parse_csv if fmt == "csvlog" else parse_json
+                state = split or read(acc, head_and_rest(head, stream))
             total_lines += state.lines
             unparsed += state.unparsed
             if state.first_unparsed is not None and first_unparsed is None:
@@ -164,6 +159,28 @@ def parse_logs(
     if report.total_queries == 0 and total_lines > 0:
         raise _zero_queries(report, acc, first_unparsed, prefixes, given)
     return report
+
+
+def _split(
+    acc: Accumulator,
+    source: str | Path | BinaryIO,
+    stream: BinaryIO,
+    fmt: str,
+    prefix: LinePrefix | None,
+    jobs: int,
+    split_bytes: int,
+) -> FileState | None:
+    """A plain file of at least ``split_bytes`` parsed in ``jobs`` processes (the stream is
+    then at its end), or None: read it in this process."""
+    size = _plain_size(source, stream)
+    if jobs < 2 or size < split_bytes or not isinstance(source, str | Path):
+        return None
+    from dbadmin.slowlog.parallel import parse_parallel
+
+    state = parse_parallel(acc, Path(source), size, fmt, prefix, jobs)
+    if state is not None:
+        stream.seek(size)
+    return state
 
 
 def _plain_size(source: object, stream: BinaryIO) -> int:

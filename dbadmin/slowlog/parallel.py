@@ -1,5 +1,5 @@
-"""``slow-queries log --jobs N``: one large plain stderr log split into byte ranges, one worker
-process per range, the partial results merged.
+"""``slow-queries log --jobs N``: one large plain log (stderr, csvlog or jsonlog) split into
+byte ranges, one worker process per range, the partial results merged.
 
 Workers are fresh interpreters (``python -m dbadmin.slowlog.parallel PATH START END ...``), never
 forks of the calling process: forking a process that runs other threads (a web app or notebook
@@ -7,7 +7,13 @@ calling the API, the test runner) can copy a lock some thread holds and hang the
 Python 3.12+ warns about it. Unlike ``multiprocessing``'s spawn and forkserver, a worker started
 this way does not re-import the caller's ``__main__`` either, so a script calling
 ``parse_logs(jobs=2)`` needs no ``if __name__ == "__main__":`` guard. A worker's inputs are a
-path, two offsets and the prefix (argv); it writes its pickled partial result to stdout.
+path, two offsets, the format and the prefix (argv); it writes its pickled partial result to
+stdout.
+
+Where a range may start: stderr at a line that does not continue the entry before it (``\t``),
+jsonlog at any line (one entry per line), csvlog at a line that looks like the start of a row. A
+csvlog row can hold a line that looks like one (a multi-line statement quoting a log line): a
+worker whose range then ends inside a quoted field says so, and the file is read in one process.
 """
 
 from __future__ import annotations
@@ -18,28 +24,30 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbadmin.errors import UsageError
-from dbadmin.slowlog.accumulate import EXACT_SAMPLES, Accumulator
+from dbadmin.slowlog.accumulate import EXACT_SAMPLES, Accumulator, PendingPlan
 from dbadmin.slowlog.fingerprint import FingerprintCache
 from dbadmin.slowlog.prefix import LinePrefix, prefix_to_regex
-from dbadmin.slowlog.readers import FileState, parse_stderr
+from dbadmin.slowlog.readers import CSV_RE, FileState, parse_csv, parse_json, parse_stderr
 
 
-def parse_stderr_parallel(
-    acc: Accumulator, path: Path, size: int, prefix: LinePrefix, jobs: int
-) -> FileState:
-    """Parse ``path`` in ``jobs`` worker processes and merge their results into ``acc``."""
-    cuts = _boundaries(path, size, jobs)
+def parse_parallel(
+    acc: Accumulator, path: Path, size: int, fmt: str, prefix: LinePrefix | None, jobs: int
+) -> FileState | None:
+    """Parse ``path`` in ``jobs`` worker processes and merge their results into ``acc``; None
+    (``acc`` untouched) when a csvlog range boundary fell inside a quoted field."""
+    cuts = _boundaries(path, size, jobs, _RANGE_START[fmt])
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     workers = []
     for a, b in itertools.pairwise(cuts):
-        argv = [str(path), str(a), str(b), prefix.text, repr(acc.min_ms), str(acc.n1.min_run),
-                "1" if acc.epoch else "0"]  # fmt: skip
+        argv = [str(path), str(a), str(b), fmt, prefix.text if prefix else "", repr(acc.min_ms),
+                str(acc.n1.min_run), "1" if acc.epoch else "0"]  # fmt: skip
         workers.append(
             subprocess.Popen(
                 [sys.executable, "-m", "dbadmin.slowlog.parallel", *argv],
@@ -50,43 +58,71 @@ def parse_stderr_parallel(
             )
         )
     outputs = [w.communicate() for w in workers]  # all run at once; read one after the other
-    total = FileState(prefix=prefix)
+    parts: list[tuple[Accumulator, FileState]] = []
     for worker, (out, err) in zip(workers, outputs, strict=True):
         if worker.returncode != 0:
             last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
             raise UsageError(f"cannot read {path}: a --jobs worker failed: {last}", "use --jobs 1")
-        part, state = pickle.loads(out)
+        parts.append(pickle.loads(out))
+    if any(state.ends_inside_row for _, state in parts[:-1]):
+        return None
+    total = FileState(prefix=prefix)
+    carry = _Carry()
+    for part, state in parts:
         _merge(acc, part)
+        carry.pair(acc, part)
         total.lines += state.lines
         total.unparsed += state.unparsed
         if total.first_unparsed is None:
             total.first_unparsed = state.first_unparsed
+    carry.finish(acc)
     return total
 
 
-def _boundaries(path: Path, size: int, jobs: int) -> list[int]:
-    """Byte offsets that start an entry (a line not continuing the previous one)."""
+def _not_a_continuation(line: bytes) -> bool:
+    return not line.startswith(b"\t")
+
+
+def _any_line(line: bytes) -> bool:
+    return True
+
+
+def _looks_like_a_row(line: bytes) -> bool:
+    return CSV_RE.match(line) is not None
+
+
+_RANGE_START: dict[str, Callable[[bytes], bool]] = {
+    "stderr": _not_a_continuation,
+    "jsonlog": _any_line,
+    "csvlog": _looks_like_a_row,
+}
+
+
+def _boundaries(path: Path, size: int, jobs: int, starts: Callable[[bytes], bool]) -> list[int]:
+    """Byte offsets, each at the start of a line ``starts`` accepts (the first one after each
+    of ``jobs - 1`` equal parts), plus 0 and ``size``."""
     cuts = [0]
     with open(path, "rb") as f:
         for k in range(1, jobs):
-            f.seek(max(size * k // jobs, cuts[-1]))
+            at = max(size * k // jobs, cuts[-1])
+            f.seek(at)
             window = f.read(1 << 20)
-            pos = 0
-            while True:
-                nl = window.find(b"\n", pos)
-                if nl < 0 or nl + 1 >= len(window):
-                    break
-                if window[nl + 1] != 9:  # the next line is not a "\t" continuation
-                    cut = f.tell() - len(window) + nl + 1
+            pos = window.find(b"\n") + 1 if at else 0
+            while 0 < pos < len(window):
+                end = window.find(b"\n", pos)
+                if end < 0:
+                    break  # the line goes on past the window: no cut here
+                if starts(window[pos : end + 1]):
+                    cut = at + pos
                     if cut > cuts[-1]:
                         cuts.append(cut)
                     break
-                pos = nl + 1
+                pos = end + 1
     cuts.append(size)
     return cuts
 
 
-def _rangehead_and_rest(path: Path, start: int, end: int) -> Iterator[bytes]:
+def _range_lines(path: Path, start: int, end: int) -> Iterator[bytes]:
     with open(path, "rb") as f:
         f.seek(start)
         remaining = end - start
@@ -106,22 +142,72 @@ def _rangehead_and_rest(path: Path, start: int, end: int) -> Iterator[bytes]:
 
 
 def parse_range(
-    path: Path, start: int, end: int, prefix: LinePrefix, min_ms: float, min_run: int, epoch: bool
+    path: Path,
+    start: int,
+    end: int,
+    fmt: str,
+    prefix: LinePrefix | None,
+    min_ms: float,
+    min_run: int,
+    epoch: bool,
 ) -> tuple[Accumulator, FileState]:
     """One worker's share: the entries starting in ``[start, end)`` (an N+1 run cut by a range
     boundary counts as two shorter runs)."""
     acc = Accumulator(min_ms, min_run)
     acc.epoch = epoch
-    state = parse_stderr(acc, _rangehead_and_rest(path, start, end), prefix)
+    lines = _range_lines(path, start, end)
+    if fmt == "csvlog":
+        state = parse_csv(acc, lines)
+    elif fmt == "jsonlog":
+        state = parse_json(acc, lines)
+    else:
+        assert prefix is not None
+        state = parse_stderr(acc, lines, prefix)
+    # a plan between a statement line and its duration in the next range: decided there
+    acc.carried_plans = {
+        p: acc.pending_plan.pop(p) for p in acc.pending_stmt if p in acc.pending_plan
+    }
     acc.finish()
     acc.cache = FingerprintCache()  # not needed by the parent: keep the pickle small
     acc.by_text = {}
     acc.by_key = {}
     acc.last_by_pid = {}
-    acc.pending_stmt = {}
     acc.last_group = None
     acc.last_error = None
     return acc, state
+
+
+@dataclass
+class _Carry:
+    """What a range leaves for the next one: statement lines waiting for their bare duration
+    (log_statement + log_duration), and the auto_explain plans logged between the two."""
+
+    statements: dict[bytes, bytes] = field(default_factory=dict)
+    plans: dict[bytes, PendingPlan] = field(default_factory=dict)
+
+    def pair(self, acc: Accumulator, part: Accumulator) -> None:
+        """A session's statement line at the end of one range and its duration at the start of
+        ``part`` make one query (its plan, when the texts match, no other), as in one process."""
+        if part.paired is None:  # the worker gave up telling first durations apart
+            self.statements.clear()
+        for pid, (ms, ts, user, db, app, detail) in part.orphans.items():
+            sql = self.statements.pop(pid, None)
+            if sql is not None:
+                acc.no_statement -= 1
+                plan = self.plans.pop(pid, None)
+                if plan is not None:
+                    acc.pending_plan[pid] = plan  # resolved against this statement
+                acc.statement(sql, ms, ts, pid, user, db, app, detail)
+        for pid in itertools.chain(part.paired or (), part.orphans):
+            self.statements.pop(pid, None)  # replaced inside this range
+        for pid in [pid for pid in self.plans if pid not in self.statements]:
+            acc.record(*self.plans.pop(pid))  # its statement went elsewhere: a query of its own
+        self.statements.update(part.pending_stmt)
+        self.plans.update(part.carried_plans)
+
+    def finish(self, acc: Accumulator) -> None:
+        for plan in self.plans.values():
+            acc.record(*plan)
 
 
 def _merge(into: Accumulator, part: Accumulator) -> None:
@@ -172,10 +258,10 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
 
 
 def main(argv: list[str]) -> int:
-    path, start, end, prefix, min_ms, min_run, epoch = argv
+    path, start, end, fmt, prefix, min_ms, min_run, epoch = argv
     result = parse_range(
-        Path(path), int(start), int(end), prefix_to_regex(prefix), float(min_ms), int(min_run),
-        epoch == "1",
+        Path(path), int(start), int(end), fmt, prefix_to_regex(prefix) if prefix else None,
+        float(min_ms), int(min_run), epoch == "1",
     )  # fmt: skip
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return 0

@@ -82,6 +82,7 @@ class FileState:
     unparsed: int = 0
     first_unparsed: bytes | None = None
     prefix: LinePrefix | None = None
+    ends_inside_row: bool = False  # csvlog: the input ended inside a quoted field
 
 
 _END = (b"\0",)  # after the last line: completes the last entry (the same code as the others)
@@ -233,6 +234,7 @@ def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             continue
         _csv_row(acc, state, line)
     if open_row is not None:
+        state.ends_inside_row = True
         _csv_row(acc, state, b"".join(open_row))
     acc.entries += quick
     state.lines = n
@@ -240,7 +242,10 @@ def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
 
 
 def _csv_row(acc: Accumulator, state: FileState, raw: bytes) -> None:
-    row = next(csv.reader([raw.decode("utf-8", "replace")]), [])
+    try:
+        row = next(csv.reader([raw.decode("utf-8", "replace")]), [])
+    except csv.Error:  # not csv (a damaged file, or a --jobs range cut inside a quoted field)
+        row = [raw.decode("utf-8", "replace")]
     if len(row) < 14:
         if any(cell.strip() for cell in row):
             state.unparsed += 1
@@ -262,7 +267,7 @@ def _csv_row(acc: Accumulator, state: FileState, raw: bytes) -> None:
         _b(row[1]),
         _b(row[2]),
         _b(row[22]) if len(row) > 22 else b"",
-        _b(row[14]),
+        _b(row[14]) if len(row) > 14 else b"",
         _b(row[19]) if len(row) > 19 else b"",
     )
 
