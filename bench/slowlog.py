@@ -225,8 +225,6 @@ def main() -> int:
             ("dbadmin -j 2", dbadmin_cmd(path, 2)),
             ("dbadmin -j 1, no N+1", dbadmin_cmd(path, 1, n_plus_one_min=0)),
         ):
-            if label == "dbadmin -j 2" and fmt != "stderr":
-                continue  # only plain stderr files are split across processes
             runs = sorted(
                 (run_measured(cmd, BYTECODE_ENV) for _ in range(args.repeat)), key=lambda r: r[0]
             )
@@ -273,6 +271,10 @@ def main() -> int:
                     if jobs == 1
                     else ""
                 )
+        if "pgbadger -j 2" in times:
+            line += (f"; dbadmin -j 2 {size_mb / times['dbadmin -j 2']:.1f} MB/s, "
+                     f"{times['pgbadger -j 2'] / times['dbadmin -j 2']:.1f}x pgbadger -j 2, "
+                     f"{times['pgbadger -j 1'] / times['dbadmin -j 2']:.1f}x pgbadger -j 1")  # fmt: skip
         summary.append(line)
     print("\n" + "\n".join(summary))
     print(f"query counts: {counts}")

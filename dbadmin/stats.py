@@ -16,3 +16,15 @@ def nearest_rank(ordered: Sequence[float], q: float) -> float:
         return 0.0
     rank = max(math.ceil(q * len(ordered)), 1)
     return ordered[min(rank, len(ordered)) - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (the mean of the two middle values for an even count), as
+    ``statistics.median`` without importing it (it pulls in ``random`` and ``fractions``, a few
+    ms on every ``slow-queries log``); 0.0 for no values."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        return 0.0
+    middle = n // 2
+    return float(ordered[middle]) if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2

@@ -300,3 +300,15 @@ def test_a_run_never_crosses_the_end_of_a_transaction(tmp_path: Path) -> None:
                   (0.023, "ROLLBACK TO SAVEPOINT a"), *lookups[6:], (0.2, "COMMIT")]  # fmt: skip
     (group,) = parse_logs([_written_log(tmp_path, {7: sorted(savepoints)})]).n_plus_one
     assert group.total_repetitions == 12  # a savepoint does not end the transaction
+
+
+def test_median_run_length_is_statistics_median() -> None:
+    """median_run_length comes from dbadmin.stats.median (statistics.median without its import
+    cost on every `slow-queries log`): the same figures."""
+    import statistics
+
+    from dbadmin.stats import median
+
+    for runs in ([50], [10, 30], [12, 10, 11], [3, 1, 4, 1, 5, 9], list(range(1, 101))):
+        assert median(runs) == float(statistics.median(runs))
+    assert median([]) == 0.0

@@ -23,10 +23,10 @@ A log line's timestamp is when the statement ended; it started ``duration`` earl
 from __future__ import annotations
 
 import re
-import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dbadmin.stats import median
 from dbadmin.urls import scrub_sql
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def build_groups(found: dict[tuple[str, str], Found]) -> tuple[NPlusOneGroup, ..
                 parent_fingerprint=f.parent.fp.id,
                 occurrences=len(f.runs),
                 total_repetitions=sum(f.runs),
-                median_run_length=float(statistics.median(f.runs)),
+                median_run_length=median(f.runs),
                 total_ms=f.total_ms,
                 example_pid=f.example_pid.decode("utf-8", "replace"),
                 example_parent=scrub_sql(parent_sql.decode("utf-8", "replace")),
