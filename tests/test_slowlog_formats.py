@@ -139,3 +139,22 @@ def test_a_csvlog_split_inside_a_quoted_field_is_read_in_one_process(tmp_path: P
     serial = parse_logs([log], jobs=1).as_dict()
     assert serial["total_queries"] == 3
     assert parse_logs([log], jobs=2, split_bytes=1).as_dict() == serial
+
+
+def test_a_damaged_csvlog_row_is_an_unparsed_line_not_a_crash(tmp_path: Path) -> None:
+    good = (
+        '2026-01-01 10:00:00.000 UTC,"app","app",42,"[local]",6b150ecd.2a,1,"SELECT",'
+        '2026-01-01 10:00:00 UTC,3/1,0,LOG,00000,"duration: 1.000 ms  statement: SELECT 1",'
+        ',,,,,,,,"psql","client backend",,0\n'
+    )
+    damaged = [
+        '2026-01-01 10:00:01.000 UTC,a"b,c\n',  # one quote: the row goes on to the next line,
+        'd"e\n',  # which closes it with a newline outside any quoted field (a csv.Error)
+        '2026-01-01 10:00:02.000 UTC,a,b,1,"",c.d,1,"",,1/1,0,ERROR,00000,"cut after 14 fields"\n',
+    ]
+    log = tmp_path / "postgresql.csv"
+    log.write_text(good + "".join(damaged) + good)
+    report = parse_logs([log], jobs=1)
+    assert report.total_queries == 2
+    assert report.unparsed_lines == 1  # the joined pair; the 14-field row is an error entry
+    assert report.errors == 1

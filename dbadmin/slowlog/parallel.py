@@ -260,7 +260,7 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
 def main(argv: list[str]) -> int:
     path, start, end, fmt, prefix, min_ms, min_run, epoch = argv
     result = parse_range(
-        Path(path), int(start), int(end), fmt, prefix_to_regex(prefix) if prefix else None,
+        Path(path), int(start), int(end), fmt, prefix_to_regex(prefix) if fmt == "stderr" else None,
         float(min_ms), int(min_run), epoch == "1",
     )  # fmt: skip
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
