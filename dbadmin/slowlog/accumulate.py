@@ -329,9 +329,8 @@ class Accumulator:
                     found = self.pending_stmt.pop(pid, None) if pid else None
                     if found is None:
                         self.no_statement += 1
-                        seen = self.paired
-                        if pid and seen is not None and pid not in seen and pid not in self.orphans:
-                            self.orphans[pid] = (ms, ts, user, db, app, detail)
+                        if pid:
+                            self._orphan(pid, (ms, ts, user, db, app, detail))
                         return
                     sql = found
                 elif rest.startswith(b"plan:"):
@@ -391,6 +390,16 @@ class Accumulator:
             if statement and kind.statement is None:
                 kind.statement = statement
             self.last_error = kind
+
+    def _orphan(self, pid: bytes, duration: Orphan) -> None:
+        """A bare duration with no statement line waiting: kept when it is the session's first
+        (a --jobs range's statement line may be waiting for it in the range before)."""
+        if self.paired is None or pid in self.paired or pid in self.orphans:
+            return
+        if len(self.orphans) < MAX_PAIRED:
+            self.orphans[pid] = duration
+        else:  # too many sessions to know which duration came first: pair none
+            self.paired, self.orphans = None, {}
 
     def resolve_plan(self, pid: bytes, sql: bytes) -> None:
         """A statement's duration line arrived: a pending plan of the same text was its plan."""
