@@ -7,6 +7,7 @@ The results are typed; their ``as_dict()`` is the document the CLI prints with `
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -278,6 +279,8 @@ def test_migrate_up_with_a_backup_first(fresh_db: DbUrl, tmp_path: Path) -> None
     taken = [n for n in notices if "taken before migrating" in n]
     assert len(taken) == 1 and "revision none" in taken[0]
     assert len(api.list_backups(target).names) == 1  # in the settings' backup directory
+    # migrate_up imported the backups submodule: api.backup is still the function, not a module
+    assert inspect.isfunction(api.backup)
     again = api.backup_before_migration(target)
     assert again.result.manifest.alembic_revision == HEAD
     assert len(api.list_backups(target).names) == 2

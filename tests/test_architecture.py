@@ -167,7 +167,7 @@ def test_typer_contract_covers_every_core_module() -> None:
             "No import cycle inside dbadmin.backup or dbadmin.migrate",
         ),
         (
-            "api/seed.py",
+            "api/seeding.py",
             "import dbadmin.cli.common",
             "The public API (dbadmin.api) never imports the CLI",
         ),

@@ -196,7 +196,7 @@ def migrate_up(
 
     settings = settings_for(target)
     if backup:
-        from dbadmin.api.backup import backup_taken_before_migration
+        from dbadmin.api.backups import backup_taken_before_migration
 
         backup_taken_before_migration(settings, notice, on_backup_progress)
     options = migrate_options(config, lock_wait, lock_timeout, statement_timeout, attempts, notice)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbadmin.api.explain import Run, capture, over_target, run_options, settings_args
+from dbadmin.api.plans import Run, capture, over_target, run_options, settings_args
 from dbadmin.api.target import Notice, say, settings_for
 from dbadmin.errors import ProblemFound, UsageError
 

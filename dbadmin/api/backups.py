@@ -1,5 +1,5 @@
 """Backups from Python: ``backup``, ``list_backups``, ``verify``, ``prune`` (``restore`` is in
-:mod:`dbadmin.api.restore`). A location is a directory or a store URL (``s3://...``), else
+:mod:`dbadmin.api.restores`). A location is a directory or a store URL (``s3://...``), else
 ``DBADMIN_BACKUP_DIR``, else ``$DBADMIN_HOME/backups``."""
 
 from __future__ import annotations
