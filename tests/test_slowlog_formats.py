@@ -158,3 +158,62 @@ def test_a_damaged_csvlog_row_is_an_unparsed_line_not_a_crash(tmp_path: Path) ->
     assert report.total_queries == 2
     assert report.unparsed_lines == 1  # the joined pair; the 14-field row is an error entry
     assert report.errors == 1
+
+
+@pytest.fixture(scope="module")
+def explained_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """auto_explain on every statement: the simple protocol logs each plan before its
+    statement's duration line, the extended protocol after its execute line, and a
+    log_statement + log_duration database puts the plan between the two lines."""
+    import psycopg2
+
+    root = tmp_path_factory.mktemp("slowlog-explained")
+    conf = {"session_preload_libraries": "'auto_explain'", "auto_explain.log_min_duration": "0"}
+    cluster, sock = three_formats_cluster(root, "%m [%p] %q%u@%d/%a ", conf)
+    cluster.ensure_running()
+    kwargs = cluster.url().connect_kwargs()
+    try:
+        admin = psycopg2.connect(**kwargs)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            for i in range(40):
+                cur.execute(f"SELECT abs({i}) AS simple")
+            cur.execute("CREATE DATABASE pairs")
+            cur.execute("ALTER DATABASE pairs SET log_min_duration_statement = -1; "
+                        "ALTER DATABASE pairs SET log_statement = 'all'; "
+                        "ALTER DATABASE pairs SET log_duration = on")  # fmt: skip
+        admin.close()
+        paired = psycopg2.connect(**{**kwargs, "dbname": "pairs"})
+        paired.autocommit = True
+        with paired.cursor() as cur:
+            for i in range(20):
+                cur.execute(f"SELECT sign({i}) AS paired")
+        paired.close()
+        script = root / "extended.sql"
+        script.write_text("SELECT length(:txt::text) AS extended;\n")
+        subprocess.run(
+            [str(cluster.bin_dir / "pgbench"), "-n", "-M", "extended", "-t", "40",
+             "-D", "txt=x", "-f", str(script), "-h", str(sock),
+             "-p", str(cluster.port), "-U", "postgres", "postgres"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        cluster.stop()
+    yield root / "pgdata" / "collected" / "pg.log"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(sock, ignore_errors=True)
+
+
+@pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
+def test_auto_explain_plans_cut_by_a_range_boundary_are_not_counted_twice(
+    explained_logs: Path, suffix: str
+) -> None:
+    """A boundary between a plan and the statement that decides whether it is a query of its
+    own (its duration line, or the execute line before it) once counted the plan as one more
+    query: the file is now read in one process then, and every split gives the serial report."""
+    path = explained_logs.with_suffix(suffix)
+    serial = parse_logs([path], jobs=1).as_dict()
+    counts = {g["example"].split(" AS ")[-1]: g["count"] for g in serial["groups"]}  # type: ignore[attr-defined]
+    assert counts["simple"] == 40 and counts["paired"] == 20 and counts["extended;"] == 40
+    for jobs in range(2, 9):
+        assert parse_logs([path], jobs=jobs, split_bytes=1).as_dict() == serial, jobs

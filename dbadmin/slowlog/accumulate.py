@@ -163,6 +163,9 @@ class Accumulator:
         self.orphans: dict[bytes, Orphan] = {}
         self.paired: set[bytes] | None = set()  # None: too many sessions, none is paired
         self.carried_plans: dict[bytes, PendingPlan] = {}  # a --jobs worker's, for the next range
+        # a plan logged before any statement of its session was counted: in a --jobs range
+        # other than the first, its fate hangs on the previous range's last statement
+        self.head_plan = False
         self.last_group: GroupStats | None = None
         self.last_error: ErrorKind | None = None
         self.entries = 0
@@ -346,6 +349,8 @@ class Accumulator:
                         previous = self.pending_plan.pop(pid, None)
                         if previous is not None:
                             self.record(*previous)
+                        elif pid not in self.last_by_pid:
+                            self.head_plan = True
                         self.pending_plan[pid] = (text, ms, ts, user, db, app)
                     # else: the plan of the statement just counted (extended protocol logs
                     # the plan when the portal closes, after the execute line)

@@ -39,7 +39,8 @@ def parse_parallel(
     acc: Accumulator, path: Path, size: int, fmt: str, prefix: LinePrefix | None, jobs: int
 ) -> FileState | None:
     """Parse ``path`` in ``jobs`` worker processes and merge their results into ``acc``; None
-    (``acc`` untouched) when a csvlog range boundary fell inside a quoted field."""
+    (``acc`` untouched) when a csvlog range boundary fell inside a quoted field, or between an
+    auto_explain plan and the statement that decides whether it is a query of its own."""
     cuts = _boundaries(path, size, jobs, _RANGE_START[fmt])
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
@@ -64,8 +65,10 @@ def parse_parallel(
             last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
             raise UsageError(f"cannot read {path}: a --jobs worker failed: {last}", "use --jobs 1")
         parts.append(pickle.loads(out))
-    if any(state.ends_inside_row for _, state in parts[:-1]):
-        return None
+    if any(state.ends_inside_row or state.plan_pending for _, state in parts[:-1]) or any(
+        part.head_plan for part, _ in parts[1:]
+    ):
+        return None  # a quoted field or an auto_explain plan across a boundary: one process
     total = FileState(prefix=prefix)
     carry = _Carry()
     for part, state in parts:
@@ -167,6 +170,7 @@ def parse_range(
     acc.carried_plans = {
         p: acc.pending_plan.pop(p) for p in acc.pending_stmt if p in acc.pending_plan
     }
+    state.plan_pending = bool(acc.pending_plan)
     acc.finish()
     acc.cache = FingerprintCache()  # not needed by the parent: keep the pickle small
     acc.by_text = {}

@@ -83,6 +83,8 @@ class FileState:
     first_unparsed: bytes | None = None
     prefix: LinePrefix | None = None
     ends_inside_row: bool = False  # csvlog: the input ended inside a quoted field
+    # --jobs: an auto_explain plan at the end of a range waits for a statement in the next one
+    plan_pending: bool = False
 
 
 _END = (b"\0",)  # after the last line: completes the last entry (the same code as the others)
