@@ -164,7 +164,8 @@ def test_a_damaged_csvlog_row_is_an_unparsed_line_not_a_crash(tmp_path: Path) ->
 def explained_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """auto_explain on every statement: the simple protocol logs each plan before its
     statement's duration line, the extended protocol after its execute line, and a
-    log_statement + log_duration database puts the plan between the two lines."""
+    log_statement + log_duration database puts the plan between the two lines; an SQL_ASCII
+    database logs statements that are not UTF-8."""
     import psycopg2
 
     root = tmp_path_factory.mktemp("slowlog-explained")
@@ -179,6 +180,7 @@ def explained_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             for i in range(40):
                 cur.execute(f"SELECT abs({i}) AS simple")
             cur.execute("CREATE DATABASE pairs")
+            cur.execute("CREATE DATABASE latin ENCODING 'SQL_ASCII' LOCALE 'C' TEMPLATE template0")
             cur.execute("ALTER DATABASE pairs SET log_min_duration_statement = -1; "
                         "ALTER DATABASE pairs SET log_statement = 'all'; "
                         "ALTER DATABASE pairs SET log_duration = on")  # fmt: skip
@@ -189,6 +191,13 @@ def explained_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             for i in range(20):
                 cur.execute(f"SELECT sign({i}) AS paired")
         paired.close()
+        latin = psycopg2.connect(**{**kwargs, "dbname": "latin"})
+        latin.autocommit = True
+        latin.set_client_encoding("SQL_ASCII")
+        with latin.cursor() as cur:
+            for i in range(5):  # Latin-1 bytes: not UTF-8, logged as they came
+                cur.execute(b"SELECT '\xe9t\xe9 " + str(i).encode() + b"'\n  AS latin1")
+        latin.close()
         script = root / "extended.sql"
         script.write_text("SELECT length(:txt::text) AS extended;\n")
         subprocess.run(
@@ -217,3 +226,20 @@ def test_auto_explain_plans_cut_by_a_range_boundary_are_not_counted_twice(
     assert counts["simple"] == 40 and counts["paired"] == 20 and counts["extended;"] == 40
     for jobs in range(2, 9):
         assert parse_logs([path], jobs=jobs, split_bytes=1).as_dict() == serial, jobs
+
+
+def test_statements_that_are_not_utf8_read_alike_in_every_format(explained_logs: Path) -> None:
+    """An SQL_ASCII database logs Latin-1 bytes as they came. jsonlog escapes the statement's
+    newline (the escaped path once raised UnicodeDecodeError: a traceback), and csvlog's plan
+    rows once had U+FFFD where the duration row had the bytes (each plan counted as a query)."""
+    docs = [
+        parse_logs([explained_logs.with_suffix(suffix)], jobs=1).as_dict()
+        for suffix in (".log", ".csv", ".json")
+    ]
+    for doc in docs:
+        for volatile in ("files", "formats", "prefixes", "lines", "bytes_read"):
+            doc.pop(volatile)
+    assert docs[0] == docs[1] == docs[2]
+    (latin,) = [g for g in docs[0]["groups"] if "latin1" in g["example"]]  # type: ignore[attr-defined]
+    assert latin["count"] == 5
+    assert latin["example"].startswith("SELECT '\ufffdt\ufffd ")

@@ -421,10 +421,10 @@ def _plan_query(plan: bytes) -> bytes | None:
     if body.startswith(b"{"):
         try:
             doc = json.loads(body)
-            text = doc.get("Query Text")
-            return text.encode() if text else None
         except ValueError:
             return None
+        text = doc.get("Query Text") if isinstance(doc, dict) else None
+        return text.encode("utf-8", "surrogatepass") if isinstance(text, str) and text else None
     lines = body.split(b"\n")
     for i, line in enumerate(lines):
         stripped = line.strip()
