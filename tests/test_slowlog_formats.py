@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from slowlog_servers import three_formats_cluster
 
+from dbadmin.slowlog.accumulate import MAX_ERROR_KINDS
 from dbadmin.slowlog.logparse import parse_logs
 
 APP = 'app, "quoted"'
@@ -206,6 +207,14 @@ def explained_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
              "-p", str(cluster.port), "-U", "postgres", "postgres"],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
+        # more distinct errors than one report keeps (MAX_ERROR_KINDS), no plans among them
+        failing = psycopg2.connect(**kwargs, options="-c auto_explain.log_min_duration=-1")
+        failing.autocommit = True
+        with failing.cursor() as cur:
+            for i in range(MAX_ERROR_KINDS + 100):
+                with pytest.raises(psycopg2.errors.UndefinedTable):
+                    cur.execute(f"SELECT * FROM missing_{i}")
+        failing.close()
     finally:
         cluster.stop()
     yield root / "pgdata" / "collected" / "pg.log"
@@ -219,11 +228,13 @@ def test_auto_explain_plans_cut_by_a_range_boundary_are_not_counted_twice(
 ) -> None:
     """A boundary between a plan and the statement that decides whether it is a query of its
     own (its duration line, or the execute line before it) once counted the plan as one more
-    query: the file is now read in one process then, and every split gives the serial report."""
+    query: the file is now read in one process then, and every split gives the serial report.
+    Ranges of errors only are merged under one process's cap on distinct error messages."""
     path = explained_logs.with_suffix(suffix)
     serial = parse_logs([path], jobs=1).as_dict()
     counts = {g["example"].split(" AS ")[-1]: g["count"] for g in serial["groups"]}  # type: ignore[attr-defined]
     assert counts["simple"] == 40 and counts["paired"] == 20 and counts["extended;"] == 40
+    assert len(serial["error_groups"]) == MAX_ERROR_KINDS + 1  # type: ignore[arg-type]
     for jobs in range(2, 9):
         assert parse_logs([path], jobs=jobs, split_bytes=1).as_dict() == serial, jobs
 
@@ -237,8 +248,8 @@ def test_statements_that_are_not_utf8_read_alike_in_every_format(explained_logs:
         for suffix in (".log", ".csv", ".json")
     ]
     for doc in docs:
-        for volatile in ("files", "formats", "prefixes", "lines", "bytes_read"):
-            doc.pop(volatile)
+        for volatile in ("files", "formats", "prefixes", "lines", "bytes_read", "error_groups"):
+            doc.pop(volatile)  # stderr's error messages end in " at character N"
     assert docs[0] == docs[1] == docs[2]
     (latin,) = [g for g in docs[0]["groups"] if "latin1" in g["example"]]  # type: ignore[attr-defined]
     assert latin["count"] == 5

@@ -10,10 +10,11 @@ this way does not re-import the caller's ``__main__`` either, so a script callin
 path, two offsets, the format and the prefix (argv); it writes its pickled partial result to
 stdout.
 
-Where a range may start: stderr at a line that does not continue the entry before it (``\t``),
-jsonlog at any line (one entry per line), csvlog at a line that looks like the start of a row. A
-csvlog row can hold a line that looks like one (a multi-line statement quoting a log line): a
-worker whose range then ends inside a quoted field says so, and the file is read in one process.
+Where a range may start: stderr at a line that does not continue the entry before it (``\t``,
+a ``DETAIL``/``STATEMENT``... line), jsonlog at any line (one entry per line), csvlog at a line
+that looks like the start of a row. A csvlog row can hold a line that looks like one (a
+multi-line statement quoting a log line): a worker whose range then ends inside a quoted field
+says so, and the file is read in one process.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbadmin.errors import UsageError
-from dbadmin.slowlog.accumulate import EXACT_SAMPLES, Accumulator, PendingPlan
+from dbadmin.slowlog.accumulate import (
+    EXACT_SAMPLES,
+    MAX_ERROR_KINDS,
+    MAX_LABELS,
+    Accumulator,
+    ErrorKind,
+    PendingPlan,
+)
 from dbadmin.slowlog.fingerprint import FingerprintCache
 from dbadmin.slowlog.prefix import LinePrefix, prefix_to_regex
 from dbadmin.slowlog.readers import CSV_RE, FileState, parse_csv, parse_json, parse_stderr
@@ -82,8 +90,13 @@ def parse_parallel(
     return total
 
 
+# the lines an entry's message goes on with in stderr (the same write, right after it): a
+# STATEMENT cut from its ERROR, or a DETAIL from its execute line, would lose its entry
+_SECONDARY = (b"DETAIL:  ", b"HINT:  ", b"CONTEXT:  ", b"STATEMENT:  ", b"QUERY:  ", b"LOCATION:  ")
+
+
 def _not_a_continuation(line: bytes) -> bool:
-    return not line.startswith(b"\t")
+    return not line.startswith(b"\t") and not any(s in line for s in _SECONDARY)
 
 
 def _any_line(line: bytes) -> bool:
@@ -229,7 +242,10 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
         mine.first = min(mine.first, g.first)
         mine.last = max(mine.last, g.last)
         for key, n in g.labels.items():
-            mine.labels[key] = mine.labels.get(key, 0) + n
+            if key in mine.labels:
+                mine.labels[key] += n
+            elif len(mine.labels) < MAX_LABELS * 4:  # the cap of one process
+                mine.labels[key] = n
         if mine.hist is None and g.hist is None:  # both exact
             mine.samples.extend(g.samples)
             if len(mine.samples) > EXACT_SAMPLES:
@@ -242,6 +258,11 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
                 mine.hist[k] = mine.hist.get(k, 0) + n
     for kind_key, kind in part.error_kinds.items():
         mine_kind = into.error_kinds.get(kind_key)
+        if mine_kind is None and len(into.error_kinds) >= MAX_ERROR_KINDS:
+            kind_key = (kind.severity, b"(other errors)")  # as one process folds them
+            mine_kind = into.error_kinds.get(kind_key)
+            if mine_kind is None:
+                mine_kind = into.error_kinds[kind_key] = ErrorKind(kind.severity, kind_key[1])
         if mine_kind is None:
             into.error_kinds[kind_key] = kind
         else:
