@@ -254,3 +254,20 @@ def test_statements_that_are_not_utf8_read_alike_in_every_format(explained_logs:
     (latin,) = [g for g in docs[0]["groups"] if "latin1" in g["example"]]  # type: ignore[attr-defined]
     assert latin["count"] == 5
     assert latin["example"].startswith("SELECT '\ufffdt\ufffd ")
+
+
+@pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
+def test_a_statement_line_and_its_duration_in_two_rotated_files_pair_with_jobs(
+    tricky_logs: Path, suffix: str, tmp_path: Path
+) -> None:
+    """Log rotation between a log_statement line and its log_duration line: one process pairs
+    them across the files; --jobs once left the duration without a statement."""
+    lines = tricky_logs.with_suffix(suffix).read_bytes().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if b"statement: SELECT abs(1)" in line) + 1
+    assert b"duration: " not in lines[cut - 1] and b"duration: " in lines[cut]
+    first, second = tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"
+    first.write_bytes(b"".join(lines[:cut]))
+    second.write_bytes(b"".join(lines[cut:]))
+    serial = parse_logs([first, second], jobs=1).as_dict()
+    assert serial["durations_without_statement"] == 0
+    assert parse_logs([first, second], jobs=3, split_bytes=1).as_dict() == serial

@@ -78,7 +78,7 @@ def parse_parallel(
     ):
         return None  # a quoted field or an auto_explain plan across a boundary: one process
     total = FileState(prefix=prefix)
-    carry = _Carry()
+    carry = _Carry(statements=acc.pending_stmt)  # the files before (a rotated log) and after
     for part, state in parts:
         _merge(acc, part)
         carry.pair(acc, part)
