@@ -10,12 +10,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slowlog_servers import three_formats_cluster
 
+from dbadmin.slowlog import parallel
 from dbadmin.slowlog.accumulate import MAX_ERROR_KINDS
 from dbadmin.slowlog.logparse import parse_logs
+from dbadmin.slowlog.readers import FileState
 
 APP = 'app, "quoted"'
 ROLE = "we,ird"
@@ -224,19 +227,31 @@ def explained_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
 def test_auto_explain_plans_cut_by_a_range_boundary_are_not_counted_twice(
-    explained_logs: Path, suffix: str
+    explained_logs: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A boundary between a plan and the statement that decides whether it is a query of its
     own (its duration line, or the execute line before it) once counted the plan as one more
-    query: the file is now read in one process then, and every split gives the serial report.
-    Ranges of errors only are merged under one process's cap on distinct error messages."""
+    query. Boundaries now avoid the line after a plan, a plan still waiting across one (or
+    one whose statement is in the range before) sends the file to one process, and every split
+    gives the serial report. Ranges of errors only are merged under one process's cap on
+    distinct error messages."""
     path = explained_logs.with_suffix(suffix)
     serial = parse_logs([path], jobs=1).as_dict()
     counts = {g["example"].split(" AS ")[-1]: g["count"] for g in serial["groups"]}  # type: ignore[attr-defined]
     assert counts["simple"] == 40 and counts["paired"] == 20 and counts["extended;"] == 40
     assert len(serial["error_groups"]) == MAX_ERROR_KINDS + 1  # type: ignore[arg-type]
+    split = []
+    real_parse_parallel = parallel.parse_parallel
+
+    def counted(*args: Any) -> FileState | None:
+        state = real_parse_parallel(*args)
+        split.append(state is not None)
+        return state
+
+    monkeypatch.setattr(parallel, "parse_parallel", counted)
     for jobs in range(2, 9):
         assert parse_logs([path], jobs=jobs, split_bytes=1).as_dict() == serial, jobs
+    assert any(split)  # not every run fell back to one process
 
 
 def test_statements_that_are_not_utf8_read_alike_in_every_format(explained_logs: Path) -> None:

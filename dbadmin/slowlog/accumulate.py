@@ -30,6 +30,7 @@ _PARAMETERS = frozenset((b"parameters: ", b"Parameters: "))
 ERROR_SEVERITIES = frozenset((b"ERROR", b"FATAL", b"PANIC"))
 
 MAX_PAIRED = 200_000
+MAX_HEAD_PLANS = 10_000
 # a bare duration line with no statement line before it: ms, ts, user, db, app, detail
 Orphan = tuple[float, bytes, bytes, bytes, bytes, bytes]
 # a plan logged before its statement's duration line: record()'s arguments, pid aside
@@ -163,9 +164,10 @@ class Accumulator:
         self.orphans: dict[bytes, Orphan] = {}
         self.paired: set[bytes] | None = set()  # None: too many sessions, none is paired
         self.carried_plans: dict[bytes, PendingPlan] = {}  # a --jobs worker's, for the next range
-        # a plan logged before any statement of its session was counted: in a --jobs range
-        # other than the first, its fate hangs on the previous range's last statement
-        self.head_plan = False
+        # plans logged before any statement of their session was counted (pid, squashed text;
+        # None past MAX_HEAD_PLANS): in a --jobs range other than the first, a plan of the
+        # statement the session logged last in the range before is not a query of its own
+        self.head_plans: list[tuple[bytes, bytes]] | None = []
         self.last_group: GroupStats | None = None
         self.last_error: ErrorKind | None = None
         self.entries = 0
@@ -335,6 +337,8 @@ class Accumulator:
                         seen = self.paired
                         if pid and seen is not None and pid not in seen and pid not in self.orphans:
                             self.orphans[pid] = (ms, ts, user, db, app, detail)
+                            if pid in self.pending_plan and pid not in self.last_by_pid:
+                                self.head_plans = None  # its statement is in the range before
                         return
                     sql = found
                 elif rest.startswith(b"plan:"):
@@ -343,14 +347,17 @@ class Accumulator:
                         return
                     if not pid:
                         self.record(text, ms, ts, user, db, app)
-                    elif _squash(self.last_by_pid.get(pid, b"")) != _squash(text):
+                    elif squash(self.last_by_pid.get(pid, b"")) != squash(text):
                         # logged before its statement's duration line (simple protocol) or a
                         # nested statement: decided when the backend's next statement arrives
                         previous = self.pending_plan.pop(pid, None)
                         if previous is not None:
                             self.record(*previous)
-                        elif pid not in self.last_by_pid:
-                            self.head_plan = True
+                        if pid not in self.last_by_pid and self.head_plans is not None:
+                            if len(self.head_plans) < MAX_HEAD_PLANS:
+                                self.head_plans.append((pid, squash(text)))
+                            else:
+                                self.head_plans = None
                         self.pending_plan[pid] = (text, ms, ts, user, db, app)
                     # else: the plan of the statement just counted (extended protocol logs
                     # the plan when the portal closes, after the execute line)
@@ -400,7 +407,7 @@ class Accumulator:
     def resolve_plan(self, pid: bytes, sql: bytes) -> None:
         """A statement's duration line arrived: a pending plan of the same text was its plan."""
         pending = self.pending_plan.pop(pid, None)
-        if pending is not None and _squash(pending[0]) != _squash(sql):
+        if pending is not None and squash(pending[0]) != squash(sql):
             self.record(*pending)
 
     def finish(self) -> None:
@@ -411,7 +418,7 @@ class Accumulator:
         self.flush_minute()
 
 
-def _squash(text: bytes) -> bytes:
+def squash(text: bytes) -> bytes:
     return b" ".join(text.split()).rstrip(b";")
 
 

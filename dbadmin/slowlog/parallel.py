@@ -19,6 +19,7 @@ says so, and the file is read in one process.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import os
@@ -37,6 +38,7 @@ from dbadmin.slowlog.accumulate import (
     Accumulator,
     ErrorKind,
     PendingPlan,
+    squash,
 )
 from dbadmin.slowlog.fingerprint import FingerprintCache
 from dbadmin.slowlog.prefix import LinePrefix, prefix_to_regex
@@ -73,10 +75,10 @@ def parse_parallel(
             last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
             raise UsageError(f"cannot read {path}: a --jobs worker failed: {last}", "use --jobs 1")
         parts.append(pickle.loads(out))
-    if any(state.ends_inside_row or state.plan_pending for _, state in parts[:-1]) or any(
-        part.head_plan for part, _ in parts[1:]
-    ):
-        return None  # a quoted field or an auto_explain plan across a boundary: one process
+    if any(state.ends_inside_row or state.plan_pending for _, state in parts[:-1]):
+        return None  # a quoted field, or a plan waiting for its statement, across a boundary
+    if _plan_of_a_statement_before(parts):
+        return None
     total = FileState(prefix=prefix)
     carry = _Carry(statements=acc.pending_stmt)  # the files before (a rotated log) and after
     for part, state in parts:
@@ -114,25 +116,33 @@ _RANGE_START: dict[str, Callable[[bytes], bool]] = {
 }
 
 
+_PLAN = b" ms  plan:"  # an auto_explain entry's first line, in every format
+
+
 def _boundaries(path: Path, size: int, jobs: int, starts: Callable[[bytes], bool]) -> list[int]:
     """Byte offsets, each at the start of a line ``starts`` accepts (the first one after each
-    of ``jobs - 1`` equal parts), plus 0 and ``size``."""
+    of ``jobs - 1`` equal parts, not right after an auto_explain plan: its statement's duration
+    line comes next, and a plan waiting across a boundary sends the file to one process), plus
+    0 and ``size``."""
     cuts = [0]
     with open(path, "rb") as f:
         for k in range(1, jobs):
             at = max(size * k // jobs, cuts[-1])
-            f.seek(at)
-            window = f.read(1 << 20)
-            pos = window.find(b"\n") + 1 if at else 0
-            while 0 < pos < len(window):
+            start = max(at - (1 << 16), 0)  # from a little before: the entry ``at`` is in
+            f.seek(start)
+            window = f.read((1 << 20) + at - start)
+            pos = window.find(b"\n") + 1 if start else 0
+            after_plan = False
+            while (pos or not start) and pos < len(window):
                 end = window.find(b"\n", pos)
                 if end < 0:
                     break  # the line goes on past the window: no cut here
-                if starts(window[pos : end + 1]):
-                    cut = at + pos
-                    if cut > cuts[-1]:
-                        cuts.append(cut)
-                    break
+                line = window[pos : end + 1]
+                if starts(line):
+                    if start + pos > max(at, cuts[-1]) and not after_plan:
+                        cuts.append(start + pos)
+                        break
+                    after_plan = _PLAN in line
                 pos = end + 1
     cuts.append(size)
     return cuts
@@ -184,14 +194,35 @@ def parse_range(
         p: acc.pending_plan.pop(p) for p in acc.pending_stmt if p in acc.pending_plan
     }
     state.plan_pending = bool(acc.pending_plan)
+    acc.last_by_pid = {p: _digest(squash(sql)) for p, sql in acc.last_by_pid.items()}
+    if acc.head_plans:
+        acc.head_plans = [(p, _digest(text)) for p, text in acc.head_plans]
     acc.finish()
     acc.cache = FingerprintCache()  # not needed by the parent: keep the pickle small
     acc.by_text = {}
     acc.by_key = {}
-    acc.last_by_pid = {}
     acc.last_group = None
     acc.last_error = None
     return acc, state
+
+
+def _digest(text: bytes) -> bytes:
+    return hashlib.blake2b(text, digest_size=12).digest()
+
+
+def _plan_of_a_statement_before(parts: list[tuple[Accumulator, FileState]]) -> bool:
+    """Whether a range's plan was logged for the statement its session logged last in an
+    earlier range (the extended protocol logs the plan after the execute line): one process
+    would not count it, its worker did. Workers hand ``last_by_pid`` and ``head_plans`` as
+    digests of the squashed texts."""
+    last: dict[bytes, bytes] = {}
+    for k, (part, _) in enumerate(parts):
+        if k and part.head_plans is None:
+            return True  # too many to tell
+        if k and any(last.get(pid) == text for pid, text in part.head_plans or ()):
+            return True
+        last.update(part.last_by_pid)
+    return False
 
 
 @dataclass
