@@ -19,7 +19,6 @@ says so, and the file is read in one process.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import os
@@ -38,6 +37,7 @@ from dbadmin.slowlog.accumulate import (
     Accumulator,
     ErrorKind,
     PendingPlan,
+    digest,
     squash,
 )
 from dbadmin.slowlog.fingerprint import FingerprintCache
@@ -194,9 +194,7 @@ def parse_range(
         p: acc.pending_plan.pop(p) for p in acc.pending_stmt if p in acc.pending_plan
     }
     state.plan_pending = bool(acc.pending_plan)
-    acc.last_by_pid = {p: _digest(squash(sql)) for p, sql in acc.last_by_pid.items()}
-    if acc.head_plans:
-        acc.head_plans = [(p, _digest(text)) for p, text in acc.head_plans]
+    acc.last_by_pid = {p: digest(squash(sql)) for p, sql in acc.last_by_pid.items()}
     acc.finish()
     acc.cache = FingerprintCache()  # not needed by the parent: keep the pickle small
     acc.by_text = {}
@@ -204,10 +202,6 @@ def parse_range(
     acc.last_group = None
     acc.last_error = None
     return acc, state
-
-
-def _digest(text: bytes) -> bytes:
-    return hashlib.blake2b(text, digest_size=12).digest()
 
 
 def _plan_of_a_statement_before(parts: list[tuple[Accumulator, FileState]]) -> bool:
