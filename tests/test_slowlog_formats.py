@@ -10,11 +10,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slowlog_servers import three_formats_cluster
 
+from dbadmin.slowlog import parallel
+from dbadmin.slowlog.accumulate import MAX_ERROR_KINDS
 from dbadmin.slowlog.logparse import parse_logs
+from dbadmin.slowlog.readers import FileState
 
 APP = 'app, "quoted"'
 ROLE = "we,ird"
@@ -158,3 +162,127 @@ def test_a_damaged_csvlog_row_is_an_unparsed_line_not_a_crash(tmp_path: Path) ->
     assert report.total_queries == 2
     assert report.unparsed_lines == 1  # the joined pair; the 14-field row is an error entry
     assert report.errors == 1
+
+
+@pytest.fixture(scope="module")
+def explained_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """auto_explain on every statement: the simple protocol logs each plan before its
+    statement's duration line, the extended protocol after its execute line, and a
+    log_statement + log_duration database puts the plan between the two lines; an SQL_ASCII
+    database logs statements that are not UTF-8."""
+    import psycopg2
+
+    root = tmp_path_factory.mktemp("slowlog-explained")
+    conf = {"session_preload_libraries": "'auto_explain'", "auto_explain.log_min_duration": "0"}
+    cluster, sock = three_formats_cluster(root, "%m [%p] %q%u@%d/%a ", conf)
+    cluster.ensure_running()
+    kwargs = cluster.url().connect_kwargs()
+    try:
+        admin = psycopg2.connect(**kwargs)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            for i in range(40):
+                cur.execute(f"SELECT abs({i}) AS simple")
+            cur.execute("CREATE DATABASE pairs")
+            cur.execute("CREATE DATABASE latin ENCODING 'SQL_ASCII' LOCALE 'C' TEMPLATE template0")
+            cur.execute("ALTER DATABASE pairs SET log_min_duration_statement = -1; "
+                        "ALTER DATABASE pairs SET log_statement = 'all'; "
+                        "ALTER DATABASE pairs SET log_duration = on")  # fmt: skip
+        admin.close()
+        paired = psycopg2.connect(**{**kwargs, "dbname": "pairs"})
+        paired.autocommit = True
+        with paired.cursor() as cur:
+            for i in range(20):
+                cur.execute(f"SELECT sign({i}) AS paired")
+        paired.close()
+        latin = psycopg2.connect(**{**kwargs, "dbname": "latin"})
+        latin.autocommit = True
+        latin.set_client_encoding("SQL_ASCII")
+        with latin.cursor() as cur:
+            for i in range(5):  # Latin-1 bytes: not UTF-8, logged as they came
+                cur.execute(b"SELECT '\xe9t\xe9 " + str(i).encode() + b"'\n  AS latin1")
+        latin.close()
+        script = root / "extended.sql"
+        script.write_text("SELECT length(:txt::text) AS extended;\n")
+        subprocess.run(
+            [str(cluster.bin_dir / "pgbench"), "-n", "-M", "extended", "-t", "40",
+             "-D", "txt=x", "-f", str(script), "-h", str(sock),
+             "-p", str(cluster.port), "-U", "postgres", "postgres"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        # more distinct errors than one report keeps (MAX_ERROR_KINDS), no plans among them
+        failing = psycopg2.connect(**kwargs, options="-c auto_explain.log_min_duration=-1")
+        failing.autocommit = True
+        with failing.cursor() as cur:
+            for i in range(MAX_ERROR_KINDS + 100):
+                with pytest.raises(psycopg2.errors.UndefinedTable):
+                    cur.execute(f"SELECT * FROM missing_{i}")
+        failing.close()
+    finally:
+        cluster.stop()
+    yield root / "pgdata" / "collected" / "pg.log"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(sock, ignore_errors=True)
+
+
+@pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
+def test_auto_explain_plans_cut_by_a_range_boundary_are_not_counted_twice(
+    explained_logs: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A boundary between a plan and the statement that decides whether it is a query of its
+    own (its duration line, or the execute line before it) once counted the plan as one more
+    query. Boundaries now avoid the line after a plan, a plan still waiting across one (or
+    one whose statement is in the range before) sends the file to one process, and every split
+    gives the serial report. Ranges of errors only are merged under one process's cap on
+    distinct error messages."""
+    path = explained_logs.with_suffix(suffix)
+    serial = parse_logs([path], jobs=1).as_dict()
+    counts = {g["example"].split(" AS ")[-1]: g["count"] for g in serial["groups"]}  # type: ignore[attr-defined]
+    assert counts["simple"] == 40 and counts["paired"] == 20 and counts["extended;"] == 40
+    assert len(serial["error_groups"]) == MAX_ERROR_KINDS + 1  # type: ignore[arg-type]
+    split = []
+    real_parse_parallel = parallel.parse_parallel
+
+    def counted(*args: Any) -> FileState | None:
+        state = real_parse_parallel(*args)
+        split.append(state is not None)
+        return state
+
+    monkeypatch.setattr(parallel, "parse_parallel", counted)
+    for jobs in range(2, 9):
+        assert parse_logs([path], jobs=jobs, split_bytes=1).as_dict() == serial, jobs
+    assert any(split)  # not every run fell back to one process
+
+
+def test_statements_that_are_not_utf8_read_alike_in_every_format(explained_logs: Path) -> None:
+    """An SQL_ASCII database logs Latin-1 bytes as they came. jsonlog escapes the statement's
+    newline (the escaped path once raised UnicodeDecodeError: a traceback), and csvlog's plan
+    rows once had U+FFFD where the duration row had the bytes (each plan counted as a query)."""
+    docs = [
+        parse_logs([explained_logs.with_suffix(suffix)], jobs=1).as_dict()
+        for suffix in (".log", ".csv", ".json")
+    ]
+    for doc in docs:
+        for volatile in ("files", "formats", "prefixes", "lines", "bytes_read", "error_groups"):
+            doc.pop(volatile)  # stderr's error messages end in " at character N"
+    assert docs[0] == docs[1] == docs[2]
+    (latin,) = [g for g in docs[0]["groups"] if "latin1" in g["example"]]  # type: ignore[attr-defined]
+    assert latin["count"] == 5
+    assert latin["example"].startswith("SELECT '\ufffdt\ufffd ")
+
+
+@pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
+def test_a_statement_line_and_its_duration_in_two_rotated_files_pair_with_jobs(
+    tricky_logs: Path, suffix: str, tmp_path: Path
+) -> None:
+    """Log rotation between a log_statement line and its log_duration line: one process pairs
+    them across the files; --jobs once left the duration without a statement."""
+    lines = tricky_logs.with_suffix(suffix).read_bytes().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if b"statement: SELECT abs(1)" in line) + 1
+    assert b"duration: " not in lines[cut - 1] and b"duration: " in lines[cut]
+    first, second = tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"
+    first.write_bytes(b"".join(lines[:cut]))
+    second.write_bytes(b"".join(lines[cut:]))
+    serial = parse_logs([first, second], jobs=1).as_dict()
+    assert serial["durations_without_statement"] == 0
+    assert parse_logs([first, second], jobs=3, split_bytes=1).as_dict() == serial

@@ -411,6 +411,7 @@ def test_histogram_percentiles_below_one_millisecond(tmp_path: Path) -> None:
     [
         (["--top", "0"], "--top"),
         (["--jobs", "-1"], "--jobs"),
+        (["--jobs", "100000"], "--jobs 100000 is too many"),
         (["--min-duration", "-5"], "--min-duration"),
         (["--format", "eventlog"], "unknown log format"),
         (["--prefix", "%Z "], "%Z"),

@@ -7,6 +7,7 @@ log-scale histogram with 1 % wide buckets (p50/p95 within about 1 %).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -30,6 +31,7 @@ _PARAMETERS = frozenset((b"parameters: ", b"Parameters: "))
 ERROR_SEVERITIES = frozenset((b"ERROR", b"FATAL", b"PANIC"))
 
 MAX_PAIRED = 200_000
+MAX_HEAD_PLANS = 10_000
 # a bare duration line with no statement line before it: ms, ts, user, db, app, detail
 Orphan = tuple[float, bytes, bytes, bytes, bytes, bytes]
 # a plan logged before its statement's duration line: record()'s arguments, pid aside
@@ -163,6 +165,10 @@ class Accumulator:
         self.orphans: dict[bytes, Orphan] = {}
         self.paired: set[bytes] | None = set()  # None: too many sessions, none is paired
         self.carried_plans: dict[bytes, PendingPlan] = {}  # a --jobs worker's, for the next range
+        # plans logged before any statement of their session was counted (pid, digest of the text;
+        # None past MAX_HEAD_PLANS): in a --jobs range other than the first, a plan of the
+        # statement the session logged last in the range before is not a query of its own
+        self.head_plans: list[tuple[bytes, bytes]] | None = []
         self.last_group: GroupStats | None = None
         self.last_error: ErrorKind | None = None
         self.entries = 0
@@ -339,12 +345,17 @@ class Accumulator:
                         return
                     if not pid:
                         self.record(text, ms, ts, user, db, app)
-                    elif _squash(self.last_by_pid.get(pid, b"")) != _squash(text):
+                    elif squash(self.last_by_pid.get(pid, b"")) != squash(text):
                         # logged before its statement's duration line (simple protocol) or a
                         # nested statement: decided when the backend's next statement arrives
                         previous = self.pending_plan.pop(pid, None)
                         if previous is not None:
                             self.record(*previous)
+                        if pid not in self.last_by_pid and self.head_plans is not None:
+                            if len(self.head_plans) < MAX_HEAD_PLANS:
+                                self.head_plans.append((pid, digest(squash(text))))
+                            else:
+                                self.head_plans = None
                         self.pending_plan[pid] = (text, ms, ts, user, db, app)
                     # else: the plan of the statement just counted (extended protocol logs
                     # the plan when the portal closes, after the execute line)
@@ -394,7 +405,12 @@ class Accumulator:
     def _orphan(self, pid: bytes, duration: Orphan) -> None:
         """A bare duration with no statement line waiting: kept when it is the session's first
         (a --jobs range's statement line may be waiting for it in the range before)."""
-        if self.paired is None or pid in self.paired or pid in self.orphans:
+        seen = self.paired
+        if seen is not None and (pid in seen or pid in self.orphans):
+            return
+        if pid in self.pending_plan and pid not in self.last_by_pid:
+            self.head_plans = None  # its statement is in the range before: one process decides
+        if seen is None:
             return
         if len(self.orphans) < MAX_PAIRED:
             self.orphans[pid] = duration
@@ -404,7 +420,7 @@ class Accumulator:
     def resolve_plan(self, pid: bytes, sql: bytes) -> None:
         """A statement's duration line arrived: a pending plan of the same text was its plan."""
         pending = self.pending_plan.pop(pid, None)
-        if pending is not None and _squash(pending[0]) != _squash(sql):
+        if pending is not None and squash(pending[0]) != squash(sql):
             self.record(*pending)
 
     def finish(self) -> None:
@@ -415,7 +431,12 @@ class Accumulator:
         self.flush_minute()
 
 
-def _squash(text: bytes) -> bytes:
+def digest(text: bytes) -> bytes:
+    """A short stand-in for a statement's text, the same in every process (not ``hash``)."""
+    return hashlib.blake2b(text, digest_size=12).digest()
+
+
+def squash(text: bytes) -> bytes:
     return b" ".join(text.split()).rstrip(b";")
 
 
@@ -425,10 +446,10 @@ def _plan_query(plan: bytes) -> bytes | None:
     if body.startswith(b"{"):
         try:
             doc = json.loads(body)
-            text = doc.get("Query Text")
-            return text.encode() if text else None
         except ValueError:
             return None
+        text = doc.get("Query Text") if isinstance(doc, dict) else None
+        return text.encode("utf-8", "surrogatepass") if isinstance(text, str) and text else None
     lines = body.split(b"\n")
     for i, line in enumerate(lines):
         stripped = line.strip()

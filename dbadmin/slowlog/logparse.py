@@ -48,6 +48,7 @@ __all__ = ["FORMATS", "ErrorGroup", "LogReport", "QueryGroup", "TimeBucket", "pa
 
 FORMATS = ("auto", "stderr", "csvlog", "jsonlog", "syslog")
 SPLIT_BYTES = 32 * 1024 * 1024  # plain files from this size are split across --jobs processes
+MAX_JOBS = 64
 
 
 def parse_logs(
@@ -73,6 +74,8 @@ def parse_logs(
     """
     if jobs < 0:
         raise UsageError(f"--jobs {jobs} is negative", "use 0 (one per CPU, up to 4) or more")
+    if jobs > MAX_JOBS:  # each a Python process: thousands would exhaust memory, not speed up
+        raise UsageError(f"--jobs {jobs} is too many", f"use at most {MAX_JOBS} processes")
     if min_duration_ms < 0:
         raise UsageError(f"--min-duration {min_duration_ms:g} is negative", "use 0 or more (ms)")
     if n_plus_one_min < 0 or n_plus_one_min == 1:

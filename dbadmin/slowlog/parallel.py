@@ -10,10 +10,11 @@ this way does not re-import the caller's ``__main__`` either, so a script callin
 path, two offsets, the format and the prefix (argv); it writes its pickled partial result to
 stdout.
 
-Where a range may start: stderr at a line that does not continue the entry before it (``\t``),
-jsonlog at any line (one entry per line), csvlog at a line that looks like the start of a row. A
-csvlog row can hold a line that looks like one (a multi-line statement quoting a log line): a
-worker whose range then ends inside a quoted field says so, and the file is read in one process.
+Where a range may start: stderr at a line that does not continue the entry before it (``\t``,
+a ``DETAIL``/``STATEMENT``... line), jsonlog at any line (one entry per line), csvlog at a line
+that looks like the start of a row. A csvlog row can hold a line that looks like one (a
+multi-line statement quoting a log line): a worker whose range then ends inside a quoted field
+says so, and the file is read in one process.
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbadmin.errors import UsageError
-from dbadmin.slowlog.accumulate import EXACT_SAMPLES, Accumulator, PendingPlan
+from dbadmin.slowlog.accumulate import (
+    EXACT_SAMPLES,
+    MAX_ERROR_KINDS,
+    MAX_LABELS,
+    Accumulator,
+    ErrorKind,
+    PendingPlan,
+    digest,
+    squash,
+)
 from dbadmin.slowlog.fingerprint import FingerprintCache
 from dbadmin.slowlog.prefix import LinePrefix, prefix_to_regex
 from dbadmin.slowlog.readers import CSV_RE, FileState, parse_csv, parse_json, parse_stderr
@@ -39,7 +49,8 @@ def parse_parallel(
     acc: Accumulator, path: Path, size: int, fmt: str, prefix: LinePrefix | None, jobs: int
 ) -> FileState | None:
     """Parse ``path`` in ``jobs`` worker processes and merge their results into ``acc``; None
-    (``acc`` untouched) when a csvlog range boundary fell inside a quoted field."""
+    (``acc`` untouched) when a csvlog range boundary fell inside a quoted field, or between an
+    auto_explain plan and the statement that decides whether it is a query of its own."""
     cuts = _boundaries(path, size, jobs, _RANGE_START[fmt])
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
@@ -64,10 +75,12 @@ def parse_parallel(
             last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
             raise UsageError(f"cannot read {path}: a --jobs worker failed: {last}", "use --jobs 1")
         parts.append(pickle.loads(out))
-    if any(state.ends_inside_row for _, state in parts[:-1]):
+    if any(state.ends_inside_row or state.plan_pending for _, state in parts[:-1]):
+        return None  # a quoted field, or a plan waiting for its statement, across a boundary
+    if _plan_of_a_statement_before(parts):
         return None
     total = FileState(prefix=prefix)
-    carry = _Carry()
+    carry = _Carry(statements=acc.pending_stmt)  # the files before (a rotated log) and after
     for part, state in parts:
         _merge(acc, part)
         carry.pair(acc, part)
@@ -79,8 +92,13 @@ def parse_parallel(
     return total
 
 
+# the lines an entry's message goes on with in stderr (the same write, right after it): a
+# STATEMENT cut from its ERROR, or a DETAIL from its execute line, would lose its entry
+_SECONDARY = (b"DETAIL:  ", b"HINT:  ", b"CONTEXT:  ", b"STATEMENT:  ", b"QUERY:  ", b"LOCATION:  ")
+
+
 def _not_a_continuation(line: bytes) -> bool:
-    return not line.startswith(b"\t")
+    return not line.startswith(b"\t") and not any(s in line for s in _SECONDARY)
 
 
 def _any_line(line: bytes) -> bool:
@@ -98,25 +116,33 @@ _RANGE_START: dict[str, Callable[[bytes], bool]] = {
 }
 
 
+_PLAN = b" ms  plan:"  # an auto_explain entry's first line, in every format
+
+
 def _boundaries(path: Path, size: int, jobs: int, starts: Callable[[bytes], bool]) -> list[int]:
     """Byte offsets, each at the start of a line ``starts`` accepts (the first one after each
-    of ``jobs - 1`` equal parts), plus 0 and ``size``."""
+    of ``jobs - 1`` equal parts, not right after an auto_explain plan: its statement's duration
+    line comes next, and a plan waiting across a boundary sends the file to one process), plus
+    0 and ``size``."""
     cuts = [0]
     with open(path, "rb") as f:
         for k in range(1, jobs):
             at = max(size * k // jobs, cuts[-1])
-            f.seek(at)
-            window = f.read(1 << 20)
-            pos = window.find(b"\n") + 1 if at else 0
-            while 0 < pos < len(window):
+            start = max(at - (1 << 16), 0)  # from a little before: the entry ``at`` is in
+            f.seek(start)
+            window = f.read((1 << 20) + at - start)
+            pos = window.find(b"\n") + 1 if start else 0
+            after_plan = False
+            while (pos or not start) and pos < len(window):
                 end = window.find(b"\n", pos)
                 if end < 0:
                     break  # the line goes on past the window: no cut here
-                if starts(window[pos : end + 1]):
-                    cut = at + pos
-                    if cut > cuts[-1]:
-                        cuts.append(cut)
-                    break
+                line = window[pos : end + 1]
+                if starts(line):
+                    if start + pos > max(at, cuts[-1]) and not after_plan:
+                        cuts.append(start + pos)
+                        break
+                    after_plan = _PLAN in line
                 pos = end + 1
     cuts.append(size)
     return cuts
@@ -167,14 +193,30 @@ def parse_range(
     acc.carried_plans = {
         p: acc.pending_plan.pop(p) for p in acc.pending_stmt if p in acc.pending_plan
     }
+    state.plan_pending = bool(acc.pending_plan)
+    acc.last_by_pid = {p: digest(squash(sql)) for p, sql in acc.last_by_pid.items()}
     acc.finish()
     acc.cache = FingerprintCache()  # not needed by the parent: keep the pickle small
     acc.by_text = {}
     acc.by_key = {}
-    acc.last_by_pid = {}
     acc.last_group = None
     acc.last_error = None
     return acc, state
+
+
+def _plan_of_a_statement_before(parts: list[tuple[Accumulator, FileState]]) -> bool:
+    """Whether a range's plan was logged for the statement its session logged last in an
+    earlier range (the extended protocol logs the plan after the execute line): one process
+    would not count it, its worker did. Workers hand ``last_by_pid`` and ``head_plans`` as
+    digests of the squashed texts."""
+    last: dict[bytes, bytes] = {}
+    for k, (part, _) in enumerate(parts):
+        if k and part.head_plans is None:
+            return True  # too many to tell
+        if k and any(last.get(pid) == text for pid, text in part.head_plans or ()):
+            return True
+        last.update(part.last_by_pid)
+    return False
 
 
 @dataclass
@@ -225,7 +267,10 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
         mine.first = min(mine.first, g.first)
         mine.last = max(mine.last, g.last)
         for key, n in g.labels.items():
-            mine.labels[key] = mine.labels.get(key, 0) + n
+            if key in mine.labels:
+                mine.labels[key] += n
+            elif len(mine.labels) < MAX_LABELS * 4:  # the cap of one process
+                mine.labels[key] = n
         if mine.hist is None and g.hist is None:  # both exact
             mine.samples.extend(g.samples)
             if len(mine.samples) > EXACT_SAMPLES:
@@ -238,6 +283,11 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
                 mine.hist[k] = mine.hist.get(k, 0) + n
     for kind_key, kind in part.error_kinds.items():
         mine_kind = into.error_kinds.get(kind_key)
+        if mine_kind is None and len(into.error_kinds) >= MAX_ERROR_KINDS:
+            kind_key = (kind.severity, b"(other errors)")  # as one process folds them
+            mine_kind = into.error_kinds.get(kind_key)
+            if mine_kind is None:
+                mine_kind = into.error_kinds[kind_key] = ErrorKind(kind.severity, kind_key[1])
         if mine_kind is None:
             into.error_kinds[kind_key] = kind
         else:

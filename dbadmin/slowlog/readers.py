@@ -83,6 +83,8 @@ class FileState:
     first_unparsed: bytes | None = None
     prefix: LinePrefix | None = None
     ends_inside_row: bool = False  # csvlog: the input ended inside a quoted field
+    # --jobs: an auto_explain plan at the end of a range waits for a statement in the next one
+    plan_pending: bool = False
 
 
 _END = (b"\0",)  # after the last line: completes the last entry (the same code as the others)
@@ -152,10 +154,18 @@ def parse_stderr(acc: Accumulator, lines: Iterable[bytes], prefix: LinePrefix) -
     return state
 
 
+def _utf8(text: str) -> bytes:
+    """``text`` as bytes; a lone surrogate (a ``\\ud800`` escape in a damaged jsonlog line) too."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
 def _b(value: object) -> bytes:
     if value is None or value == "":
         return b""
-    return str(value).encode("utf-8", "surrogateescape")
+    return _utf8(str(value))
 
 
 _CSV_Q = rb'"([^"]*(?:""[^"]*)*)"'  # a quoted field, captured (quotes doubled inside)
@@ -243,16 +253,16 @@ def parse_csv(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
 
 def _csv_row(acc: Accumulator, state: FileState, raw: bytes) -> None:
     try:
-        row = next(csv.reader([raw.decode("utf-8", "replace")]), [])
+        row = next(csv.reader([raw.decode("utf-8", "surrogateescape")]), [])
     except csv.Error:  # not csv (a damaged file, or a --jobs range cut inside a quoted field)
-        row = [raw.decode("utf-8", "replace")]
+        row = [raw.decode("utf-8", "surrogateescape")]
     if len(row) < 14:
         if any(cell.strip() for cell in row):
             state.unparsed += 1
             if state.first_unparsed is None:
                 state.first_unparsed = raw
         return
-    sev = row[11].encode()
+    sev = _b(row[11])
     msg = row[13]
     if sev == b"LOG" and not (
         msg.startswith("duration: ") or msg.startswith("statement: ") or msg.startswith("execute ")
@@ -315,8 +325,14 @@ def _unescape(raw: bytes | None) -> bytes:
         return b""
     if b"\\" not in raw:
         return raw
-    text: str = json.loads(b'"' + raw + b'"')
-    return text.encode("utf-8", "surrogateescape")
+    try:
+        text: str = json.loads(b'"' + raw + b'"')
+    except ValueError:  # bytes that are not UTF-8 (an SQL_ASCII database's), a damaged escape
+        try:
+            text = json.loads('"' + raw.decode("utf-8", "surrogateescape") + '"')
+        except ValueError:
+            return raw
+    return _utf8(text)
 
 
 def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
@@ -406,7 +422,7 @@ def parse_json(acc: Accumulator, lines: Iterable[bytes]) -> FileState:
             continue
         entry(
             str(doc["error_severity"]).encode(),
-            str(doc.get("message", "")).encode("utf-8", "surrogateescape"),
+            _b(doc.get("message")),
             _b(doc.get("timestamp")),
             _b(doc.get("pid")),
             _b(doc.get("user")),
