@@ -204,6 +204,27 @@ def test_mismatched_prefix_exits_1_with_the_first_unparsed_line(
     assert res.stdout == ""
 
 
+@pytest.mark.parametrize("fmt", ["csvlog", "jsonlog"])
+def test_csvlog_and_jsonlog_problems_name_their_format_not_a_prefix(
+    server_logs: ServerLogs, tmp_path: Path, cli: Cli, fmt: str
+) -> None:
+    """A csvlog or jsonlog file with lines that are not entries: the warning and the error name
+    the format (there is no log_line_prefix to pass)."""
+    real = server_logs.csv if fmt == "csvlog" else server_logs.json
+    damaged = tmp_path / real.name
+    damaged.write_bytes(real.read_bytes() + b"not an entry at all\n")
+    res = cli("slow-queries", "log", str(damaged), "--format", fmt, "--json")
+    assert res.exit_code == 0, res.stderr
+    assert "warning: 1 of " in res.stderr and f"lines were not {fmt} entries" in res.stderr
+    assert "log_line_prefix" not in res.stderr
+    garbage = tmp_path / f"garbage.{fmt}"
+    garbage.write_text("not an entry at all\nnor is this\n")
+    res = cli("slow-queries", "log", str(garbage), "--format", fmt)
+    assert res.exit_code == ExitCode.PROBLEM
+    assert f"2 of 2 lines are not {fmt} entries" in res.stderr and "not an entry" in res.stderr
+    assert "log_line_prefix" not in res.stderr and "--format" in res.stderr
+
+
 def test_log_without_durations_exits_1_and_says_why(tmp_path: Path, cli: Cli) -> None:
     log = tmp_path / "nodur.log"
     log.write_text(

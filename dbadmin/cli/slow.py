@@ -385,10 +385,13 @@ def log(
             out_console().print(f"no queries: {', '.join(report.files)} is empty")
         return
     if report.unparsed_lines:
-        notice(
-            f"warning: {report.unparsed_lines} of {report.lines} lines did not match the "
-            f"log_line_prefix {', '.join(repr(p) for p in report.prefixes)}"
-        )
+        reasons = []
+        if report.prefixes:
+            shown = ", ".join(repr(p) for p in report.prefixes)
+            reasons.append(f"did not match the log_line_prefix {shown}")
+        if rows := sorted(set(report.formats) & {"csvlog", "jsonlog"}):
+            reasons.append(f"were not {'/'.join(rows)} entries")
+        notice(f"warning: {report.unparsed_lines} of {report.lines} lines " + " or ".join(reasons))
     if json_output:
         print_json(summary.as_dict())
         return

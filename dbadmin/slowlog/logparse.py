@@ -95,7 +95,7 @@ def parse_logs(
     total_lines = 0
     total_bytes = 0
     unparsed = 0
-    first_unparsed: tuple[str, bytes, str | None] | None = None
+    first_unparsed: tuple[str, bytes, str | None, str] | None = None  # name, line, prefix, format
     no_header: str | None = None
     for source in sources:
         name, stream = open_source(source)
@@ -122,7 +122,7 @@ def parse_logs(
                         first = next(ln for ln in head.splitlines() if ln.strip())
                         unparsed += 1
                         if first_unparsed is None:
-                            first_unparsed = (name, first, None)
+                            first_unparsed = (name, first, None, fmt)
                         total_lines += head.count(b"\n")
                         total_bytes += len(head) + _drain(stream)
                         continue
@@ -150,6 +150,7 @@ def parse_logs(
                     name,
                     state.first_unparsed,
                     state.prefix.text if state.prefix else None,
+                    fmt,
                 )
             total_bytes += _position(stream)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -216,14 +217,21 @@ def _position(stream: BinaryIO) -> int:
 def _zero_queries(
     report: LogReport,
     acc: Accumulator,
-    first_unparsed: tuple[str, bytes, str | None] | None,
+    first_unparsed: tuple[str, bytes, str | None, str] | None,
     prefixes: list[str],
     given: LinePrefix | None,
 ) -> ProblemFound:
     files = ", ".join(report.files)
     if first_unparsed is not None and (acc.entries == 0 or report.unparsed_lines > 0):
-        name, line, expected = first_unparsed
+        name, line, expected, fmt = first_unparsed
         shown = line.decode("utf-8", "replace").rstrip("\r\n")[:300]
+        if fmt in ("csvlog", "jsonlog"):
+            return ProblemFound(
+                f"0 queries in {files}: {report.unparsed_lines} of {report.lines} lines are not "
+                f"{fmt} entries; first unparsed line ({name}): {shown!r}",
+                f"check that the file is the server's {fmt} output, or pass --format with its "
+                "format (stderr, csvlog, jsonlog, syslog)",
+            )
         if expected is None and given is not None:
             expected = given.text
         if expected is None:
