@@ -384,14 +384,7 @@ class Accumulator:
             return
         if sev in ERROR_SEVERITIES:
             self.errors += 1
-            key = (sev, msg[:300])
-            kind = self.error_kinds.get(key)
-            if kind is None:
-                if len(self.error_kinds) >= MAX_ERROR_KINDS:
-                    key = (sev, b"(other errors)")
-                    kind = self.error_kinds.get(key)
-                if kind is None:
-                    kind = self.error_kinds[key] = ErrorKind(sev, key[1], 0, ts, ts)
+            kind = self.error_kind(sev, msg)
             kind.count += 1
             if ts:
                 if not kind.first or ts < kind.first:
@@ -401,6 +394,19 @@ class Accumulator:
             if statement and kind.statement is None:
                 kind.statement = statement
             self.last_error = kind
+
+    def error_kind(self, severity: bytes, message: bytes) -> ErrorKind:
+        """The kind that errors of ``severity`` and ``message`` (its first 300 bytes) count in;
+        past ``MAX_ERROR_KINDS`` kinds, a new message goes to its severity's "(other errors)"."""
+        key = (severity, message[:300])
+        kind = self.error_kinds.get(key)
+        if kind is None:
+            if len(self.error_kinds) >= MAX_ERROR_KINDS:
+                key = (severity, b"(other errors)")
+                kind = self.error_kinds.get(key)
+            if kind is None:
+                kind = self.error_kinds[key] = ErrorKind(severity, key[1])
+        return kind
 
     def _orphan(self, pid: bytes, duration: Orphan) -> None:
         """A bare duration with no statement line waiting: kept when it is the session's first

@@ -32,10 +32,8 @@ from pathlib import Path
 from dbadmin.errors import UsageError
 from dbadmin.slowlog.accumulate import (
     EXACT_SAMPLES,
-    MAX_ERROR_KINDS,
     MAX_LABELS,
     Accumulator,
-    ErrorKind,
     PendingPlan,
     digest,
     squash,
@@ -281,17 +279,8 @@ def _merge(into: Accumulator, part: Accumulator) -> None:
             assert mine.hist is not None and g.hist is not None
             for k, n in g.hist.items():
                 mine.hist[k] = mine.hist.get(k, 0) + n
-    for kind_key, kind in part.error_kinds.items():
-        mine_kind = into.error_kinds.get(kind_key)
-        if mine_kind is None and len(into.error_kinds) >= MAX_ERROR_KINDS:
-            kind_key = (kind.severity, b"(other errors)")  # as one process folds them
-            mine_kind = into.error_kinds.get(kind_key)
-            if mine_kind is None:
-                mine_kind = into.error_kinds[kind_key] = ErrorKind(kind.severity, kind_key[1])
-        if mine_kind is None:
-            into.error_kinds[kind_key] = kind
-        else:
-            mine_kind.merge(kind)
+    for kind in part.error_kinds.values():
+        into.error_kind(kind.severity, kind.message).merge(kind)  # the caps of one process
     for minute, (count, ms) in part.timeline.items():
         bucket = into.timeline.setdefault(minute, [0, 0.0])
         bucket[0] += count
